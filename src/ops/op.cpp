@@ -1,0 +1,80 @@
+#include "ops/op.h"
+
+#include <map>
+
+#include "petrel/error.h"
+
+namespace petrel {
+
+int64_t StaticTensor::intAt(int64_t i) const {
+  return dtype == DType::kInt64 ? i64[i] : static_cast<int64_t>(f32[i]);
+}
+
+float StaticTensor::floatAt(int64_t i) const {
+  return dtype == DType::kFloat32 ? f32[i] : static_cast<float>(i64[i]);
+}
+
+std::vector<int64_t> StaticTensor::toInts() const {
+  std::vector<int64_t> out(elements());
+  for (int64_t i = 0; i < elements(); ++i) out[i] = intAt(i);
+  return out;
+}
+
+StaticTensor StaticTensor::ofInts(Shape shape, std::vector<int64_t> values) {
+  StaticTensor t;
+  t.dtype = DType::kInt64;
+  t.shape = std::move(shape);
+  t.i64 = std::move(values);
+  return t;
+}
+
+StaticTensor StaticTensor::ofFloats(Shape shape, std::vector<float> values) {
+  StaticTensor t;
+  t.dtype = DType::kFloat32;
+  t.shape = std::move(shape);
+  t.f32 = std::move(values);
+  return t;
+}
+
+const OpInput& PlanContext::input(size_t i) const {
+  if (!hasInput(i)) fail("input " + std::to_string(i) + " is missing");
+  return inputs[i];
+}
+
+const StaticTensor& PlanContext::staticInput(size_t i) const {
+  const OpInput& in = input(i);
+  if (!in.value)
+    fail("input " + std::to_string(i) +
+         " must be known before running (a constant or computed from shapes only), but it is computed at run time");
+  return *in.value;
+}
+
+bool PlanContext::allInputsStatic() const {
+  for (const OpInput& in : inputs)
+    if (in.present && !in.value) return false;
+  return true;
+}
+
+void PlanContext::fail(const std::string& what) const { throw Error(node.describe() + ": " + what); }
+
+namespace {
+std::map<std::string, OpPlanner>& registry() {
+  static std::map<std::string, OpPlanner> ops;
+  return ops;
+}
+}  // namespace
+
+void registerOp(const std::string& opType, OpPlanner planner) { registry()[opType] = planner; }
+
+OpPlanner findOp(const std::string& opType) {
+  auto it = registry().find(opType);
+  return it == registry().end() ? nullptr : it->second;
+}
+
+std::vector<std::string> registeredOps() {
+  std::vector<std::string> names;
+  for (const auto& entry : registry()) names.push_back(entry.first);
+  return names;
+}
+
+}  // namespace petrel

@@ -1,0 +1,118 @@
+#pragma once
+// The operator interface. Each operator family lives in one file under src/ops/
+// and registers a planner for its ONNX op types with PETREL_REGISTER_OP.
+//
+// Planning (once per Session and per resize) calls the planner with the input
+// shapes. The planner checks the node, computes the output shapes and either
+//   - returns an Executor that computes the float32 outputs at run time, or
+//   - fills `staticOutputs` and returns nullptr: ops on int64 shape values
+//     (Shape, Gather, Concat, Unsqueeze, arithmetic ...) compute them here, or
+//   - sets `aliasInput` and returns nullptr (Reshape, Flatten, Squeeze,
+//     Unsqueeze on float data: the output is the input's memory, reshaped).
+// A float op whose inputs are all static needs no special code: the session
+// runs its executor once at planning and keeps the result as a static value.
+// run() only computes: it must not allocate or throw.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+#include "petrel/petrel.h"
+
+namespace petrel {
+
+class ThreadPool;
+
+// A tensor known at planning: a constant from the model or a computed static
+// value. Holds float32 or int64 data.
+struct StaticTensor {
+  DType dtype = DType::kFloat32;
+  Shape shape;
+  std::vector<float> f32;    // when dtype == kFloat32
+  std::vector<int64_t> i64;  // when dtype == kInt64
+
+  int64_t elements() const { return shapeElements(shape); }
+  // Element i converted to int64 / float (works for either dtype).
+  int64_t intAt(int64_t i) const;
+  float floatAt(int64_t i) const;
+  std::vector<int64_t> toInts() const;  // all elements as int64
+  static StaticTensor ofInts(Shape shape, std::vector<int64_t> values);
+  static StaticTensor ofFloats(Shape shape, std::vector<float> values);
+};
+
+// What a planner knows of one input.
+//  - `constant` is set for a constant stored in the model (weights): read it
+//    from there, in its stored form, without copying.
+//  - `value` is set when the contents are known at planning: every int64
+//    value, every computed static value, and stored fp32 constants of at most
+//    kSmallConstantElements elements.
+struct OpInput {
+  bool present = false;                    // false for an omitted optional input
+  DType dtype = DType::kFloat32;
+  Shape shape;
+  const StaticTensor* value = nullptr;
+  const ConstantData* constant = nullptr;
+  bool isStatic() const { return value != nullptr || constant != nullptr; }
+};
+constexpr int64_t kSmallConstantElements = 4096;
+
+struct RunArgs {
+  // Data of every present float32 input (computed, static or an fp32 constant);
+  // nullptr for absent and int64 inputs.
+  std::vector<const float*> inputs;
+  std::vector<float*> outputs;
+  void* scratch = nullptr;           // scratchBytes() bytes, 64-byte aligned
+  ThreadPool* pool = nullptr;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Names the kernel for `petrel info`, e.g. "conv.depthwise3x3.f32".
+  virtual std::string kernelName() const = 0;
+  // Per-run scratch space; shared by all executors (they run one at a time).
+  virtual size_t scratchBytes() const { return 0; }
+  // Weight bytes this executor copied or transformed at planning.
+  virtual size_t preparedWeightBytes() const { return 0; }
+  virtual void run(const RunArgs& args) = 0;
+};
+
+struct PlanContext {
+  const Node& node;
+  std::vector<OpInput> inputs;  // one per node input
+  SessionConfig config;
+
+  // Filled by the planner:
+  std::vector<Shape> outputShapes;                         // one per node output
+  std::vector<std::optional<StaticTensor>> staticOutputs;  // for static results
+  int aliasInput = -1;  // output 0 is input `aliasInput`'s memory (same element count)
+
+  // Helpers for planners.
+  const OpInput& input(size_t i) const;          // Error if missing
+  bool hasInput(size_t i) const { return i < inputs.size() && inputs[i].present; }
+  // The contents of input i (a computed static value or a stored fp32/int64
+  // constant); Error naming the node and input if only known at run time.
+  const StaticTensor& staticInput(size_t i) const;
+  bool allInputsStatic() const;
+  [[noreturn]] void fail(const std::string& what) const;  // throws Error prefixed by node
+};
+
+using OpPlanner = std::unique_ptr<Executor> (*)(PlanContext& ctx);
+
+// Registry keyed by ONNX op type.
+void registerOp(const std::string& opType, OpPlanner planner);
+OpPlanner findOp(const std::string& opType);  // nullptr if unknown
+std::vector<std::string> registeredOps();
+
+struct OpRegistrar {
+  OpRegistrar(const char* opType, OpPlanner planner) { registerOp(opType, planner); }
+};
+#define PETREL_OP_CONCAT_(a, b) a##b
+#define PETREL_OP_CONCAT(a, b) PETREL_OP_CONCAT_(a, b)
+#define PETREL_REGISTER_OP(opType, planner) \
+  static ::petrel::OpRegistrar PETREL_OP_CONCAT(petrel_op_registrar_, __COUNTER__)(opType, planner)
+
+}  // namespace petrel
