@@ -26,13 +26,24 @@ std::vector<StaticTensor> evaluateStaticNode(const Node& node, const std::vector
   OpPlanner planner = findOp(node.op);
   if (!planner) throw Error(node.describe() + ": operator type is not supported");
   PlanContext ctx{node, {}, SessionConfig{}};
-  for (const StaticTensor* value : inputs) {
+  // Planners read weights through OpInput::constant, so every input is also
+  // offered as an (unowned) constant view of the static data.
+  std::vector<ConstantData> views(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const StaticTensor* value = inputs[i];
     OpInput in;
     in.present = value != nullptr;
     if (value) {
       in.dtype = value->dtype;
       in.shape = value->shape;
       in.value = value;
+      ConstantData& view = views[i];
+      view.shape = value->shape;
+      view.storage = value->dtype == DType::kFloat32 ? Storage::kFloat32 : Storage::kInt64;
+      view.bytes = value->dtype == DType::kFloat32 ? reinterpret_cast<const uint8_t*>(value->f32.data())
+                                                   : reinterpret_cast<const uint8_t*>(value->i64.data());
+      view.byteSize = value->elements() * (value->dtype == DType::kFloat32 ? 4 : 8);
+      in.constant = &view;
     }
     ctx.inputs.push_back(in);
   }
