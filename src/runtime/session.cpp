@@ -1,0 +1,408 @@
+// Session: planning (shapes, static values, executors, memory plan) and running.
+//
+// Every value of the graph ends up in one of these places:
+//   constant   - stored in the model (weights); read in place
+//   static     - computed while planning (shape arithmetic, folded values)
+//   user input - the caller's input tensor, read in place during run()
+//   arena      - an intermediate float tensor at a planned offset of the arena
+// Values produced by an alias (Reshape, Flatten, ...) share their source's place.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "graph/graph.h"
+#include "memory/allocator.h"
+#include "memory/arena_planner.h"
+#include "ops/op.h"
+#include "petrel/petrel.h"
+#include "runtime/thread_pool.h"
+
+namespace petrel {
+
+namespace {
+
+enum class Place { kUnplanned, kConstant, kStatic, kUserInput, kArena };
+
+struct ValueState {
+  Place place = Place::kUnplanned;
+  DType dtype = DType::kFloat32;
+  Shape shape;
+  int aliasOf = -1;                         // source value when produced by an alias
+  const StaticTensor* staticValue = nullptr;  // for kStatic, and small kConstant
+  int userInput = -1;                       // index into graph.inputs for kUserInput
+  int arenaBuffer = -1;                     // index of the arena buffer for kArena
+};
+
+struct Step {
+  int node = -1;
+  std::unique_ptr<Executor> executor;
+  std::vector<int> inputs;   // root value ids, -1 if absent
+  std::vector<int> outputs;  // root value ids
+};
+
+Shape defaultShape(const Shape& declared) {
+  Shape shape = declared;
+  for (int64_t& d : shape)
+    if (d < 0) d = 1;
+  return shape;
+}
+
+}  // namespace
+
+class SessionImpl {
+ public:
+  SessionImpl(std::shared_ptr<const Model> model, SessionConfig config)
+      : model_(std::move(model)), graph_(model_->graph()), config_(config) {
+    if (config_.threads < 1) throw Error("thread count must be at least 1, got " + std::to_string(config_.threads));
+    pool_ = std::make_unique<ThreadPool>(config_.threads);
+    for (int id : graph_.inputs) inputShapes_[graph_.values[id].name] = defaultShape(graph_.values[id].shape);
+    plan();
+  }
+
+  void resize(const std::map<std::string, std::vector<int64_t>>& shapes) {
+    for (const auto& [name, shape] : shapes) {
+      auto it = inputShapes_.find(name);
+      if (it == inputShapes_.end()) throw Error("resize: the model has no input named '" + name + "'");
+      const Shape& declared = declaredShape(name);
+      if (shape.size() != declared.size())
+        throw Error("resize: input '" + name + "' has rank " + std::to_string(declared.size()) + ", got shape " +
+                    shapeToString(shape));
+      for (size_t d = 0; d < shape.size(); ++d) {
+        if (shape[d] <= 0) throw Error("resize: input '" + name + "' shape " + shapeToString(shape) + " has a non-positive dimension");
+        if (declared[d] >= 0 && declared[d] != shape[d])
+          throw Error("resize: input '" + name + "' dimension " + std::to_string(d) + " is fixed to " +
+                      std::to_string(declared[d]) + " by the model, got " + std::to_string(shape[d]));
+      }
+    }
+    for (const auto& [name, shape] : shapes) inputShapes_[name] = shape;
+    plan();
+  }
+
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) {
+    for (const auto& [name, tensor] : inputs)
+      if (!inputShapes_.count(name)) throw Error("unknown input '" + name + "' (model inputs: " + inputNames() + ")");
+    for (size_t i = 0; i < graph_.inputs.size(); ++i) {
+      const std::string& name = graph_.values[graph_.inputs[i]].name;
+      auto it = inputs.find(name);
+      if (it == inputs.end()) throw Error("input '" + name + "' is missing");
+      const Shape& expected = values_[graph_.inputs[i]].shape;
+      if (it->second.shape != expected)
+        throw Error("input '" + name + "' has shape " + shapeToString(it->second.shape) + ", expected " +
+                    shapeToString(expected) + (sameRank(it->second.shape, expected) ? " (call resize() for another batch size)" : ""));
+      if (static_cast<int64_t>(it->second.data.size()) != shapeElements(expected))
+        throw Error("input '" + name + "' has " + std::to_string(it->second.data.size()) + " values for shape " +
+                    shapeToString(expected));
+      userInputs_[i] = it->second.data.data();
+    }
+
+    RunArgs args;
+    args.scratch = scratch_.get();
+    args.pool = pool_.get();
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      const Step& step = steps_[s];
+      args.inputs.clear();
+      args.outputs.clear();
+      for (int id : step.inputs) args.inputs.push_back(id < 0 ? nullptr : pointerOf(id));
+      for (int id : step.outputs) args.outputs.push_back(const_cast<float*>(pointerOf(id)));
+      if (profiling_) {
+        const auto start = std::chrono::steady_clock::now();
+        step.executor->run(args);
+        stepMilliseconds_[s] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      } else {
+        step.executor->run(args);
+      }
+    }
+
+    std::map<std::string, Tensor> outputs;
+    for (int id : graph_.outputs) {
+      const ValueState& v = values_[id];
+      Tensor tensor(v.shape);
+      const int root = rootOf(id);
+      if (values_[root].dtype == DType::kInt64) {
+        for (int64_t i = 0; i < tensor.elements(); ++i) tensor.data[i] = static_cast<float>(values_[root].staticValue->i64[i]);
+      } else if (tensor.elements() > 0) {
+        std::memcpy(tensor.data.data(), pointerOf(id), tensor.data.size() * sizeof(float));
+      }
+      outputs[graph_.values[id].name] = std::move(tensor);
+    }
+    for (auto& p : userInputs_) p = nullptr;
+    return outputs;
+  }
+
+  const SessionConfig& config() const { return config_; }
+
+  std::vector<NodePlan> nodePlans() const { return nodePlans_; }
+
+  MemoryStats memoryStats() const { return stats_; }
+
+  std::vector<TensorInfo> inputs() const {
+    std::vector<TensorInfo> infos;
+    for (int id : graph_.inputs) infos.push_back({graph_.values[id].name, values_[id].shape});
+    return infos;
+  }
+
+  void setProfiling(bool enabled) { profiling_ = enabled; }
+
+  std::vector<double> nodeMilliseconds() const {
+    std::vector<double> perNode(graph_.nodes.size(), 0.0);
+    for (size_t s = 0; s < steps_.size(); ++s) perNode[steps_[s].node] = stepMilliseconds_[s];
+    return perNode;
+  }
+
+ private:
+  const Shape& declaredShape(const std::string& name) const {
+    for (int id : graph_.inputs)
+      if (graph_.values[id].name == name) return graph_.values[id].shape;
+    throw Error("no input named '" + name + "'");
+  }
+
+  static bool sameRank(const Shape& a, const Shape& b) { return a.size() == b.size(); }
+
+  std::string inputNames() const {
+    std::string names;
+    for (int id : graph_.inputs) names += (names.empty() ? "" : ", ") + graph_.values[id].name;
+    return names;
+  }
+
+  int rootOf(int id) const {
+    while (values_[id].aliasOf >= 0) id = values_[id].aliasOf;
+    return id;
+  }
+
+  const float* pointerOf(int id) const {
+    const ValueState& root = values_[rootOf(id)];
+    switch (root.place) {
+      case Place::kArena: return reinterpret_cast<const float*>(arena_.get() + arenaPlan_.offsets[root.arenaBuffer]);
+      case Place::kUserInput: return userInputs_[root.userInput];
+      case Place::kStatic: return root.dtype == DType::kFloat32 ? root.staticValue->f32.data() : nullptr;
+      case Place::kConstant: {
+        const ConstantData& c = *graph_.values[rootOf(id)].constant;
+        return c.storage == Storage::kFloat32 ? c.floats() : nullptr;
+      }
+      case Place::kUnplanned: break;
+    }
+    return nullptr;
+  }
+
+  const StaticTensor* keepStatic(StaticTensor tensor) {
+    statics_.push_back(std::make_unique<StaticTensor>(std::move(tensor)));
+    return statics_.back().get();
+  }
+
+  void plan() {
+    values_.assign(graph_.values.size(), ValueState{});
+    steps_.clear();
+    statics_.clear();
+    nodePlans_.clear();
+    stats_ = MemoryStats{};
+    userInputs_.assign(graph_.inputs.size(), nullptr);
+
+    for (size_t id = 0; id < graph_.values.size(); ++id) {
+      const Value& value = graph_.values[id];
+      if (!value.constant) continue;
+      ValueState& v = values_[id];
+      v.place = Place::kConstant;
+      v.shape = value.constant->shape;
+      v.dtype = value.constant->storage == Storage::kInt64 ? DType::kInt64 : DType::kFloat32;
+      if (v.dtype == DType::kInt64 ||
+          (value.constant->storage == Storage::kFloat32 && value.constant->elements() <= kSmallConstantElements)) {
+        StaticTensor t;
+        t.dtype = v.dtype;
+        t.shape = v.shape;
+        if (v.dtype == DType::kInt64)
+          t.i64.assign(value.constant->int64s(), value.constant->int64s() + value.constant->elements());
+        else
+          t.f32.assign(value.constant->floats(), value.constant->floats() + value.constant->elements());
+        v.staticValue = keepStatic(std::move(t));
+      }
+    }
+    for (size_t i = 0; i < graph_.inputs.size(); ++i) {
+      ValueState& v = values_[graph_.inputs[i]];
+      v.place = Place::kUserInput;
+      v.dtype = DType::kFloat32;
+      v.shape = inputShapes_.at(graph_.values[graph_.inputs[i]].name);
+      v.userInput = static_cast<int>(i);
+    }
+
+    for (size_t n = 0; n < graph_.nodes.size(); ++n) planNode(static_cast<int>(n));
+    planMemory();
+  }
+
+  void planNode(int nodeIndex) {
+    const Node& node = graph_.nodes[nodeIndex];
+    OpPlanner planner = findOp(node.op);
+    if (!planner) throw Error(node.describe() + ": operator type '" + node.op + "' is not supported by Petrel");
+
+    PlanContext ctx{node, {}, config_};
+    bool allStatic = true;
+    for (int id : node.inputs) {
+      OpInput in;
+      if (id >= 0) {
+        const ValueState& v = values_[id];
+        in.present = true;
+        in.dtype = v.dtype;
+        in.shape = v.shape;
+        in.value = v.staticValue;
+        const int root = rootOf(id);
+        if (values_[root].place == Place::kConstant && v.aliasOf < 0) in.constant = graph_.values[id].constant.get();
+        allStatic = allStatic && in.isStatic();
+      }
+      ctx.inputs.push_back(in);
+    }
+    ctx.outputShapes.resize(node.outputs.size());
+    ctx.staticOutputs.resize(node.outputs.size());
+    std::unique_ptr<Executor> executor = planner(ctx);
+
+    NodePlan nodePlan{node.name, node.op, "", {}};
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      for (int64_t d : ctx.outputShapes[o])
+        if (d < 0) throw Error(node.describe() + ": planned output " + std::to_string(o) + " has negative shape " +
+                               shapeToString(ctx.outputShapes[o]));
+      ValueState& out = values_[node.outputs[o]];
+      out.shape = ctx.outputShapes[o];
+      nodePlan.outputShapes.push_back(out.shape);
+    }
+
+    if (ctx.aliasInput >= 0) {
+      const int source = node.inputs.at(ctx.aliasInput);
+      ValueState& out = values_[node.outputs[0]];
+      const ValueState& in = values_[source];
+      if (shapeElements(out.shape) != shapeElements(in.shape))
+        throw Error(node.describe() + ": reshaped output " + shapeToString(out.shape) + " does not match input " +
+                    shapeToString(in.shape));
+      out.dtype = in.dtype;
+      if (in.staticValue) {
+        StaticTensor t = *in.staticValue;
+        t.shape = out.shape;
+        out.place = Place::kStatic;
+        out.staticValue = keepStatic(std::move(t));
+      } else {
+        out.aliasOf = source;
+        out.place = values_[rootOf(source)].place;
+      }
+      nodePlan.kernel = "alias";
+    } else if (!executor) {
+      for (size_t o = 0; o < node.outputs.size(); ++o) {
+        if (!ctx.staticOutputs[o])
+          throw Error(node.describe() + ": planner gave neither an executor nor a value for output " + std::to_string(o));
+        storeStatic(node.outputs[o], std::move(*ctx.staticOutputs[o]));
+      }
+      nodePlan.kernel = "static";
+    } else if (allStatic) {
+      evaluateNow(node, ctx, *executor);
+      nodePlan.kernel = "static";
+    } else {
+      Step step;
+      step.node = nodeIndex;
+      for (int id : node.inputs) step.inputs.push_back(id < 0 ? -1 : rootOf(id));
+      for (int id : node.outputs) {
+        ValueState& out = values_[id];
+        out.place = Place::kArena;
+        out.dtype = DType::kFloat32;
+        step.outputs.push_back(id);
+      }
+      nodePlan.kernel = executor->kernelName();
+      step.executor = std::move(executor);
+      steps_.push_back(std::move(step));
+    }
+    nodePlans_.push_back(std::move(nodePlan));
+  }
+
+  void storeStatic(int id, StaticTensor value) {
+    ValueState& out = values_[id];
+    out.place = Place::kStatic;
+    out.dtype = value.dtype;
+    out.shape = value.shape;
+    out.staticValue = keepStatic(std::move(value));
+  }
+
+  // All inputs are known: run the executor once now and keep its outputs.
+  void evaluateNow(const Node& node, const PlanContext& ctx, Executor& executor) {
+    RunArgs args;
+    for (int id : node.inputs) args.inputs.push_back(id < 0 ? nullptr : pointerOf(id));
+    std::vector<StaticTensor> results;
+    for (size_t o = 0; o < node.outputs.size(); ++o)
+      results.push_back(StaticTensor::ofFloats(ctx.outputShapes[o], std::vector<float>(shapeElements(ctx.outputShapes[o]))));
+    for (auto& r : results) args.outputs.push_back(r.f32.data());
+    AlignedBuffer scratch;
+    if (executor.scratchBytes() > 0) scratch = allocateBuffer(static_cast<int64_t>(executor.scratchBytes()), node.describe(), "scratch");
+    args.scratch = scratch.get();
+    args.pool = pool_.get();
+    executor.run(args);
+    for (size_t o = 0; o < node.outputs.size(); ++o) storeStatic(node.outputs[o], std::move(results[o]));
+  }
+
+  void planMemory() {
+    // Liveness of arena buffers, in step indices.
+    std::vector<BufferRequest> requests;
+    std::vector<int> bufferOfValue(values_.size(), -1);
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      for (int id : steps_[s].outputs) {
+        values_[id].arenaBuffer = static_cast<int>(requests.size());
+        bufferOfValue[id] = values_[id].arenaBuffer;
+        const int64_t bytes = checkedBytes(shapeElements(values_[id].shape), sizeof(float),
+                                           graph_.nodes[steps_[s].node].describe(), "output '" + graph_.values[id].name + "'");
+        requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), static_cast<int>(s)});
+      }
+      for (int id : steps_[s].inputs)
+        if (id >= 0 && bufferOfValue[id] >= 0) requests[bufferOfValue[id]].lastUse = static_cast<int>(s);
+    }
+    const int end = static_cast<int>(steps_.size());
+    for (int id : graph_.outputs) {
+      const int root = rootOf(id);
+      if (bufferOfValue[root] >= 0) requests[bufferOfValue[root]].lastUse = end;
+    }
+    ArenaPlanner planner;
+    arenaPlan_ = planner.plan(requests);
+    arena_.reset();
+    if (arenaPlan_.arenaBytes > 0)
+      arena_ = allocateBuffer(static_cast<int64_t>(arenaPlan_.arenaBytes), "session", "tensor arena");
+
+    size_t scratchBytes = 0;
+    for (const Step& step : steps_) {
+      scratchBytes = std::max(scratchBytes, step.executor->scratchBytes());
+      stats_.preparedWeightBytes += step.executor->preparedWeightBytes();
+    }
+    scratch_.reset();
+    if (scratchBytes > 0) scratch_ = allocateBuffer(static_cast<int64_t>(scratchBytes), "session", "executor scratch");
+    stats_.arenaBytes = arenaPlan_.arenaBytes;
+    stats_.unplannedBytes = arenaPlan_.unplannedBytes;
+    stats_.scratchBytes = scratchBytes;
+    stepMilliseconds_.assign(steps_.size(), 0.0);
+  }
+
+  std::shared_ptr<const Model> model_;
+  const Graph& graph_;
+  SessionConfig config_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::map<std::string, Shape> inputShapes_;
+
+  std::vector<ValueState> values_;
+  std::vector<std::unique_ptr<StaticTensor>> statics_;
+  std::vector<Step> steps_;
+  std::vector<NodePlan> nodePlans_;
+  std::vector<const float*> userInputs_;
+  ArenaPlan arenaPlan_;
+  AlignedBuffer arena_;
+  AlignedBuffer scratch_;
+  MemoryStats stats_;
+  bool profiling_ = false;
+  std::vector<double> stepMilliseconds_;
+};
+
+Session::Session(std::shared_ptr<const Model> model, SessionConfig config)
+    : impl_(std::make_unique<SessionImpl>(std::move(model), config)) {}
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+void Session::resize(const std::map<std::string, std::vector<int64_t>>& inputShapes) { impl_->resize(inputShapes); }
+std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) { return impl_->run(inputs); }
+const SessionConfig& Session::config() const { return impl_->config(); }
+std::vector<NodePlan> Session::plan() const { return impl_->nodePlans(); }
+MemoryStats Session::memoryStats() const { return impl_->memoryStats(); }
+std::vector<TensorInfo> Session::inputs() const { return impl_->inputs(); }
+void Session::setProfiling(bool enabled) { impl_->setProfiling(enabled); }
+std::vector<double> Session::lastRunNodeMilliseconds() const { return impl_->nodeMilliseconds(); }
+
+}  // namespace petrel
