@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstring>
 
+#include <unistd.h>
+
 #include "graph/graph.h"
 #include "memory/allocator.h"
 #include "memory/arena_planner.h"
@@ -354,6 +356,11 @@ class SessionImpl {
     }
     ArenaPlanner planner;
     arenaPlan_ = planner.plan(requests);
+    const size_t physical = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    if (arenaPlan_.arenaBytes > physical)
+      throw Error("the plan needs a " + std::to_string(arenaPlan_.arenaBytes >> 20) +
+                  " MiB tensor arena, more than this machine's memory (" + std::to_string(physical >> 20) +
+                  " MiB); check the input shapes");
     arena_.reset();
     if (arenaPlan_.arenaBytes > 0)
       arena_ = allocateBuffer(static_cast<int64_t>(arenaPlan_.arenaBytes), "session", "tensor arena");

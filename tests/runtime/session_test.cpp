@@ -1,0 +1,150 @@
+// Session behaviour on small hand-built graphs: static shape arithmetic,
+// resize, aliasing, errors for bad inputs, and the allocator's refusals.
+#include <gtest/gtest.h>
+
+#include "graph/graph.h"
+#include "memory/allocator.h"
+#include "petrel/petrel.h"
+
+namespace petrel {
+namespace {
+
+struct GraphBuilder {
+  Graph g;
+  int input(const std::string& name, Shape shape) {
+    Value v;
+    v.name = name;
+    v.shape = std::move(shape);
+    const int id = g.addValue(v);
+    g.inputs.push_back(id);
+    return id;
+  }
+  int ints(const std::string& name, Shape shape, std::vector<int64_t> data) {
+    Value v;
+    v.name = name;
+    v.dtype = DType::kInt64;
+    v.constant = ConstantData::fromInt64s(std::move(shape), data);
+    return g.addValue(v);
+  }
+  int floats(const std::string& name, Shape shape, std::vector<float> data) {
+    Value v;
+    v.name = name;
+    v.constant = ConstantData::fromFloats(std::move(shape), data);
+    return g.addValue(v);
+  }
+  int node(const std::string& op, std::vector<int> inputs, std::map<std::string, AttributeValue> attrs = {}) {
+    Value out;
+    out.name = op + "_out" + std::to_string(g.nodes.size());
+    const int id = g.addValue(out);
+    Node n;
+    n.name = op + std::to_string(g.nodes.size());
+    n.op = op;
+    n.inputs = std::move(inputs);
+    n.outputs = {id};
+    n.attributes = std::move(attrs);
+    g.nodes.push_back(n);
+    return id;
+  }
+};
+
+// y = Reshape(Relu(x + b), [Shape(x)[0], -1]): the reshape target depends on
+// the batch size and is computed at planning from x's shape.
+std::shared_ptr<const Model> batchDependentModel() {
+  GraphBuilder b;
+  const int x = b.input("x", {-1, 2, 3});
+  const int bias = b.floats("bias", {3}, {1.0f, -1.0f, 0.5f});
+  const int sum = b.node("Add", {x, bias});
+  const int relu = b.node("Relu", {sum});
+  const int shape = b.node("Shape", {x});
+  const int batch = b.node("Gather", {shape, b.ints("zero", {}, {0})}, {{"axis", int64_t{0}}});
+  const int batch1 = b.node("Unsqueeze", {batch, b.ints("axes", {1}, {0})});
+  const int target = b.node("Concat", {batch1, b.ints("minus_one", {1}, {-1})}, {{"axis", int64_t{0}}});
+  const int y = b.node("Reshape", {relu, target});
+  b.g.outputs.push_back(y);
+  b.g.values[y].name = "y";
+  return Model::fromGraph(b.g);
+}
+
+std::vector<float> expected(const std::vector<float>& x) {
+  const float bias[3] = {1.0f, -1.0f, 0.5f};
+  std::vector<float> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = std::max(0.0f, x[i] + bias[i % 3]);
+  return y;
+}
+
+TEST(Session, StaticShapeArithmeticFollowsResize) {
+  auto model = batchDependentModel();
+  for (int threads : {1, 2}) {
+    Session session(model, {threads});
+    std::vector<float> data(6);
+    for (int i = 0; i < 6; ++i) data[i] = static_cast<float>(i) - 2.5f;
+    auto out = session.run({{"x", Tensor({1, 2, 3}, data)}});
+    EXPECT_EQ(out.at("y").shape, (std::vector<int64_t>{1, 6}));
+    EXPECT_EQ(out.at("y").data, expected(data));
+
+    session.resize({{"x", {3, 2, 3}}});
+    std::vector<float> data3(18);
+    for (int i = 0; i < 18; ++i) data3[i] = static_cast<float>(i % 7) - 3.0f;
+    out = session.run({{"x", Tensor({3, 2, 3}, data3)}});
+    EXPECT_EQ(out.at("y").shape, (std::vector<int64_t>{3, 6}));
+    EXPECT_EQ(out.at("y").data, expected(data3));
+  }
+}
+
+TEST(Session, PlanNamesKernelsAndStaticNodes) {
+  Session session(batchDependentModel());
+  const auto plan = session.plan();
+  ASSERT_EQ(plan.size(), 6u);
+  EXPECT_EQ(plan[2].kernel, "static");  // Shape
+  EXPECT_EQ(plan[5].kernel, "alias");   // Reshape
+  EXPECT_GT(session.memoryStats().arenaBytes, 0u);
+}
+
+TEST(Session, BadInputsAreNamedErrors) {
+  Session session(batchDependentModel());
+  auto message = [&](const std::map<std::string, Tensor>& inputs) -> std::string {
+    try {
+      session.run(inputs);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(message({{"x", Tensor({1, 2, 4})}}).find("shape [1, 2, 4], expected [1, 2, 3]"), std::string::npos);
+  EXPECT_NE(message({{"x", Tensor({1, 2, 3})}, {"z", Tensor({1})}}).find("unknown input 'z'"), std::string::npos);
+  EXPECT_NE(message({}).find("input 'x' is missing"), std::string::npos);
+  EXPECT_THROW(session.resize({{"x", {2, 5, 3}}}), Error);  // dimension fixed by the model
+  EXPECT_THROW(session.resize({{"nope", {2, 2, 3}}}), Error);
+}
+
+TEST(Session, UnknownOperatorIsNamed) {
+  GraphBuilder b;
+  const int x = b.input("x", {1});
+  const int y = b.node("NoSuchOp", {x});
+  b.g.outputs.push_back(y);
+  try {
+    Session session(Model::fromGraph(b.g));
+    FAIL() << "planned an unknown op";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("NoSuchOp"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Allocator, RefusesImpossibleSizesNamingTheOwner) {
+  for (int64_t bytes : {int64_t{0}, int64_t{-8}, int64_t{1} << 50}) {
+    try {
+      allocateBuffer(bytes, "Conv 'conv1'", "packed weights");
+      FAIL() << "allocated " << bytes << " bytes";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("Conv 'conv1'"), std::string::npos) << what;
+      EXPECT_NE(what.find("packed weights"), std::string::npos) << what;
+      EXPECT_NE(what.find(std::to_string(bytes)), std::string::npos) << what;
+    }
+  }
+  EXPECT_THROW(checkedBytes(int64_t{1} << 62, 8, "x", "y"), Error);
+  EXPECT_NE(allocateBuffer(1, "x", "y"), nullptr);
+}
+
+}  // namespace
+}  // namespace petrel
