@@ -94,9 +94,10 @@ TEST(Session, StaticShapeArithmeticFollowsResize) {
 TEST(Session, PlanNamesKernelsAndStaticNodes) {
   Session session(batchDependentModel());
   const auto plan = session.plan();
-  ASSERT_EQ(plan.size(), 6u);
+  ASSERT_EQ(plan.size(), 7u);
   EXPECT_EQ(plan[2].kernel, "static");  // Shape
-  EXPECT_EQ(plan[5].kernel, "alias");   // Reshape
+  EXPECT_EQ(plan[3].kernel, "static");  // Gather on the shape
+  EXPECT_EQ(plan[6].kernel, "alias");   // Reshape
   EXPECT_GT(session.memoryStats().arenaBytes, 0u);
 }
 
