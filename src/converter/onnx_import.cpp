@@ -1,0 +1,460 @@
+#include "converter/onnx_import.h"
+
+#include <onnx/defs/schema.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "converter/onnx_tensors.h"
+#include "graph/passes.h"
+#include "ops/op.h"
+#include "petrel/error.h"
+
+namespace petrel {
+
+namespace {
+
+constexpr int64_t kMinOpset = 11;
+constexpr int64_t kMaxOpset = 17;
+
+bool isDefaultDomain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
+
+// "node 'name' (op Conv)": how the converter's messages name a node.
+std::string nodeLabel(const std::string& name, const std::string& op) { return "node '" + name + "' (op " + op + ")"; }
+
+std::string unsupportedOperator(const std::string& name, const std::string& op) {
+  return nodeLabel(name, op) + ": operator is not supported by Petrel";
+}
+
+// Unnamed nodes get "<op>_<index>", so every message can name its node.
+void nameNodes(onnx::GraphProto& graph) {
+  for (int i = 0; i < graph.node_size(); ++i) {
+    onnx::NodeProto& node = *graph.mutable_node(i);
+    if (node.name().empty()) node.set_name(node.op_type() + "_" + std::to_string(i));
+  }
+}
+
+void log(const ConvertOptions& options, const std::string& line) {
+  if (options.log) options.log(line);
+}
+
+// ---------------------------------------------------------------------------
+// Model-level checks, before anything is converted.
+
+// The opset of the default domain; Error if missing or outside 11..17.
+int64_t defaultOpset(const onnx::ModelProto& model, const std::string& source) {
+  int64_t opset = -1;
+  for (const auto& entry : model.opset_import())
+    if (isDefaultDomain(entry.domain())) opset = entry.version();
+  if (opset < 0) throw Error(source + ": the model imports no opset of the default ONNX domain");
+  if (opset < kMinOpset || opset > kMaxOpset)
+    throw Error(source + ": opset " + std::to_string(opset) + " is not supported (Petrel supports opsets " +
+                std::to_string(kMinOpset) + " to " + std::to_string(kMaxOpset) + ")");
+  return opset;
+}
+
+// Every node is of the default domain and of an op ONNX defines at `opset`.
+// (Whether Petrel has a planner for it is checked after the passes, which
+// remove or replace some ops.)
+void checkNodes(const onnx::GraphProto& graph, int64_t opset) {
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const onnx::NodeProto& node = graph.node(i);
+    const std::string& name = node.name();
+    if (!isDefaultDomain(node.domain()))
+      throw Error(nodeLabel(name, node.op_type()) + ": domain '" + node.domain() +
+                  "' is not supported by Petrel (only the default ONNX domain)");
+    if (!onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(opset), "")) {
+      if (onnx::OpSchemaRegistry::Schema(node.op_type(), ""))
+        throw Error(nodeLabel(name, node.op_type()) + ": operator does not exist in opset " +
+                    std::to_string(opset));
+      throw Error(unsupportedOperator(name, node.op_type()));
+    }
+  }
+  if (graph.sparse_initializer_size() > 0) throw Error("sparse initializers are not supported by Petrel");
+}
+
+void checkIsModel(const onnx::ModelProto& model, const std::string& source) {
+  if (model.ir_version() <= 0 || !model.has_graph() || model.opset_import_size() == 0)
+    throw Error(source + " is not an ONNX model (no IR version, graph or opset)");
+}
+
+// The tensor a Constant node produces.
+onnx::TensorProto constantNodeTensor(const onnx::NodeProto& node) {
+  const std::string what = "Constant '" + node.name() + "'";
+  if (node.output_size() != 1 || node.attribute_size() != 1) throw Error(what + ": needs one output and one attribute");
+  const onnx::AttributeProto& a = node.attribute(0);
+  onnx::TensorProto t;
+  if (a.name() == "value") {
+    t = a.t();
+  } else if (a.name() == "value_float") {
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    t.add_float_data(a.f());
+  } else if (a.name() == "value_floats") {
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    t.add_dims(a.floats_size());
+    *t.mutable_float_data() = a.floats();
+  } else if (a.name() == "value_int") {
+    t.set_data_type(onnx::TensorProto::INT64);
+    t.add_int64_data(a.i());
+  } else if (a.name() == "value_ints") {
+    t.set_data_type(onnx::TensorProto::INT64);
+    t.add_dims(a.ints_size());
+    *t.mutable_int64_data() = a.ints();
+  } else {
+    throw Error(what + ": attribute '" + a.name() + "' is not supported by Petrel");
+  }
+  t.set_name(node.output(0));
+  return t;
+}
+
+// Constant nodes become initializers before shape inference, so ONNX's
+// inference sees their values (Reshape targets, Slice starts ...) and the
+// builder has one kind of constant.
+void hoistConstantNodes(onnx::GraphProto& graph) {
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+  for (onnx::NodeProto& node : *graph.mutable_node()) {
+    if (node.op_type() == "Constant")
+      *graph.add_initializer() = constantNodeTensor(node);
+    else
+      *kept.Add() = std::move(node);
+  }
+  graph.mutable_node()->Swap(&kept);
+}
+
+void inferShapes(onnx::ModelProto& model) {
+  // Data propagation lets shape inference follow Shape -> Gather -> Concat ->
+  // Reshape, so values after such a Reshape get known shapes too.
+  onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/1, /*data_prop=*/true);
+  try {
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    for (char& c : what)
+      if (c == '\n') c = ' ';
+    throw Error("ONNX shape inference failed (malformed model?): " + what);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// ONNX graph -> Petrel graph
+
+class GraphBuilder {
+ public:
+  GraphBuilder(const onnx::GraphProto& proto, int64_t opset) : proto_(proto), opset_(opset) {}
+
+  Graph build() {
+    collectTypes();
+    addInputsAndInitializers();
+    // Every node output gets its value first, so nodes may refer to values
+    // produced later in the file (the graph is sorted afterwards).
+    for (const auto& node : proto_.node()) addNodeOutputs(node);
+    for (const auto& node : proto_.node()) addNode(node);
+    for (const auto& output : proto_.output()) graph_.outputs.push_back(lookup(output.name(), "graph output"));
+    return std::move(graph_);
+  }
+
+ private:
+  void collectTypes() {
+    for (const auto& v : proto_.input()) types_[v.name()] = &v.type();
+    for (const auto& v : proto_.value_info()) types_[v.name()] = &v.type();
+    for (const auto& v : proto_.output()) types_[v.name()] = &v.type();
+    for (const auto& v : proto_.input()) names_.insert(v.name());
+    for (const auto& t : proto_.initializer()) names_.insert(t.name());
+    for (const auto& n : proto_.node())
+      for (const auto& o : n.output()) names_.insert(o);
+  }
+
+  std::string uniqueName(const std::string& base) {
+    std::string name = base;
+    for (int i = 1; names_.count(name); ++i) name = base + "_" + std::to_string(i);
+    names_.insert(name);
+    return name;
+  }
+
+  // A new value named `name`, typed from shape inference when known.
+  int defineValue(const std::string& name, const std::string& definer) {
+    if (ids_.count(name)) throw Error(definer + ": value '" + name + "' is defined twice");
+    Value v;
+    v.name = name;
+    auto it = types_.find(name);
+    if (it != types_.end() && it->second->has_tensor_type()) {
+      const int elemType = it->second->tensor_type().elem_type();
+      if (elemType != onnx::TensorProto::UNDEFINED) v.dtype = petrelDTypeOf(elemType, "value '" + name + "'");
+      shapeOfType(*it->second, &v.shape);
+    } else if (it != types_.end() && it->second->value_case() != onnx::TypeProto::VALUE_NOT_SET) {
+      throw Error("value '" + name + "' is not a tensor (sequences, maps and optionals are not supported)");
+    }
+    const int id = graph_.addValue(std::move(v));
+    ids_[name] = id;
+    return id;
+  }
+
+  int lookup(const std::string& name, const std::string& user) const {
+    auto it = ids_.find(name);
+    if (it == ids_.end())
+      throw Error(user + ": value '" + name + "' is not a graph input, an initializer or a node output");
+    return it->second;
+  }
+
+  // Known rank of a value from shape inference, or -1.
+  int64_t inferredRank(int id) const {
+    auto it = types_.find(graph_.values[id].name);
+    Shape shape;
+    if (it == types_.end() || !shapeOfType(*it->second, &shape)) return -1;
+    return static_cast<int64_t>(shape.size());
+  }
+
+  int addConstant(const std::string& baseName, std::shared_ptr<ConstantData> data) {
+    Value v;
+    v.name = uniqueName(baseName);
+    v.dtype = data->storage == Storage::kInt64 ? DType::kInt64 : DType::kFloat32;
+    v.shape = data->shape;
+    v.constant = std::move(data);
+    const int id = graph_.addValue(std::move(v));
+    ids_[graph_.values[id].name] = id;
+    return id;
+  }
+
+  int addIntermediate(const std::string& baseName, DType dtype, Shape shape) {
+    Value v;
+    v.name = uniqueName(baseName);
+    v.dtype = dtype;
+    v.shape = std::move(shape);
+    const int id = graph_.addValue(std::move(v));
+    ids_[graph_.values[id].name] = id;
+    return id;
+  }
+
+  void addInputsAndInitializers() {
+    std::unordered_set<std::string> initializerNames;
+    for (const auto& t : proto_.initializer()) initializerNames.insert(t.name());
+    for (const auto& input : proto_.input()) {
+      if (initializerNames.count(input.name())) continue;  // a constant with a default, not an input
+      const int id = defineValue(input.name(), "graph input");
+      if (graph_.values[id].dtype != DType::kFloat32)
+        throw Error("graph input '" + input.name() + "' is not a float tensor; Petrel's inputs are float32");
+      graph_.inputs.push_back(id);
+    }
+    for (const auto& t : proto_.initializer()) {
+      if (ids_.count(t.name())) throw Error("initializer '" + t.name() + "' is defined twice");
+      Value v;
+      v.name = t.name();
+      v.constant = tensorToConstant(t, "initializer '" + t.name() + "'");
+      v.dtype = v.constant->storage == Storage::kInt64 ? DType::kInt64 : DType::kFloat32;
+      v.shape = v.constant->shape;
+      ids_[t.name()] = graph_.addValue(std::move(v));
+    }
+  }
+
+  void addNodeOutputs(const onnx::NodeProto& proto) {
+    const std::string definer = nodeLabel(proto.name(), proto.op_type());
+    for (const auto& output : proto.output())
+      if (!output.empty()) defineValue(output, definer);
+  }
+
+  void addNode(const onnx::NodeProto& proto) {
+    const std::string& name = proto.name();
+    Node node;
+    node.name = name;
+    node.op = proto.op_type();
+    const std::string description = nodeLabel(node.name, node.op);
+    for (const auto& a : proto.attribute()) node.attributes[a.name()] = attributeToValue(a, description);
+    for (const auto& input : proto.input())
+      node.inputs.push_back(input.empty() ? -1 : lookup(input, description));
+    // Omitted optional outputs: trailing ones are dropped, others get an unused value.
+    int outputCount = proto.output_size();
+    while (outputCount > 0 && proto.output(outputCount - 1).empty()) --outputCount;
+    for (int o = 0; o < outputCount; ++o) {
+      const std::string& output = proto.output(o);
+      node.outputs.push_back(output.empty() ? addIntermediate(name + "_unused", DType::kFloat32, {})
+                                            : lookup(output, description));
+    }
+    if (opset_ < 13) {
+      normaliseOpset11(node);
+      if (isSoftmaxFamily(node.op)) {
+        addSoftmaxOpset11(std::move(node));
+        return;
+      }
+    }
+    graph_.nodes.push_back(std::move(node));
+  }
+
+  // Opset 11-12 passed these parameters as attributes; opset 13 as inputs.
+  void normaliseOpset11(Node& node) {
+    const char* key = nullptr;
+    if (node.op == "Squeeze" || node.op == "Unsqueeze" || node.op == "ReduceSum") key = "axes";
+    if (node.op == "Split") key = "split";
+    if (!key || !node.has(key)) return;
+    const std::vector<int64_t> values = node.getInts(key);
+    node.attributes.erase(key);
+    const int64_t n = static_cast<int64_t>(values.size());
+    node.inputs.resize(1);
+    node.inputs.push_back(addConstant(node.name + "_" + key, ConstantData::fromInt64s({n}, values)));
+  }
+
+  static bool isSoftmaxFamily(const std::string& op) {
+    return op == "Softmax" || op == "LogSoftmax" || op == "Hardmax";
+  }
+
+  // Before opset 13, Softmax coerced its input to 2-D at `axis` (default 1) and
+  // normalised over everything after it. On the last axis that equals the
+  // opset-13 form; otherwise (or when the rank is unknown)
+  // Flatten(axis) -> Softmax(-1) -> Reshape(Shape(x)), which holds for any rank.
+  void addSoftmaxOpset11(Node node) {
+    const int x = node.inputs.at(0);
+    const int64_t rank = inferredRank(x);
+    int64_t axis = node.getInt("axis", 1);
+    if (rank >= 0) {
+      if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+        throw Error(nodeLabel(node.name, node.op) + ": axis " + std::to_string(axis) + " is out of range for rank " +
+                    std::to_string(rank));
+      if (axis < 0) axis += rank;
+    }
+    if ((rank >= 0 && axis >= rank - 1) || axis == -1) {
+      node.attributes["axis"] = int64_t{-1};
+      graph_.nodes.push_back(std::move(node));
+      return;
+    }
+    const Value in = graph_.values[x];  // a copy: adding values below moves the vector
+    const int y = node.outputs.at(0);
+    Shape flatShape = {-1, -1};
+    if (!in.shape.empty()) {
+      int64_t outer = 1, inner = 1;
+      for (int64_t d = 0; d < rank; ++d) (d < axis ? outer : inner) *= in.shape[d];
+      bool known = true;
+      for (int64_t d : in.shape) known &= d >= 0;
+      if (known) flatShape = {outer, inner};
+    }
+    const int flat = addIntermediate(in.name + "_flat2d", DType::kFloat32, flatShape);
+    const int normalised = addIntermediate(graph_.values[y].name + "_2d", DType::kFloat32, flatShape);
+    const int shape = addIntermediate(in.name + "_shape", DType::kInt64, rank >= 0 ? Shape{rank} : Shape{});
+
+    Node flatten;
+    flatten.name = node.name + "/flatten";
+    flatten.op = "Flatten";
+    flatten.attributes["axis"] = axis;
+    flatten.inputs = {x};
+    flatten.outputs = {flat};
+    Node shapeOf;
+    shapeOf.name = node.name + "/shape";
+    shapeOf.op = "Shape";
+    shapeOf.inputs = {x};
+    shapeOf.outputs = {shape};
+    Node reshape;
+    reshape.name = node.name + "/reshape";
+    reshape.op = "Reshape";
+    reshape.inputs = {normalised, shape};
+    reshape.outputs = {y};
+    node.attributes["axis"] = int64_t{-1};
+    node.inputs = {flat};
+    node.outputs = {normalised};
+    graph_.nodes.push_back(std::move(flatten));
+    graph_.nodes.push_back(std::move(node));
+    graph_.nodes.push_back(std::move(shapeOf));
+    graph_.nodes.push_back(std::move(reshape));
+  }
+
+  const onnx::GraphProto& proto_;
+  const int64_t opset_;
+  std::unordered_map<std::string, const onnx::TypeProto*> types_;
+  std::unordered_map<std::string, int> ids_;
+  std::unordered_set<std::string> names_;
+  Graph graph_;
+};
+
+// ---------------------------------------------------------------------------
+
+std::string megabytes(size_t bytes) {
+  std::ostringstream out;
+  out.precision(1);
+  out << std::fixed << bytes / 1e6 << " MB";
+  return out.str();
+}
+
+Graph convert(onnx::ModelProto& model, const std::string& source, const ConvertOptions& options,
+              ConvertReport* report) {
+  checkIsModel(model, source);
+  const int64_t opset = defaultOpset(model, source);
+  nameNodes(*model.mutable_graph());
+  checkNodes(model.graph(), opset);
+  log(options, source + ": ir_version " + std::to_string(model.ir_version()) + ", opset " + std::to_string(opset) +
+                   ", " + std::to_string(model.graph().node_size()) + " nodes, " +
+                   std::to_string(model.graph().initializer_size()) + " initializers");
+  ConvertReport r;
+  r.onnxNodes = model.graph().node_size();
+  hoistConstantNodes(*model.mutable_graph());
+  inferShapes(model);
+
+  Graph graph = GraphBuilder(model.graph(), opset).build();
+  sortTopologically(graph);
+  log(options, "imported " + std::to_string(graph.nodes.size()) + " nodes and " +
+                   std::to_string(model.graph().initializer_size()) + " constants (Constant nodes included)");
+
+  const int unused = removeDeadNodes(graph);
+  if (unused) log(options, "removed " + std::to_string(unused) + " nodes that do not reach an output");
+  r.removedNoOps = removeNoOps(graph);
+  log(options, "removed " + std::to_string(r.removedNoOps) + " no-op nodes (Identity, Dropout, Cast)");
+  r.foldedConstants = foldConstants(graph);
+  log(options, "folded " + std::to_string(r.foldedConstants) + " constant nodes");
+  const BatchNormFoldCounts bn = foldBatchNorm(graph);
+  r.foldedBatchNorms = bn.intoConv;
+  log(options, "folded " + std::to_string(bn.intoConv) + " BatchNormalization into Conv" +
+                   (bn.toMulAdd ? ", " + std::to_string(bn.toMulAdd) + " became Mul+Add" : std::string()));
+  const int gelus = fuseGelu(graph);
+  if (gelus) log(options, "fused " + std::to_string(gelus) + " Gelu patterns");
+  r.fusedActivations = fuseActivations(graph);
+  log(options, "fused " + std::to_string(r.fusedActivations) + " activations");
+  const int dead = removeDeadNodes(graph);
+  if (dead) log(options, "removed " + std::to_string(dead) + " dead nodes");
+  sortTopologically(graph);
+  graph.validate();
+
+  for (const Node& node : graph.nodes) {
+    if (!findOp(node.op)) throw Error(unsupportedOperator(node.name, node.op));
+    ++r.opCounts[node.op];
+  }
+  r.petrelNodes = static_cast<int>(graph.nodes.size());
+  std::string counts;
+  for (const auto& [op, n] : r.opCounts) counts += " " + op + "=" + std::to_string(n);
+  log(options, "result: " + std::to_string(r.petrelNodes) + " nodes, " + megabytes(graph.constantBytes()) +
+                   " of constants;" + counts);
+  if (report) *report = r;
+  return graph;
+}
+
+onnx::ModelProto readModelFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw Error("cannot read '" + path + "': no such file");
+  if (std::filesystem::is_directory(path, ec)) throw Error("cannot read '" + path + "': it is a directory");
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error("cannot open '" + path + "': " + std::strerror(errno));
+  const std::streamsize size = in.tellg();
+  in.seekg(0);
+  std::string bytes(static_cast<size_t>(size), '\0');
+  if (size < 0 || !in.read(bytes.data(), size)) throw Error("cannot read '" + path + "'");
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes))
+    throw Error("'" + path + "' is not an ONNX model (it does not parse as an ONNX protobuf message)");
+  return model;
+}
+
+}  // namespace
+
+Graph importOnnx(const std::string& onnxPath, const ConvertOptions& options, ConvertReport* report) {
+  onnx::ModelProto model = readModelFile(onnxPath);
+  return convert(model, "'" + onnxPath + "'", options, report);
+}
+
+Graph importOnnx(const onnx::ModelProto& model, const ConvertOptions& options, ConvertReport* report) {
+  onnx::ModelProto copy = model;
+  return convert(copy, "model", options, report);
+}
+
+}  // namespace petrel

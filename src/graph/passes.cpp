@@ -1,0 +1,771 @@
+#include "graph/passes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <queue>
+#include <unordered_set>
+
+#include "kernels/activation.h"
+#include "ops/op.h"
+#include "petrel/error.h"
+#include "runtime/static_eval.h"
+
+namespace petrel {
+
+namespace {
+
+// Who produces and who reads each value. Built at the start of a pass; a pass
+// that rewires keeps the parts it still reads up to date.
+struct Uses {
+  std::vector<int> producer;              // value -> node index, -1 if none
+  std::vector<std::vector<int>> readers;  // value -> node index per input slot reading it
+  std::vector<bool> graphOutput;
+  std::vector<bool> graphInput;
+};
+
+Uses findUses(const Graph& graph) {
+  Uses uses;
+  const size_t count = graph.values.size();
+  uses.producer.assign(count, -1);
+  uses.readers.assign(count, {});
+  uses.graphOutput.assign(count, false);
+  uses.graphInput.assign(count, false);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (int id : graph.nodes[i].inputs)
+      if (id >= 0) uses.readers[id].push_back(static_cast<int>(i));
+    for (int id : graph.nodes[i].outputs) uses.producer[id] = static_cast<int>(i);
+  }
+  for (int id : graph.outputs) uses.graphOutput[id] = true;
+  for (int id : graph.inputs) uses.graphInput[id] = true;
+  return uses;
+}
+
+// True if `value` is read by exactly one input slot, of node `node`, and is not
+// a graph output: the value may then be rewritten away.
+bool onlyReadBy(const Uses& uses, int value, int node) {
+  return value >= 0 && !uses.graphOutput[value] && uses.readers[value].size() == 1 && uses.readers[value][0] == node;
+}
+
+bool isUnused(const Uses& uses, int value) { return !uses.graphOutput[value] && uses.readers[value].empty(); }
+
+void eraseNodes(Graph& graph, const std::vector<bool>& dead) {
+  std::vector<Node> kept;
+  kept.reserve(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(graph.nodes[i]));
+  graph.nodes = std::move(kept);
+}
+
+// Unique value names for values a pass creates.
+class ValueNames {
+ public:
+  explicit ValueNames(const Graph& graph) {
+    for (const Value& v : graph.values) used_.insert(v.name);
+  }
+  std::string unique(const std::string& base) {
+    std::string name = base;
+    for (int i = 1; used_.count(name); ++i) name = base + "_" + std::to_string(i);
+    used_.insert(name);
+    return name;
+  }
+
+ private:
+  std::unordered_set<std::string> used_;
+};
+
+int addConstantValue(Graph& graph, ValueNames& names, const std::string& base, std::shared_ptr<ConstantData> data) {
+  Value v;
+  v.name = names.unique(base);
+  v.dtype = data->storage == Storage::kInt64 ? DType::kInt64 : DType::kFloat32;
+  v.shape = data->shape;
+  v.constant = std::move(data);
+  return graph.addValue(std::move(v));
+}
+
+const ConstantData* constantOf(const Graph& graph, int id) {
+  if (id < 0) return nullptr;
+  return graph.values[id].constant.get();
+}
+
+// All elements of an fp32 or int64 constant as floats.
+std::vector<float> floatsOf(const ConstantData& c) {
+  if (c.storage == Storage::kFloat32) return std::vector<float>(c.floats(), c.floats() + c.elements());
+  if (c.storage == Storage::kInt64) {
+    std::vector<float> out(c.elements());
+    for (int64_t i = 0; i < c.elements(); ++i) out[i] = static_cast<float>(c.int64s()[i]);
+    return out;
+  }
+  throw Error(std::string("a constant stored as ") + storageName(c.storage) + " cannot be folded");
+}
+
+// The value of a one-element constant, if `id` is one.
+std::optional<float> scalarConstant(const Graph& graph, int id) {
+  const ConstantData* c = constantOf(graph, id);
+  if (!c || c->elements() != 1 || (c->storage != Storage::kFloat32 && c->storage != Storage::kInt64))
+    return std::nullopt;
+  return floatsOf(*c)[0];
+}
+
+bool isScalar(const Graph& graph, int id, float expected) {
+  std::optional<float> v = scalarConstant(graph, id);
+  return v && std::fabs(*v - expected) <= 1e-4f * std::max(1.0f, std::fabs(expected));
+}
+
+// ---------------------------------------------------------------------------
+// removeNoOps
+
+// ONNX TensorProto element types, as used by Cast's "to" (the graph code does
+// not depend on the ONNX headers).
+constexpr int64_t kOnnxFloat = 1, kOnnxDouble = 11, kOnnxBool = 9;
+bool onnxTypeIsInteger(int64_t t) { return t == 2 || t == 3 || t == 4 || t == 5 || t == 6 || t == 7 || t == 12 || t == 13; }
+
+bool isNoOp(const Graph& graph, const Node& node, const Uses& uses) {
+  if (node.inputs.empty() || node.inputs[0] < 0 || node.outputs.empty()) return false;
+  if (node.op == "Identity") return true;
+  if (node.op == "Dropout") {
+    // Inference: output = input. The optional mask must be unused.
+    for (size_t o = 1; o < node.outputs.size(); ++o)
+      if (!isUnused(uses, node.outputs[o])) return false;
+    return true;
+  }
+  if (node.op == "Cast") {
+    const int64_t to = node.getInt("to", 0);
+    const DType from = graph.values[node.inputs[0]].dtype;
+    if (from == DType::kFloat32) return to == kOnnxFloat || to == kOnnxDouble;
+    // Petrel keeps every integer as int64; a cast to bool is not a no-op.
+    return onnxTypeIsInteger(to) && to != kOnnxBool;
+  }
+  return false;
+}
+
+}  // namespace
+
+int removeNoOps(Graph& graph) {
+  Uses uses = findUses(graph);
+  // replacedBy[v] = the value that now stands for v.
+  std::vector<int> replacedBy(graph.values.size(), -1);
+  auto resolve = [&](int id) {
+    while (id >= 0 && replacedBy[id] >= 0) id = replacedBy[id];
+    return id;
+  };
+  std::vector<bool> dead(graph.nodes.size(), false);
+  int removed = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& node = graph.nodes[i];
+    if (!isNoOp(graph, node, uses)) continue;
+    const int in = resolve(node.inputs[0]);
+    const int out = node.outputs[0];
+    if (!uses.graphOutput[out]) {
+      replacedBy[out] = in;
+    } else if (graph.values[in].constant) {
+      // The graph output keeps its name and becomes the constant.
+      Value& o = graph.values[out];
+      o.constant = graph.values[in].constant;
+      o.dtype = graph.values[in].dtype;
+      o.shape = graph.values[in].shape;
+    } else if (uses.producer[in] >= 0 && !uses.graphOutput[in] && !uses.graphInput[in]) {
+      // The graph output keeps its name: the input's producer writes it.
+      Node& producer = graph.nodes[uses.producer[in]];
+      for (int& id : producer.outputs)
+        if (id == in) id = out;
+      uses.producer[out] = uses.producer[in];
+      uses.producer[in] = -1;
+      replacedBy[in] = out;
+    } else {
+      continue;  // an input or another output under a second name: keep the node
+    }
+    dead[i] = true;
+    ++removed;
+  }
+  for (Node& node : graph.nodes)
+    for (int& id : node.inputs) id = resolve(id);
+  eraseNodes(graph, dead);
+  return removed;
+}
+
+// ---------------------------------------------------------------------------
+// foldConstants
+
+namespace {
+
+// The dims Shape(x) returns, [start, end) of x's shape as known to the
+// converter (-1 for a dynamic dim); nullopt if x's rank is unknown.
+std::optional<Shape> shapeNodeDims(const Graph& graph, const Node& node) {
+  if (node.inputs.empty() || node.inputs[0] < 0) return std::nullopt;
+  const Shape& shape = graph.values[node.inputs[0]].shape;
+  // An empty shape may mean "rank unknown": never fold it.
+  if (shape.empty()) return std::nullopt;
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  auto clampAxis = [rank](int64_t a) { return std::clamp(a < 0 ? a + rank : a, int64_t{0}, rank); };
+  const int64_t start = clampAxis(node.getInt("start", 0));
+  const int64_t end = clampAxis(node.getInt("end", rank));
+  Shape dims;
+  for (int64_t a = start; a < end; ++a) dims.push_back(shape[a]);
+  return dims;
+}
+
+bool allKnown(const Shape& dims) {
+  for (int64_t d : dims)
+    if (d < 0) return false;
+  return true;
+}
+
+// Gather(Shape(x), indices) picking only dims that are known, e.g. the 197 of
+// a [-1, 197, 768] value: foldable even when the batch is dynamic.
+std::optional<StaticTensor> gatherKnownDims(const Graph& graph, const Node& gather, const Shape& dims) {
+  if (gather.inputs.size() != 2 || gather.inputs[1] < 0) return std::nullopt;
+  const int64_t axis = gather.getInt("axis", 0);
+  if (axis != 0 && axis != -1) return std::nullopt;
+  const ConstantData* indices = graph.values[gather.inputs[1]].constant.get();
+  if (!indices || indices->storage != Storage::kInt64) return std::nullopt;
+  const int64_t n = static_cast<int64_t>(dims.size());
+  std::vector<int64_t> picked;
+  for (int64_t i = 0; i < indices->elements(); ++i) {
+    int64_t index = indices->int64s()[i];
+    if (index < 0) index += n;
+    if (index < 0 || index >= n || dims[index] < 0) return std::nullopt;
+    picked.push_back(dims[index]);
+  }
+  return StaticTensor::ofInts(indices->shape, std::move(picked));
+}
+
+bool allInputsConstant(const Graph& graph, const Node& node) {
+  bool any = false;
+  for (int id : node.inputs) {
+    if (id < 0) continue;
+    if (!graph.values[id].constant) return false;
+    any = true;
+  }
+  return any;
+}
+
+std::shared_ptr<ConstantData> toConstantData(const StaticTensor& t) {
+  return t.dtype == DType::kFloat32 ? ConstantData::fromFloats(t.shape, t.f32) : ConstantData::fromInt64s(t.shape, t.i64);
+}
+
+bool knownLargerThan(const Shape& shape, int64_t limit) {
+  return !shape.empty() && allKnown(shape) && shapeElements(shape) > limit;
+}
+
+}  // namespace
+
+int foldConstants(Graph& graph, int64_t maxElements) {
+  std::vector<bool> dead(graph.nodes.size(), false);
+  // Outputs of Shape nodes that stay (a dim is dynamic): the dims known so far.
+  std::map<int, Shape> partialShapes;
+  int folded = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& node = graph.nodes[i];
+    std::vector<StaticTensor> results;
+    if (node.op == "Shape" && !allInputsConstant(graph, node)) {
+      std::optional<Shape> dims = shapeNodeDims(graph, node);
+      if (!dims) continue;
+      if (!allKnown(*dims)) {
+        partialShapes[node.outputs.at(0)] = *dims;
+        continue;
+      }
+      const int64_t n = static_cast<int64_t>(dims->size());
+      results.push_back(StaticTensor::ofInts({n}, std::move(*dims)));
+    } else if (node.op == "Gather" && !node.inputs.empty() && partialShapes.count(node.inputs[0])) {
+      std::optional<StaticTensor> dims = gatherKnownDims(graph, node, partialShapes[node.inputs[0]]);
+      if (!dims) continue;
+      results.push_back(std::move(*dims));
+    } else {
+      if (!allInputsConstant(graph, node) || !findOp(node.op)) continue;
+      bool tooLarge = false;
+      for (int id : node.outputs) tooLarge |= knownLargerThan(graph.values[id].shape, maxElements);
+      if (tooLarge) continue;
+      std::vector<StaticTensor> inputs(node.inputs.size());
+      std::vector<const StaticTensor*> pointers(node.inputs.size(), nullptr);
+      for (size_t k = 0; k < node.inputs.size(); ++k) {
+        if (node.inputs[k] < 0) continue;
+        inputs[k] = toStaticTensor(*graph.values[node.inputs[k]].constant);
+        pointers[k] = &inputs[k];
+      }
+      results = evaluateStaticNode(node, pointers);
+      for (const StaticTensor& r : results) tooLarge |= r.elements() > maxElements;
+      if (tooLarge) continue;
+    }
+    if (results.size() < node.outputs.size())
+      throw Error(node.describe() + ": constant folding produced " + std::to_string(results.size()) + " of " +
+                  std::to_string(node.outputs.size()) + " outputs");
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      Value& v = graph.values[node.outputs[o]];
+      v.constant = toConstantData(results[o]);
+      v.dtype = results[o].dtype;
+      v.shape = results[o].shape;
+    }
+    dead[i] = true;
+    ++folded;
+  }
+  eraseNodes(graph, dead);
+  return folded;
+}
+
+// ---------------------------------------------------------------------------
+// foldBatchNorm
+
+namespace {
+
+// Per-channel y = x * scale + shift of an inference BatchNormalization.
+struct ChannelAffine {
+  std::vector<float> scale;
+  std::vector<float> shift;
+};
+
+ChannelAffine batchNormAffine(const Graph& graph, const Node& bn, const Uses& uses) {
+  if (bn.inputs.size() < 5 || bn.inputs[0] < 0) throw Error(bn.describe() + ": needs 5 inputs");
+  if (bn.getInt("training_mode", 0) != 0)
+    throw Error(bn.describe() + ": training_mode=1 is not supported (inference only)");
+  for (size_t o = 1; o < bn.outputs.size(); ++o)
+    if (!isUnused(uses, bn.outputs[o]))
+      throw Error(bn.describe() + ": the running mean/variance outputs of training mode are not supported");
+  static const char* kParams[] = {"scale", "B", "input_mean", "input_var"};
+  std::vector<std::vector<float>> params;
+  for (int k = 0; k < 4; ++k) {
+    const ConstantData* c = constantOf(graph, bn.inputs[k + 1]);
+    if (!c) throw Error(bn.describe() + ": input '" + kParams[k] + "' must be a constant");
+    params.push_back(floatsOf(*c));
+  }
+  const size_t channels = params[0].size();
+  for (int k = 1; k < 4; ++k)
+    if (params[k].size() != channels)
+      throw Error(bn.describe() + ": input '" + kParams[k] + "' has " + std::to_string(params[k].size()) +
+                  " elements, '" + kParams[0] + "' has " + std::to_string(channels));
+  const float epsilon = bn.getFloat("epsilon", 1e-5f);
+  ChannelAffine affine;
+  affine.scale.resize(channels);
+  affine.shift.resize(channels);
+  for (size_t c = 0; c < channels; ++c) {
+    const double factor = params[0][c] / std::sqrt(static_cast<double>(params[3][c]) + epsilon);
+    affine.scale[c] = static_cast<float>(factor);
+    affine.shift[c] = static_cast<float>(params[1][c] - params[2][c] * factor);
+  }
+  return affine;
+}
+
+// Output channel of each weight element's leading two dims, or -1 when the
+// conv's geometry does not match `channels`.
+// Conv: W[M, C/g, ...] -> channel m. ConvTranspose: W[C, M/g, ...] -> channel
+// (c / (C/g)) * (M/g) + j.
+bool convOutputChannelMap(const Node& conv, const Shape& w, int64_t channels, std::vector<int64_t>* channelOfRow) {
+  if (w.size() < 3) return false;
+  const int64_t rows = w[0] * w[1];
+  channelOfRow->assign(rows, 0);
+  if (conv.op == "Conv") {
+    if (w[0] != channels) return false;
+    for (int64_t r = 0; r < rows; ++r) (*channelOfRow)[r] = r / w[1];
+    return true;
+  }
+  const int64_t groups = conv.getInt("group", 1);
+  if (groups <= 0 || w[0] % groups != 0 || w[1] * groups != channels) return false;
+  const int64_t inPerGroup = w[0] / groups;
+  for (int64_t c = 0; c < w[0]; ++c)
+    for (int64_t j = 0; j < w[1]; ++j) (*channelOfRow)[c * w[1] + j] = (c / inPerGroup) * w[1] + j;
+  return true;
+}
+
+// Scales conv's weights and shifts its bias by `affine`; false (and no change)
+// if the conv cannot take it.
+bool foldIntoConv(Graph& graph, ValueNames& names, Node& conv, const ChannelAffine& affine) {
+  if (conv.op != "Conv" && conv.op != "ConvTranspose") return false;
+  if (conv.has("activation") || conv.inputs.size() < 2) return false;
+  const ConstantData* w = constantOf(graph, conv.inputs[1]);
+  if (!w || w->storage != Storage::kFloat32) return false;
+  const int64_t channels = static_cast<int64_t>(affine.scale.size());
+  std::vector<int64_t> channelOfRow;
+  if (!convOutputChannelMap(conv, w->shape, channels, &channelOfRow)) return false;
+  std::vector<float> bias(channels, 0.0f);
+  const int biasId = conv.inputs.size() > 2 ? conv.inputs[2] : -1;
+  if (biasId >= 0) {
+    const ConstantData* b = constantOf(graph, biasId);
+    if (!b || b->elements() != channels) return false;
+    bias = floatsOf(*b);
+  }
+
+  std::vector<float> weights = floatsOf(*w);
+  const int64_t rowSize = w->elements() / static_cast<int64_t>(channelOfRow.size());
+  for (size_t r = 0; r < channelOfRow.size(); ++r) {
+    const float s = affine.scale[channelOfRow[r]];
+    for (int64_t k = 0; k < rowSize; ++k) weights[r * rowSize + k] *= s;
+  }
+  for (int64_t c = 0; c < channels; ++c) bias[c] = bias[c] * affine.scale[c] + affine.shift[c];
+
+  // New constants: the original weights may be shared with another node.
+  const std::string base = graph.values[conv.inputs[1]].name;
+  const int newWeights = addConstantValue(graph, names, base + "_bnfold", ConstantData::fromFloats(w->shape, weights));
+  const int newBias = addConstantValue(graph, names, base + "_bnfold_bias", ConstantData::fromFloats({channels}, bias));
+  conv.inputs.resize(3);
+  conv.inputs[1] = newWeights;
+  conv.inputs[2] = newBias;
+  return true;
+}
+
+// x * scale + shift with constants of shape [C, 1, ...] broadcasting over the
+// axes after the channel axis (axis 1).
+std::vector<Node> batchNormAsMulAdd(Graph& graph, ValueNames& names, const Node& bn, const ChannelAffine& affine) {
+  const int x = bn.inputs[0];
+  const Shape xShape = graph.values[x].shape;
+  if (xShape.size() < 2)
+    throw Error(bn.describe() + ": input rank " + (xShape.empty() ? std::string("is unknown") : "1 is not supported") +
+                " (needs [N, C, ...])");
+  const int64_t channels = static_cast<int64_t>(affine.scale.size());
+  Shape paramShape(xShape.size() - 1, 1);
+  paramShape[0] = channels;
+  const int scale = addConstantValue(graph, names, bn.name + "_scale", ConstantData::fromFloats(paramShape, affine.scale));
+  const int shift = addConstantValue(graph, names, bn.name + "_shift", ConstantData::fromFloats(paramShape, affine.shift));
+  Value scaled;
+  scaled.name = names.unique(graph.values[bn.outputs[0]].name + "_scaled");
+  scaled.dtype = DType::kFloat32;
+  scaled.shape = xShape;
+  const int scaledId = graph.addValue(std::move(scaled));
+
+  Node mul;
+  mul.name = bn.name + "/mul";
+  mul.op = "Mul";
+  mul.inputs = {x, scale};
+  mul.outputs = {scaledId};
+  Node add;
+  add.name = bn.name + "/add";
+  add.op = "Add";
+  add.inputs = {scaledId, shift};
+  add.outputs = {bn.outputs[0]};
+  return {mul, add};
+}
+
+}  // namespace
+
+BatchNormFoldCounts foldBatchNorm(Graph& graph) {
+  const Uses uses = findUses(graph);
+  ValueNames names(graph);
+  BatchNormFoldCounts counts;
+  // Replacement nodes for each BatchNormalization (empty: folded away).
+  std::map<size_t, std::vector<Node>> replacements;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (graph.nodes[i].op != "BatchNormalization") continue;
+    const Node bn = graph.nodes[i];
+    const ChannelAffine affine = batchNormAffine(graph, bn, uses);
+    const int x = bn.inputs[0];
+    const int producer = x >= 0 ? uses.producer[x] : -1;
+    if (producer >= 0 && onlyReadBy(uses, x, static_cast<int>(i)) && graph.nodes[producer].outputs[0] == x &&
+        foldIntoConv(graph, names, graph.nodes[producer], affine)) {
+      graph.nodes[producer].outputs[0] = bn.outputs[0];
+      replacements[i] = {};
+      ++counts.intoConv;
+    } else {
+      replacements[i] = batchNormAsMulAdd(graph, names, bn, affine);
+      ++counts.toMulAdd;
+    }
+  }
+  if (replacements.empty()) return counts;
+  std::vector<Node> nodes;
+  nodes.reserve(graph.nodes.size() + counts.toMulAdd);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    auto it = replacements.find(i);
+    if (it == replacements.end()) {
+      nodes.push_back(std::move(graph.nodes[i]));
+    } else {
+      for (Node& n : it->second) nodes.push_back(std::move(n));
+    }
+  }
+  graph.nodes = std::move(nodes);
+  return counts;
+}
+
+// ---------------------------------------------------------------------------
+// fuseGelu
+
+namespace {
+
+constexpr float kSqrt2 = 1.41421356237f;
+
+// The other input of a two-input node, or -1 if `known` is not one of them.
+int otherInput(const Node& node, int known) {
+  if (node.inputs.size() != 2) return -1;
+  if (node.inputs[0] == known) return node.inputs[1];
+  if (node.inputs[1] == known) return node.inputs[0];
+  return -1;
+}
+
+// Index of the only node reading `value`, or -1.
+int soleReader(const Uses& uses, int value) {
+  if (value < 0 || uses.graphOutput[value] || uses.readers[value].size() != 1) return -1;
+  return uses.readers[value][0];
+}
+
+// For Mul(x, c) or Mul(c, x) with the constant c ~= `factor`: x, else -1.
+int mulByScalarInput(const Graph& graph, const Node& node, float factor) {
+  if (node.op != "Mul" || node.inputs.size() != 2) return -1;
+  if (isScalar(graph, node.inputs[1], factor)) return node.inputs[0];
+  if (isScalar(graph, node.inputs[0], factor)) return node.inputs[1];
+  return -1;
+}
+
+}  // namespace
+
+int fuseGelu(Graph& graph) {
+  const Uses uses = findUses(graph);
+  std::vector<bool> dead(graph.nodes.size(), false);
+  int fused = 0;
+  auto nodeAt = [&](int index) -> const Node& { return graph.nodes[index]; };
+  for (size_t e = 0; e < graph.nodes.size(); ++e) {
+    const Node& erf = graph.nodes[e];
+    if (erf.op != "Erf" || dead[e] || erf.inputs.size() != 1) continue;
+    // x / sqrt(2) or x * (1 / sqrt(2)), read only by the Erf.
+    const int scaled = erf.inputs[0];
+    const int div = scaled >= 0 ? uses.producer[scaled] : -1;
+    if (div < 0 || soleReader(uses, scaled) != static_cast<int>(e)) continue;
+    int x = -1;
+    if (nodeAt(div).op == "Div" && nodeAt(div).inputs.size() == 2 && isScalar(graph, nodeAt(div).inputs[1], kSqrt2))
+      x = nodeAt(div).inputs[0];
+    else
+      x = mulByScalarInput(graph, nodeAt(div), 1.0f / kSqrt2);
+    if (x < 0 || graph.values[x].dtype != DType::kFloat32) continue;
+    // 1 + erf(...)
+    const int add = soleReader(uses, erf.outputs[0]);
+    if (add < 0 || nodeAt(add).op != "Add" || !isScalar(graph, otherInput(nodeAt(add), erf.outputs[0]), 1.0f)) continue;
+    const int onePlusErf = nodeAt(add).outputs[0];
+    // Then the product of x, 0.5 and (1 + erf) in one of the orders exporters emit.
+    const int mul1 = soleReader(uses, onePlusErf);
+    if (mul1 < 0 || nodeAt(mul1).op != "Mul") continue;
+    const int factor1 = otherInput(nodeAt(mul1), onePlusErf);
+    std::vector<int> pattern = {div, static_cast<int>(e), add, mul1};
+    int last = -1;
+    if (factor1 == x || isScalar(graph, factor1, 0.5f)) {
+      // (x * (1 + erf)) * 0.5  or  ((1 + erf) * 0.5) * x
+      const int mul2 = soleReader(uses, nodeAt(mul1).outputs[0]);
+      if (mul2 < 0 || nodeAt(mul2).op != "Mul") continue;
+      const int factor2 = otherInput(nodeAt(mul2), nodeAt(mul1).outputs[0]);
+      const bool ok = factor1 == x ? isScalar(graph, factor2, 0.5f) : factor2 == x;
+      if (!ok) continue;
+      pattern.push_back(mul2);
+      last = mul2;
+    } else {
+      // (x * 0.5) * (1 + erf)
+      const int half = factor1 >= 0 ? uses.producer[factor1] : -1;
+      if (half < 0 || soleReader(uses, factor1) != mul1 || mulByScalarInput(graph, nodeAt(half), 0.5f) != x) continue;
+      pattern.push_back(half);
+      last = mul1;
+    }
+    bool taken = false;
+    for (int n : pattern) taken |= dead[n];
+    if (taken) continue;
+
+    Node gelu;
+    gelu.name = nodeAt(last).name;
+    gelu.op = "Gelu";
+    gelu.inputs = {x};
+    gelu.outputs = {nodeAt(last).outputs[0]};
+    for (int n : pattern) dead[n] = true;
+    dead[last] = false;
+    graph.nodes[last] = std::move(gelu);
+    ++fused;
+  }
+  eraseNodes(graph, dead);
+  return fused;
+}
+
+// ---------------------------------------------------------------------------
+// fuseActivations
+
+namespace {
+
+bool canTakeActivation(const Node& node) {
+  static const std::unordered_set<std::string> kOps = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add"};
+  return kOps.count(node.op) != 0 && !node.has("activation");
+}
+
+// The fused form of a one-input activation node; false if `node` is not one
+// (or is a Clip with bounds known only at run time).
+bool activationOf(const Graph& graph, const Node& node, ActivationParams* params) {
+  const std::string& op = node.op;
+  if (op == "Relu") {
+    params->kind = Activation::kRelu;
+  } else if (op == "Sigmoid") {
+    params->kind = Activation::kSigmoid;
+  } else if (op == "Tanh") {
+    params->kind = Activation::kTanh;
+  } else if (op == "HardSwish") {
+    params->kind = Activation::kHardSwish;
+  } else if (op == "HardSigmoid") {
+    params->kind = Activation::kHardSigmoid;
+    params->alpha = node.getFloat("alpha", 0.2f);
+    params->beta = node.getFloat("beta", 0.5f);
+  } else if (op == "Gelu") {
+    if (node.getString("approximate", "none") != "none") return false;
+    params->kind = Activation::kGelu;
+  } else if (op == "Clip") {
+    params->kind = Activation::kClip;
+    params->alpha = std::numeric_limits<float>::lowest();
+    params->beta = std::numeric_limits<float>::max();
+    for (size_t k = 1; k < node.inputs.size() && k < 3; ++k) {
+      if (node.inputs[k] < 0) continue;
+      std::optional<float> bound = scalarConstant(graph, node.inputs[k]);
+      if (!bound) return false;
+      (k == 1 ? params->alpha : params->beta) = *bound;
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// x * f(x) written as two nodes: Sigmoid gives SiLU, HardSigmoid(1/6, 1/2)
+// gives HardSwish (how exporters write it before opset 14).
+std::optional<Activation> selfGated(const ActivationParams& params) {
+  if (params.kind == Activation::kSigmoid) return Activation::kSilu;
+  if (params.kind == Activation::kHardSigmoid && std::fabs(params.alpha - 1.0f / 6.0f) < 1e-6f &&
+      std::fabs(params.beta - 0.5f) < 1e-6f)
+    return Activation::kHardSwish;
+  return std::nullopt;
+}
+
+}  // namespace
+
+int fuseActivations(Graph& graph) {
+  Uses uses = findUses(graph);
+  std::vector<bool> dead(graph.nodes.size(), false);
+  int fused = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& act = graph.nodes[i];
+    if (dead[i] || act.inputs.empty() || act.inputs[0] < 0 || act.outputs.empty()) continue;
+    ActivationParams params;
+    if (!activationOf(graph, act, &params)) continue;
+    const int x = act.inputs[0];
+    int result = act.outputs[0];
+    int alsoRemoved = -1;  // the Mul of x * f(x)
+    const std::optional<Activation> gated = selfGated(params);
+    if (gated && !onlyReadBy(uses, x, static_cast<int>(i))) {
+      // x * f(x): x read by exactly f and the Mul, f(x) only by the Mul.
+      const std::vector<int>& readers = uses.readers[x];
+      if (uses.graphOutput[x] || readers.size() != 2) continue;
+      const int mul = readers[0] == static_cast<int>(i) ? readers[1] : readers[0];
+      if (mul == static_cast<int>(i) || graph.nodes[mul].op != "Mul" ||
+          otherInput(graph.nodes[mul], act.outputs[0]) != x || !onlyReadBy(uses, act.outputs[0], mul))
+        continue;
+      params = ActivationParams{};
+      params.kind = *gated;
+      result = graph.nodes[mul].outputs[0];
+      alsoRemoved = mul;
+    } else if (!onlyReadBy(uses, x, static_cast<int>(i))) {
+      continue;
+    }
+    const int p = uses.producer[x];
+    if (p < 0 || dead[p]) continue;
+    Node& producer = graph.nodes[p];
+    if (!canTakeActivation(producer) || producer.outputs.empty() || producer.outputs[0] != x ||
+        graph.values[x].dtype != DType::kFloat32)
+      continue;
+    producer.attributes["activation"] = std::string(activationName(params.kind));
+    producer.attributes["activation_alpha"] = params.alpha;
+    producer.attributes["activation_beta"] = params.beta;
+    producer.outputs[0] = result;
+    uses.producer[result] = p;
+    dead[i] = true;
+    if (alsoRemoved >= 0) dead[alsoRemoved] = true;
+    ++fused;
+  }
+  eraseNodes(graph, dead);
+  return fused;
+}
+
+// ---------------------------------------------------------------------------
+// removeDeadNodes, sortTopologically
+
+namespace {
+
+// Drops values no node, input or output refers to and renumbers the rest.
+void removeUnusedValues(Graph& graph) {
+  std::vector<bool> used(graph.values.size(), false);
+  for (int id : graph.inputs) used[id] = true;
+  for (int id : graph.outputs) used[id] = true;
+  for (const Node& node : graph.nodes) {
+    for (int id : node.inputs)
+      if (id >= 0) used[id] = true;
+    for (int id : node.outputs) used[id] = true;
+  }
+  std::vector<int> newId(graph.values.size(), -1);
+  std::vector<Value> kept;
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    if (!used[v]) continue;
+    newId[v] = static_cast<int>(kept.size());
+    kept.push_back(std::move(graph.values[v]));
+  }
+  graph.values = std::move(kept);
+  auto remap = [&](std::vector<int>& ids) {
+    for (int& id : ids)
+      if (id >= 0) id = newId[id];
+  };
+  remap(graph.inputs);
+  remap(graph.outputs);
+  for (Node& node : graph.nodes) {
+    remap(node.inputs);
+    remap(node.outputs);
+  }
+}
+
+}  // namespace
+
+int removeDeadNodes(Graph& graph) {
+  std::vector<bool> live(graph.values.size(), false);
+  for (int id : graph.outputs) live[id] = true;
+  std::vector<bool> dead(graph.nodes.size(), true);
+  int removed = 0;
+  for (size_t k = graph.nodes.size(); k-- > 0;) {
+    const Node& node = graph.nodes[k];
+    bool needed = false;
+    for (int id : node.outputs) needed |= live[id];
+    if (!needed) {
+      ++removed;
+      continue;
+    }
+    dead[k] = false;
+    for (int id : node.inputs)
+      if (id >= 0) live[id] = true;
+  }
+  eraseNodes(graph, dead);
+  removeUnusedValues(graph);
+  return removed;
+}
+
+void sortTopologically(Graph& graph) {
+  const size_t count = graph.nodes.size();
+  std::vector<int> producer(graph.values.size(), -1);
+  for (size_t i = 0; i < count; ++i)
+    for (int id : graph.nodes[i].outputs) producer[id] = static_cast<int>(i);
+  // pending[i]: input slots of node i whose producer has not been placed yet.
+  std::vector<int> pending(count, 0);
+  std::vector<std::vector<int>> dependents(count);
+  for (size_t i = 0; i < count; ++i)
+    for (int id : graph.nodes[i].inputs)
+      if (id >= 0 && producer[id] >= 0) {
+        ++pending[i];
+        dependents[producer[id]].push_back(static_cast<int>(i));
+      }
+  // Always place the earliest ready node: an already sorted graph is unchanged.
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+  for (size_t i = 0; i < count; ++i)
+    if (pending[i] == 0) ready.push(static_cast<int>(i));
+  std::vector<Node> sorted;
+  sorted.reserve(count);
+  std::vector<bool> placed(count, false);
+  while (!ready.empty()) {
+    const int i = ready.top();
+    ready.pop();
+    placed[i] = true;
+    sorted.push_back(graph.nodes[i]);
+    for (int d : dependents[i])
+      if (--pending[d] == 0) ready.push(d);
+  }
+  if (sorted.size() != count) {
+    for (size_t i = 0; i < count; ++i)
+      if (!placed[i]) throw Error(graph.nodes[i].describe() + ": the graph has a cycle through this node");
+  }
+  graph.nodes = std::move(sorted);
+}
+
+}  // namespace petrel

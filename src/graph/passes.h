@@ -1,0 +1,75 @@
+#pragma once
+// Graph passes run by the converter after import. Each rewrites the graph in
+// place, keeps the names of graph outputs, and returns how many nodes it
+// changed. A pass may leave values that nothing uses; removeDeadNodes drops
+// them (and the nodes that feed nothing). The order used by the converter:
+//
+//   removeDeadNodes, removeNoOps, foldConstants, foldBatchNorm, fuseGelu,
+//   fuseActivations, removeDeadNodes, sortTopologically, Graph::validate
+//
+// Rewrites keep the topological order: a fused node takes over the output
+// value of the last node of its pattern, and new nodes are inserted where the
+// node they replace was.
+#include <cstdint>
+
+#include "graph/graph.h"
+
+namespace petrel {
+
+// Removes Identity, Dropout (inference: output = input) and Cast nodes that do
+// not change the Petrel dtype (float->float, int->int); consumers read the
+// input instead. When the removed node's output is a graph output, the output
+// keeps its name: the input's producer writes it directly (or, for a constant
+// input, the output becomes that constant).
+int removeNoOps(Graph& graph);
+
+// Results larger than this are left to be computed at run time.
+constexpr int64_t kMaxFoldedElements = 16 * 1024 * 1024;
+
+// Evaluates every node whose inputs are all constants with the op's own
+// planner (petrel::evaluateStaticNode) and replaces its outputs by constants.
+// Shape of a value whose shape is fully known (no -1) folds too, so with fixed
+// input shapes whole Shape -> Gather -> Concat chains disappear. With a
+// dynamic batch, Gather(Shape(x), i) still folds when it picks only known dims
+// (the 197 of a [-1, 197, 768] value); what depends on the batch stays and is
+// evaluated by the runtime while planning. Nodes of unknown ops are skipped.
+// Returns the number of nodes folded.
+int foldConstants(Graph& graph, int64_t maxElements = kMaxFoldedElements);
+
+struct BatchNormFoldCounts {
+  int intoConv = 0;    // folded into a preceding Conv / ConvTranspose
+  int toMulAdd = 0;    // standalone: replaced by Mul + Add with per-channel constants
+};
+// BatchNormalization (inference form) after a Conv or ConvTranspose whose
+// output nothing else reads: scales the conv's weights and shifts its bias
+// (created if absent). Any other BatchNormalization becomes Mul + Add with
+// constants of shape [C, 1, ...] (broadcast over the spatial axes).
+BatchNormFoldCounts foldBatchNorm(Graph& graph);
+
+// The exact (erf) Gelu as exporters write it,
+//   x * 0.5 * (1 + Erf(x / sqrt(2)))   (also with Mul(x, 1/sqrt(2)) and with
+//   the Mul(0.5) at any place of the product)
+// becomes one "Gelu" node. Returns the number of patterns replaced.
+int fuseGelu(Graph& graph);
+
+// Relu, Clip (constant min/max), Sigmoid, HardSigmoid, HardSwish, Tanh, Gelu,
+// x * Sigmoid(x) (SiLU) and x * HardSigmoid(x; 1/6, 1/2) (HardSwish as written
+// before opset 14) following a Conv, ConvTranspose, Gemm, MatMul or
+// Add whose output nothing else reads are fused: the producer gets the
+// attributes "activation" (activationName), "activation_alpha" and
+// "activation_beta" (Clip: min, max; HardSigmoid: alpha, beta) and writes the
+// activation's output. Returns the number of activations fused (an x * f(x)
+// counts once).
+int fuseActivations(Graph& graph);
+
+// Removes nodes none of whose outputs reach a graph output, then values that
+// no node, input or output refers to (ids are renumbered). Returns the number
+// of nodes removed.
+int removeDeadNodes(Graph& graph);
+
+// Reorders the nodes so that every node comes after the producers of its
+// inputs, keeping the current order where it already is valid. Error on a
+// cycle.
+void sortTopologically(Graph& graph);
+
+}  // namespace petrel

@@ -1,0 +1,605 @@
+// Graph passes: BatchNormalization folding (checked numerically against a plain
+// reference), activation and Gelu fusion, dead-node removal, sorting, folding
+// limits.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "converter/onnx_import.h"
+#include "graph/passes.h"
+#include "graph_inspect.h"
+#include "kernels/activation.h"
+#include "onnx_builder.h"
+#include "petrel/error.h"
+#include "support/test_support.h"
+
+namespace petrel::test {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Plain references (NCHW, batch 1)
+
+struct Tensor4 {
+  Shape shape;  // [N, C, H, W]
+  std::vector<float> data;
+};
+
+// Conv with weights [M, C/g, k, k], symmetric padding.
+Tensor4 referenceConv(const Tensor4& x, const std::vector<float>& w, int64_t m, int64_t k,
+                      const std::vector<float>& bias, int64_t group, int64_t stride, int64_t pad) {
+  const int64_t c = x.shape[1], h = x.shape[2], wd = x.shape[3];
+  const int64_t oh = (h + 2 * pad - k) / stride + 1, ow = (wd + 2 * pad - k) / stride + 1;
+  const int64_t cg = c / group, mg = m / group;
+  Tensor4 y{{1, m, oh, ow}, std::vector<float>(m * oh * ow, 0.0f)};
+  for (int64_t o = 0; o < m; ++o) {
+    const int64_t g = o / mg;
+    for (int64_t yy = 0; yy < oh; ++yy)
+      for (int64_t xx = 0; xx < ow; ++xx) {
+        double sum = bias.empty() ? 0.0 : bias[o];
+        for (int64_t ci = 0; ci < cg; ++ci)
+          for (int64_t ky = 0; ky < k; ++ky)
+            for (int64_t kx = 0; kx < k; ++kx) {
+              const int64_t iy = yy * stride - pad + ky, ix = xx * stride - pad + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+              sum += double(x.data[((g * cg + ci) * h + iy) * wd + ix]) * w[((o * cg + ci) * k + ky) * k + kx];
+            }
+        y.data[(o * oh + yy) * ow + xx] = static_cast<float>(sum);
+      }
+  }
+  return y;
+}
+
+// ConvTranspose with weights [C, M/g, k, k], no padding.
+Tensor4 referenceConvTranspose(const Tensor4& x, const std::vector<float>& w, int64_t m, int64_t k,
+                               const std::vector<float>& bias, int64_t group, int64_t stride) {
+  const int64_t c = x.shape[1], h = x.shape[2], wd = x.shape[3];
+  const int64_t oh = (h - 1) * stride + k, ow = (wd - 1) * stride + k;
+  const int64_t cg = c / group, mg = m / group;
+  Tensor4 y{{1, m, oh, ow}, std::vector<float>(m * oh * ow, 0.0f)};
+  for (int64_t o = 0; o < m; ++o)
+    for (int64_t i = 0; i < oh * ow; ++i) y.data[o * oh * ow + i] = bias.empty() ? 0.0f : bias[o];
+  for (int64_t ci = 0; ci < c; ++ci) {
+    const int64_t g = ci / cg;
+    for (int64_t j = 0; j < mg; ++j) {
+      const int64_t o = g * mg + j;
+      for (int64_t iy = 0; iy < h; ++iy)
+        for (int64_t ix = 0; ix < wd; ++ix)
+          for (int64_t ky = 0; ky < k; ++ky)
+            for (int64_t kx = 0; kx < k; ++kx)
+              y.data[(o * oh + iy * stride + ky) * ow + ix * stride + kx] +=
+                  x.data[(ci * h + iy) * wd + ix] * w[((ci * mg + j) * k + ky) * k + kx];
+    }
+  }
+  return y;
+}
+
+struct BatchNormParams {
+  std::vector<float> gamma, beta, mean, var;
+  float epsilon = 1e-3f;
+};
+
+BatchNormParams randomBatchNorm(int64_t channels, uint32_t seed) {
+  BatchNormParams p;
+  p.gamma = randomFloats(channels, seed, 0.5f, 1.5f);
+  p.beta = randomFloats(channels, seed + 1, -1.0f, 1.0f);
+  p.mean = randomFloats(channels, seed + 2, -0.5f, 0.5f);
+  p.var = randomFloats(channels, seed + 3, 0.1f, 2.0f);
+  return p;
+}
+
+Tensor4 referenceBatchNorm(Tensor4 x, const BatchNormParams& p) {
+  const int64_t c = x.shape[1], plane = x.shape[2] * x.shape[3];
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t i = 0; i < plane; ++i) {
+      float& v = x.data[ch * plane + i];
+      v = static_cast<float>((v - p.mean[ch]) / std::sqrt(double(p.var[ch]) + p.epsilon) * p.gamma[ch] + p.beta[ch]);
+    }
+  return x;
+}
+
+void addBatchNorm(OnnxBuilder& b, const BatchNormParams& p, const std::string& in, const std::string& out) {
+  const int64_t c = static_cast<int64_t>(p.gamma.size());
+  b.initializer("bn_gamma", {c}, p.gamma);
+  b.initializer("bn_beta", {c}, p.beta);
+  b.initializer("bn_mean", {c}, p.mean);
+  b.initializer("bn_var", {c}, p.var);
+  setFloat(b.node("BatchNormalization", {in, "bn_gamma", "bn_beta", "bn_mean", "bn_var"}, {out}, "bn"), "epsilon",
+           p.epsilon);
+}
+
+// ---------------------------------------------------------------------------
+// foldBatchNorm
+
+struct ConvCase {
+  bool transpose;
+  int64_t cin, cout, group, k, stride, pad;
+  bool bias;
+};
+
+TEST(FoldBatchNorm, FoldedConvGivesTheSameNumbersAsConvThenBatchNorm) {
+  const ConvCase cases[] = {
+      {false, 3, 4, 1, 3, 1, 1, true},   {false, 3, 5, 1, 1, 1, 0, false}, {false, 6, 6, 6, 3, 2, 1, false},
+      {false, 4, 6, 2, 3, 1, 0, true},   {true, 4, 6, 2, 2, 2, 0, true},   {true, 3, 5, 1, 3, 1, 0, false},
+  };
+  uint32_t seed = 100;
+  for (const ConvCase& cc : cases) {
+    SCOPED_TRACE(std::string(cc.transpose ? "ConvTranspose" : "Conv") + " cin=" + std::to_string(cc.cin) +
+                 " cout=" + std::to_string(cc.cout) + " group=" + std::to_string(cc.group));
+    const Shape wShape = cc.transpose ? Shape{cc.cin, cc.cout / cc.group, cc.k, cc.k}
+                                      : Shape{cc.cout, cc.cin / cc.group, cc.k, cc.k};
+    const std::vector<float> w = randomFloats(shapeElements(wShape), seed++);
+    const std::vector<float> bias = cc.bias ? randomFloats(cc.cout, seed++) : std::vector<float>{};
+    const BatchNormParams bn = randomBatchNorm(cc.cout, seed);
+    seed += 4;
+    const Tensor4 x{{1, cc.cin, 5, 6}, randomFloats(cc.cin * 30, seed++)};
+
+    OnnxBuilder b(13);
+    b.input("x", x.shape);
+    b.initializer("w", wShape, w);
+    std::vector<std::string> inputs = {"x", "w"};
+    if (cc.bias) {
+      b.initializer("b", {cc.cout}, bias);
+      inputs.push_back("b");
+    }
+    auto& conv = b.node(cc.transpose ? "ConvTranspose" : "Conv", inputs, {"c"}, "conv");
+    setInts(conv, "kernel_shape", {cc.k, cc.k});
+    setInts(conv, "strides", {cc.stride, cc.stride});
+    setInt(conv, "group", cc.group);
+    if (!cc.transpose) setInts(conv, "pads", {cc.pad, cc.pad, cc.pad, cc.pad});
+    addBatchNorm(b, bn, "c", "y");
+    b.output("y");
+
+    ConvertReport report;
+    Graph g = importOnnx(b.model, {}, &report);
+    ASSERT_EQ(opsOf(g), std::vector<std::string>{cc.transpose ? "ConvTranspose" : "Conv"});
+    EXPECT_EQ(report.foldedBatchNorms, 1);
+    const Node& folded = g.nodes[0];
+    ASSERT_EQ(folded.inputs.size(), 3u);
+    EXPECT_EQ(outputName(g, 0), "y");
+    EXPECT_EQ(g.values[folded.inputs[1]].shape, wShape);
+    const std::vector<float> w2 = constFloats(g, folded.inputs[1]);
+    const std::vector<float> b2 = constFloats(g, folded.inputs[2]);
+    ASSERT_EQ(b2.size(), static_cast<size_t>(cc.cout));
+
+    const Tensor4 expected =
+        referenceBatchNorm(cc.transpose ? referenceConvTranspose(x, w, cc.cout, cc.k, bias, cc.group, cc.stride)
+                                        : referenceConv(x, w, cc.cout, cc.k, bias, cc.group, cc.stride, cc.pad),
+                           bn);
+    const Tensor4 got = cc.transpose ? referenceConvTranspose(x, w2, cc.cout, cc.k, b2, cc.group, cc.stride)
+                                     : referenceConv(x, w2, cc.cout, cc.k, b2, cc.group, cc.stride, cc.pad);
+    ASSERT_EQ(got.shape, expected.shape);
+    EXPECT_LT(relativeL2(got.data, expected.data), 1e-5);
+    EXPECT_LT(maxAbsDiff(got.data, expected.data), 1e-4);
+  }
+}
+
+// Applies y = x * scale + shift with [C, 1, 1] constants.
+Tensor4 applyMulAdd(Tensor4 x, const std::vector<float>& scale, const std::vector<float>& shift) {
+  const int64_t plane = x.shape[2] * x.shape[3];
+  for (int64_t ch = 0; ch < x.shape[1]; ++ch)
+    for (int64_t i = 0; i < plane; ++i) x.data[ch * plane + i] = x.data[ch * plane + i] * scale[ch] + shift[ch];
+  return x;
+}
+
+TEST(FoldBatchNorm, StandaloneBatchNormBecomesMulAdd) {
+  const BatchNormParams bn = randomBatchNorm(5, 7);
+  OnnxBuilder b(13);
+  b.input("x", {-1, 5, 3, 4});
+  addBatchNorm(b, bn, "x", "y");
+  b.output("y");
+  ConvertReport report;
+  Graph g = importOnnx(b.model, {}, &report);
+  ASSERT_EQ(opsOf(g), (std::vector<std::string>{"Mul", "Add"}));
+  EXPECT_EQ(report.foldedBatchNorms, 0);
+  const Node& mul = g.nodes[0];
+  const Node& add = g.nodes[1];
+  EXPECT_EQ(g.values[mul.inputs[0]].name, "x");
+  EXPECT_EQ(add.inputs[0], mul.outputs[0]);
+  EXPECT_EQ(g.values[mul.inputs[1]].shape, (Shape{5, 1, 1}));
+  EXPECT_EQ(g.values[add.inputs[1]].shape, (Shape{5, 1, 1}));
+  EXPECT_EQ(outputName(g, 0), "y");
+
+  const Tensor4 x{{1, 5, 3, 4}, randomFloats(60, 9, -2.0f, 2.0f)};
+  const Tensor4 got = applyMulAdd(x, constFloats(g, mul.inputs[1]), constFloats(g, add.inputs[1]));
+  EXPECT_LT(maxAbsDiff(got.data, referenceBatchNorm(x, bn).data), 1e-5);
+}
+
+TEST(FoldBatchNorm, ConvWhoseOutputIsReadTwiceKeepsItsWeights) {
+  const BatchNormParams bn = randomBatchNorm(2, 11);
+  OnnxBuilder b(13);
+  b.input("x", {1, 2, 4, 4});
+  b.initializer("w", {2, 2, 1, 1}, {1, 2, 3, 4});
+  b.node("Conv", {"x", "w"}, {"c"}, "conv");
+  addBatchNorm(b, bn, "c", "y");
+  b.node("Relu", {"c"}, {"z"});
+  b.output("y");
+  b.output("z");
+  Graph g = importOnnx(b.model);
+  EXPECT_EQ(opsOf(g), (std::vector<std::string>{"Conv", "Mul", "Add", "Relu"}));
+  EXPECT_EQ(constFloats(g, onlyNode(g, "Conv").inputs[1]), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_FALSE(onlyNode(g, "Conv").has("activation"));
+}
+
+TEST(FoldBatchNorm, TrainingModeIsRejected) {
+  const BatchNormParams bn = randomBatchNorm(2, 3);
+  OnnxBuilder b(15);
+  b.input("x", {1, 2, 4, 4});
+  addBatchNorm(b, bn, "x", "y");
+  setInt(*b.graph().mutable_node(0), "training_mode", 1);
+  b.output("y");
+  EXPECT_THROW(importOnnx(b.model), Error);
+}
+
+// ---------------------------------------------------------------------------
+// fuseActivations
+
+// x[1,3,8,8] -> Conv(4 filters, 3x3) -> "c"; `addTail` adds nodes from "c" to "y".
+Graph convThen(const std::function<void(OnnxBuilder&)>& addTail, ConvertReport* report = nullptr) {
+  OnnxBuilder b(17);
+  b.input("x", {1, 3, 8, 8});
+  b.initializer("w", {4, 3, 3, 3}, randomFloats(108, 1));
+  setInts(b.node("Conv", {"x", "w"}, {"c"}, "conv"), "pads", {1, 1, 1, 1});
+  addTail(b);
+  b.output("y");
+  return importOnnx(b.model, {}, report);
+}
+
+void expectFused(const Graph& g, const std::string& producerOp, Activation kind, float alpha, float beta) {
+  ASSERT_EQ(opsOf(g), std::vector<std::string>{producerOp});
+  const Node& n = g.nodes[0];
+  EXPECT_EQ(n.getString("activation", ""), activationName(kind));
+  EXPECT_EQ(n.getFloat("activation_alpha", -99.0f), alpha);
+  EXPECT_EQ(n.getFloat("activation_beta", -99.0f), beta);
+  EXPECT_EQ(outputName(g, 0), "y");
+  EXPECT_EQ(n.outputs[0], g.outputs[0]);
+}
+
+TEST(FuseActivations, SimpleActivationsFollowingConv) {
+  struct Case {
+    std::string op;
+    Activation kind;
+  };
+  for (const Case& c : {Case{"Relu", Activation::kRelu}, Case{"Sigmoid", Activation::kSigmoid},
+                        Case{"Tanh", Activation::kTanh}, Case{"HardSwish", Activation::kHardSwish}}) {
+    SCOPED_TRACE(c.op);
+    ConvertReport report;
+    Graph g = convThen([&](OnnxBuilder& b) { b.node(c.op, {"c"}, {"y"}); }, &report);
+    expectFused(g, "Conv", c.kind, 0.0f, 0.0f);
+    EXPECT_EQ(report.fusedActivations, 1);
+  }
+}
+
+TEST(FuseActivations, ClipWithConstantBoundsAndRelu6) {
+  Graph relu6 = convThen([](OnnxBuilder& b) {
+    b.scalar("lo", 0.0f);
+    b.scalar("hi", 6.0f);
+    b.node("Clip", {"c", "lo", "hi"}, {"y"});
+  });
+  expectFused(relu6, "Conv", Activation::kClip, 0.0f, 6.0f);
+
+  Graph onlyMax = convThen([](OnnxBuilder& b) {
+    b.scalar("hi", 2.5f);
+    b.node("Clip", {"c", "", "hi"}, {"y"});
+  });
+  expectFused(onlyMax, "Conv", Activation::kClip, std::numeric_limits<float>::lowest(), 2.5f);
+}
+
+TEST(FuseActivations, HardSigmoidKeepsAlphaAndBeta) {
+  Graph g = convThen([](OnnxBuilder& b) {
+    auto& n = b.node("HardSigmoid", {"c"}, {"y"});
+    setFloat(n, "alpha", 0.25f);
+    setFloat(n, "beta", 0.375f);
+  });
+  expectFused(g, "Conv", Activation::kHardSigmoid, 0.25f, 0.375f);
+  Graph defaults = convThen([](OnnxBuilder& b) { b.node("HardSigmoid", {"c"}, {"y"}); });
+  expectFused(defaults, "Conv", Activation::kHardSigmoid, 0.2f, 0.5f);
+}
+
+TEST(FuseActivations, SiluPatternInBothOperandOrders) {
+  for (bool sigmoidFirst : {false, true}) {
+    ConvertReport report;
+    Graph g = convThen(
+        [&](OnnxBuilder& b) {
+          b.node("Sigmoid", {"c"}, {"s"});
+          b.node("Mul", sigmoidFirst ? std::vector<std::string>{"s", "c"} : std::vector<std::string>{"c", "s"}, {"y"});
+        },
+        &report);
+    expectFused(g, "Conv", Activation::kSilu, 0.0f, 0.0f);
+    EXPECT_EQ(report.fusedActivations, 1);
+  }
+}
+
+TEST(FuseActivations, HardSwishWrittenAsXTimesHardSigmoid) {
+  ConvertReport report;
+  Graph g = convThen(
+      [](OnnxBuilder& b) {
+        auto& hs = b.node("HardSigmoid", {"c"}, {"h"});
+        setFloat(hs, "alpha", 1.0f / 6.0f);
+        setFloat(hs, "beta", 0.5f);
+        b.node("Mul", {"c", "h"}, {"y"});
+      },
+      &report);
+  expectFused(g, "Conv", Activation::kHardSwish, 0.0f, 0.0f);
+  EXPECT_EQ(report.fusedActivations, 1);
+
+  // Other HardSigmoid parameters: not a HardSwish, and c is read twice.
+  Graph other = convThen([](OnnxBuilder& b) {
+    b.node("HardSigmoid", {"c"}, {"h"});
+    b.node("Mul", {"c", "h"}, {"y"});
+  });
+  EXPECT_EQ(opsOf(other), (std::vector<std::string>{"Conv", "HardSigmoid", "Mul"}));
+}
+
+TEST(FuseActivations, GemmMatMulAndAddProducers) {
+  {
+    OnnxBuilder b(13);
+    b.input("x", {2, 8});
+    b.initializer("w", {4, 8}, randomFloats(32, 2));
+    setInt(b.node("Gemm", {"x", "w"}, {"g"}), "transB", 1);
+    b.node("Relu", {"g"}, {"y"});
+    b.output("y");
+    expectFused(importOnnx(b.model), "Gemm", Activation::kRelu, 0.0f, 0.0f);
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", {2, 3, 8});
+    b.initializer("w", {8, 5}, randomFloats(40, 3));
+    b.node("MatMul", {"x", "w"}, {"m"});
+    b.node("Tanh", {"m"}, {"y"});
+    b.output("y");
+    expectFused(importOnnx(b.model), "MatMul", Activation::kTanh, 0.0f, 0.0f);
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", {2, 3});
+    b.input("z", {2, 3});
+    b.node("Add", {"x", "z"}, {"s"});
+    b.node("Relu", {"s"}, {"y"});
+    b.output("y");
+    expectFused(importOnnx(b.model), "Add", Activation::kRelu, 0.0f, 0.0f);
+  }
+}
+
+TEST(FuseActivations, NotFusedWhenTheProducerOutputIsReadElsewhere) {
+  OnnxBuilder b(13);
+  b.input("x", {1, 3, 8, 8});
+  b.initializer("w", {4, 3, 1, 1}, randomFloats(12, 4));
+  b.node("Conv", {"x", "w"}, {"c"});
+  b.node("Relu", {"c"}, {"y"});
+  b.output("y");
+  b.output("c");  // the conv's own output is wanted too
+  ConvertReport report;
+  Graph g = importOnnx(b.model, {}, &report);
+  EXPECT_EQ(opsOf(g), (std::vector<std::string>{"Conv", "Relu"}));
+  EXPECT_FALSE(g.nodes[0].has("activation"));
+  EXPECT_EQ(report.fusedActivations, 0);
+}
+
+TEST(FuseActivations, NotFusedIntoOtherOpsOrWithRuntimeBounds) {
+  {
+    OnnxBuilder b(13);
+    b.input("x", {1, 3, 8, 8});
+    auto& pool = b.node("MaxPool", {"x"}, {"p"});
+    setInts(pool, "kernel_shape", {2, 2});
+    b.node("Relu", {"p"}, {"y"});
+    b.output("y");
+    EXPECT_EQ(opsOf(importOnnx(b.model)), (std::vector<std::string>{"MaxPool", "Relu"}));
+  }
+  {
+    Graph g = convThen([](OnnxBuilder& b) {
+      b.input("lo", {});
+      b.node("Clip", {"c", "lo"}, {"y"});
+    });
+    EXPECT_EQ(opsOf(g), (std::vector<std::string>{"Conv", "Clip"}));
+  }
+  {
+    // Only the first of two activations fuses.
+    Graph g = convThen([](OnnxBuilder& b) {
+      b.node("Relu", {"c"}, {"r"});
+      b.node("Sigmoid", {"r"}, {"y"});
+    });
+    EXPECT_EQ(opsOf(g), (std::vector<std::string>{"Conv", "Sigmoid"}));
+    EXPECT_EQ(g.nodes[0].getString("activation", ""), activationName(Activation::kRelu));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// fuseGelu
+
+enum class GeluOrder { kHalfLast, kHalfFirst, kHalfWithErf };
+
+// h = MatMul(x, w) + b, then the erf Gelu of h in the given order.
+onnx::ModelProto matmulGelu(GeluOrder order, bool divide, float half = 0.5f) {
+  OnnxBuilder b(13);
+  b.input("x", {2, 8});
+  b.initializer("w", {8, 8}, randomFloats(64, 5));
+  b.initializer("b", {8}, randomFloats(8, 6));
+  b.scalar("sqrt2", 1.4142135381698608f);
+  b.scalar("rsqrt2", 0.7071067690849304f);
+  b.scalar("one", 1.0f);
+  b.scalar("half", half);
+  b.node("MatMul", {"x", "w"}, {"mm"});
+  b.node("Add", {"mm", "b"}, {"h"});
+  if (divide)
+    b.node("Div", {"h", "sqrt2"}, {"d"});
+  else
+    b.node("Mul", {"rsqrt2", "h"}, {"d"});
+  b.node("Erf", {"d"}, {"e"});
+  b.node("Add", {"one", "e"}, {"a"});
+  switch (order) {
+    case GeluOrder::kHalfLast:  // (h * (1 + erf)) * 0.5
+      b.node("Mul", {"h", "a"}, {"m"});
+      b.node("Mul", {"m", "half"}, {"y"});
+      break;
+    case GeluOrder::kHalfFirst:  // (h * 0.5) * (1 + erf)
+      b.node("Mul", {"h", "half"}, {"hh"});
+      b.node("Mul", {"hh", "a"}, {"y"});
+      break;
+    case GeluOrder::kHalfWithErf:  // h * ((1 + erf) * 0.5)
+      b.node("Mul", {"a", "half"}, {"m"});
+      b.node("Mul", {"h", "m"}, {"y"});
+      break;
+  }
+  b.output("y");
+  return b.model;
+}
+
+TEST(FuseGelu, ErfPatternsBecomeGeluFusedIntoTheBiasAdd) {
+  for (GeluOrder order : {GeluOrder::kHalfLast, GeluOrder::kHalfFirst, GeluOrder::kHalfWithErf})
+    for (bool divide : {true, false}) {
+      SCOPED_TRACE("order " + std::to_string(static_cast<int>(order)) + (divide ? " Div" : " Mul"));
+      ConvertReport report;
+      Graph g = importOnnx(matmulGelu(order, divide), {}, &report);
+      ASSERT_EQ(opsOf(g), (std::vector<std::string>{"MatMul", "Add"}));
+      EXPECT_EQ(g.nodes[1].getString("activation", ""), activationName(Activation::kGelu));
+      EXPECT_EQ(outputName(g, 0), "y");
+      EXPECT_EQ(report.fusedActivations, 1);
+    }
+}
+
+TEST(FuseGelu, WrongConstantIsNotAGelu) {
+  Graph g = importOnnx(matmulGelu(GeluOrder::kHalfLast, true, 0.6f));
+  EXPECT_EQ(countOp(g, "Erf"), 1);
+  EXPECT_EQ(countOp(g, "Gelu"), 0);
+}
+
+TEST(FuseGelu, GeluOnAGraphInputStaysAGeluNode) {
+  OnnxBuilder b(13);
+  b.input("h", {4});
+  b.scalar("sqrt2", 1.41421356f);
+  b.scalar("one", 1.0f);
+  b.scalar("half", 0.5f);
+  b.node("Div", {"h", "sqrt2"}, {"d"});
+  b.node("Erf", {"d"}, {"e"});
+  b.node("Add", {"e", "one"}, {"a"});
+  b.node("Mul", {"h", "a"}, {"m"});
+  b.node("Mul", {"m", "half"}, {"y"});
+  b.output("y");
+  Graph g = importOnnx(b.model);
+  ASSERT_EQ(opsOf(g), std::vector<std::string>{"Gelu"});
+  EXPECT_EQ(g.values[g.nodes[0].inputs[0]].name, "h");
+  EXPECT_EQ(outputName(g, 0), "y");
+  EXPECT_EQ(g.values.size(), 2u);  // the pattern's constants and intermediates are gone
+}
+
+// ---------------------------------------------------------------------------
+// Passes on hand-built graphs
+
+int addValue(Graph& g, const std::string& name, Shape shape = {2}) {
+  Value v;
+  v.name = name;
+  v.shape = std::move(shape);
+  return g.addValue(std::move(v));
+}
+
+int addConst(Graph& g, const std::string& name, const std::vector<float>& values) {
+  Value v;
+  v.name = name;
+  v.shape = {static_cast<int64_t>(values.size())};
+  v.constant = ConstantData::fromFloats(v.shape, values);
+  return g.addValue(std::move(v));
+}
+
+Node makeNode(const std::string& name, const std::string& op, std::vector<int> inputs, std::vector<int> outputs) {
+  Node n;
+  n.name = name;
+  n.op = op;
+  n.inputs = std::move(inputs);
+  n.outputs = std::move(outputs);
+  return n;
+}
+
+TEST(Passes, RemoveDeadNodesDropsUnreachableNodesAndValues) {
+  Graph g;
+  const int x = addValue(g, "x");
+  const int unusedInput = addValue(g, "unused_input");
+  const int w = addConst(g, "w", {1, 2});
+  const int deadWeight = addConst(g, "dead_w", {3, 4});
+  const int a = addValue(g, "a"), d1 = addValue(g, "d1"), d2 = addValue(g, "d2"), y = addValue(g, "y");
+  g.inputs = {x, unusedInput};
+  g.nodes.push_back(makeNode("relu", "Relu", {x}, {a}));
+  g.nodes.push_back(makeNode("dead1", "Mul", {a, deadWeight}, {d1}));
+  g.nodes.push_back(makeNode("add", "Add", {a, w}, {y}));
+  g.nodes.push_back(makeNode("dead2", "Relu", {d1}, {d2}));
+  g.outputs = {y};
+  EXPECT_EQ(removeDeadNodes(g), 2);
+  g.validate();
+  EXPECT_EQ(opsOf(g), (std::vector<std::string>{"Relu", "Add"}));
+  EXPECT_EQ(g.findValue("dead_w"), -1);
+  EXPECT_EQ(g.findValue("d1"), -1);
+  EXPECT_NE(g.findValue("unused_input"), -1);  // inputs are the model's interface
+  EXPECT_EQ(g.values[g.outputs[0]].name, "y");
+  EXPECT_EQ(g.values[g.nodes[1].inputs[1]].name, "w");
+}
+
+TEST(Passes, SortTopologicallyRestoresOrderAndKeepsSortedGraphs) {
+  Graph g;
+  const int x = addValue(g, "x"), a = addValue(g, "a"), b = addValue(g, "b"), c = addValue(g, "c");
+  const int y = addValue(g, "y");
+  g.inputs = {x};
+  g.outputs = {y};
+  g.nodes.push_back(makeNode("n4", "Add", {b, c}, {y}));
+  g.nodes.push_back(makeNode("n3", "Relu", {a}, {c}));
+  g.nodes.push_back(makeNode("n2", "Relu", {a}, {b}));
+  g.nodes.push_back(makeNode("n1", "Relu", {x}, {a}));
+  EXPECT_THROW(g.validate(), Error);
+  sortTopologically(g);
+  g.validate();
+  std::vector<std::string> names;
+  for (const Node& n : g.nodes) names.push_back(n.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"n1", "n3", "n2", "n4"}));
+  sortTopologically(g);  // already sorted: unchanged
+  names.clear();
+  for (const Node& n : g.nodes) names.push_back(n.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"n1", "n3", "n2", "n4"}));
+
+  Graph cyclic;
+  const int p = addValue(cyclic, "p"), q = addValue(cyclic, "q");
+  cyclic.outputs = {q};
+  cyclic.nodes.push_back(makeNode("c1", "Relu", {q}, {p}));
+  cyclic.nodes.push_back(makeNode("c2", "Relu", {p}, {q}));
+  EXPECT_THROW(sortTopologically(cyclic), Error);
+}
+
+TEST(Passes, FoldConstantsRespectsTheSizeLimit) {
+  auto build = [] {
+    Graph g;
+    const int x = addValue(g, "x", {6});
+    const int c = addConst(g, "c", {-1, 2, -3, 4, -5, 6});
+    const int r = addValue(g, "r", {6});
+    const int y = addValue(g, "y", {6});
+    g.inputs = {x};
+    g.outputs = {y};
+    g.nodes.push_back(makeNode("relu", "Relu", {c}, {r}));
+    g.nodes.push_back(makeNode("add", "Add", {x, r}, {y}));
+    return g;
+  };
+  Graph small = build();
+  EXPECT_EQ(foldConstants(small, 5), 0);
+  EXPECT_EQ(opsOf(small), (std::vector<std::string>{"Relu", "Add"}));
+  Graph g = build();
+  EXPECT_EQ(foldConstants(g), 1);
+  EXPECT_EQ(opsOf(g), std::vector<std::string>{"Add"});
+  EXPECT_EQ(constFloats(g, g.nodes[0].inputs[1]), (std::vector<float>{0, 2, 0, 4, 0, 6}));
+}
+
+TEST(Passes, RemoveNoOpsKeepsCastsThatChangeTheType) {
+  Graph g;
+  const int x = addValue(g, "x");
+  const int i = addValue(g, "i");
+  g.values[i].dtype = DType::kInt64;
+  const int y = addValue(g, "y");
+  g.inputs = {x};
+  g.outputs = {y};
+  Node toInt = makeNode("to_int", "Cast", {x}, {i});
+  toInt.attributes["to"] = int64_t{7};  // INT64
+  Node toFloat = makeNode("to_float", "Cast", {i}, {y});
+  toFloat.attributes["to"] = int64_t{1};  // FLOAT
+  g.nodes = {toInt, toFloat};
+  EXPECT_EQ(removeNoOps(g), 0);
+  EXPECT_EQ(g.nodes.size(), 2u);
+}
+
+}  // namespace
+}  // namespace petrel::test
