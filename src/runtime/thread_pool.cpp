@@ -26,10 +26,14 @@ void ThreadPool::parallelFor(size_t n, const std::function<void(size_t, size_t)>
     fn(0, n);
     return;
   }
-  parallelTasks(chunks, [&](size_t chunk, int) {
-    const size_t begin = n * chunk / chunks;
-    const size_t end = n * (chunk + 1) / chunks;
-    fn(begin, end);
+  // One captured pointer keeps the std::function in its small buffer, so a
+  // parallel call does not allocate.
+  struct Chunking {
+    size_t n, chunks;
+    const std::function<void(size_t, size_t)>* fn;
+  } chunking{n, chunks, &fn};
+  parallelTasks(chunks, [c = &chunking](size_t chunk, int) {
+    (*c->fn)(c->n * chunk / c->chunks, c->n * (chunk + 1) / c->chunks);
   });
 }
 
