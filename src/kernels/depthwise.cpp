@@ -1,0 +1,153 @@
+#include "kernels/depthwise.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "runtime/thread_pool.h"
+
+namespace petrel {
+
+namespace {
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+// Output positions o in [begin, end) with 0 <= o*stride - pad and
+// o*stride - pad + (kernel-1)*dilation < in, clamped to [0, out).
+void interior(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad,
+              int64_t* begin, int64_t* end) {
+  const int64_t span = (kernel - 1) * dilation;  // reach of the filter past its first tap
+  const int64_t b = ceilDiv(std::max<int64_t>(pad, 0), stride);
+  const int64_t last = in - 1 - span + pad;  // o*stride <= last
+  const int64_t e = last < 0 ? 0 : last / stride + 1;
+  *begin = std::min(b, out);
+  *end = std::clamp(e, *begin, out);
+}
+
+// One output pixel with bounds checks (before bias and activation).
+float borderPixel(const Conv2dGeometry& g, const float* in, const float* filter, int64_t oh, int64_t ow) {
+  float sum = 0.0f;
+  for (int64_t kh = 0; kh < g.kernelH; ++kh) {
+    const int64_t ih = oh * g.strideH - g.padTop + kh * g.dilationH;
+    if (ih < 0 || ih >= g.inH) continue;
+    for (int64_t kw = 0; kw < g.kernelW; ++kw) {
+      const int64_t iw = ow * g.strideW - g.padLeft + kw * g.dilationW;
+      if (iw < 0 || iw >= g.inW) continue;
+      sum += in[ih * g.inW + iw] * filter[kh * g.kernelW + kw];
+    }
+  }
+  return sum;
+}
+
+bool simdPath(const Conv2dGeometry& g, Isa isa) {
+  return isa == Isa::kAvx2 && (g.strideW == 1 || g.strideW == 2);
+}
+
+}  // namespace
+
+void depthwisePlaneScalar(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
+                          const ActivationParams& activation, float* out) {
+  int64_t rowBegin, rowEnd, colBegin, colEnd;
+  interior(g.inH, g.outH, g.kernelH, g.strideH, g.dilationH, g.padTop, &rowBegin, &rowEnd);
+  interior(g.inW, g.outW, g.kernelW, g.strideW, g.dilationW, g.padLeft, &colBegin, &colEnd);
+  for (int64_t oh = 0; oh < g.outH; ++oh) {
+    float* outRow = out + oh * g.outW;
+    const bool interiorRow = oh >= rowBegin && oh < rowEnd;
+    for (int64_t ow = 0; ow < g.outW; ++ow) {
+      float sum;
+      if (interiorRow && ow >= colBegin && ow < colEnd) {
+        // No bounds checks inside.
+        const float* base = in + (oh * g.strideH - g.padTop) * g.inW + ow * g.strideW - g.padLeft;
+        sum = 0.0f;
+        for (int64_t kh = 0; kh < g.kernelH; ++kh) {
+          const float* row = base + kh * g.dilationH * g.inW;
+          for (int64_t kw = 0; kw < g.kernelW; ++kw) sum += row[kw * g.dilationW] * filter[kh * g.kernelW + kw];
+        }
+      } else {
+        sum = borderPixel(g, in, filter, oh, ow);
+      }
+      outRow[ow] = applyActivation(activation, sum + bias);
+    }
+  }
+}
+
+DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g) {
+  DepthwisePaddedPlane p;
+  // Rows read by the last output row; columns read by the last vector of
+  // 8 outputs (stride 2 loads 16 inputs per vector, one past the last even).
+  const int64_t lastRow = (g.outH - 1) * g.strideH + (g.kernelH - 1) * g.dilationH;
+  const int64_t lastColumn = (roundUp(g.outW, 8) - 1) * g.strideW + (g.kernelW - 1) * g.dilationW + g.strideW - 1;
+  p.rows = std::max(g.padTop + g.inH, lastRow + 1);
+  p.columns = std::max(g.padLeft + g.inW, lastColumn + 1);
+  return p;
+}
+
+size_t depthwiseScratchBytes(const Conv2dGeometry& g, int threads, Isa isa) {
+  if (!simdPath(g, isa)) return 0;
+  const int64_t slot = roundUp(depthwisePaddedPlane(g).floats(), 16);
+  return static_cast<size_t>(slot) * sizeof(float) * std::max(threads, 1);
+}
+
+void depthwiseConv2d(const Conv2dGeometry& g, int64_t batch, const float* input, const float* weights,
+                     const float* bias, const ActivationParams& activation, float* output, void* scratch,
+                     size_t scratchBytes, ThreadPool* pool, Isa isa) {
+  const int64_t planes = batch * g.channels;
+  if (planes <= 0) return;
+  const bool simd = simdPath(g, isa);
+  const int64_t slotFloats = simd ? roundUp(depthwisePaddedPlane(g).floats(), 16) : 0;
+  const int64_t slots = simd ? static_cast<int64_t>(scratchBytes / sizeof(float)) / slotFloats : INT64_MAX;
+  if (slots < 1) {
+    std::fprintf(stderr, "petrel: depthwise convolution given %zu scratch bytes, needs %zu\n", scratchBytes,
+                 depthwiseScratchBytes(g, 1, isa));
+    std::abort();
+  }
+  // Several planes per task keep the hand-out cheap; still enough tasks to balance.
+  const int64_t threads = std::min<int64_t>(pool ? pool->threads() : 1, slots);
+  const int64_t perTask = std::max<int64_t>(1, planes / (8 * threads));
+  struct Job {
+    const Conv2dGeometry* g;
+    const float *input, *weights, *bias;
+    const ActivationParams* activation;
+    float* output;
+    bool simd;
+    float* scratch;
+    int64_t slotFloats, perTask, planes;
+    std::atomic<int64_t> next{0};
+  } job;
+  job.g = &g, job.input = input, job.weights = weights, job.bias = bias, job.activation = &activation;
+  job.output = output, job.simd = simd, job.scratch = static_cast<float*>(scratch), job.slotFloats = slotFloats;
+  job.perTask = perTask, job.planes = planes;
+
+  Job* shared = &job;
+  auto worker = [shared](size_t slot, int) {
+    Job& job = *shared;
+    const Conv2dGeometry& g = *job.g;
+    float* padded = job.simd ? job.scratch + static_cast<int64_t>(slot) * job.slotFloats : nullptr;
+    if (padded) std::memset(padded, 0, job.slotFloats * sizeof(float));  // the padding stays zero
+    for (;;) {
+      const int64_t begin = job.next.fetch_add(job.perTask, std::memory_order_relaxed);
+      if (begin >= job.planes) break;
+      for (int64_t p = begin; p < std::min(job.planes, begin + job.perTask); ++p) {
+        const int64_t c = p % g.channels;
+        const float* in = job.input + p * g.inPixels();
+        const float* filter = job.weights + c * g.kernelH * g.kernelW;
+        const float b = job.bias ? job.bias[c] : 0.0f;
+        float* out = job.output + p * g.outPixels();
+        if (padded)
+          depthwisePlaneAvx2(g, in, filter, b, *job.activation, out, padded);
+        else
+          depthwisePlaneScalar(g, in, filter, b, *job.activation, out);
+      }
+    }
+  };
+  const int64_t workers = std::min(threads, ceilDiv(planes, perTask));
+  if (workers <= 1)
+    worker(0, 0);
+  else
+    pool->parallelTasks(static_cast<size_t>(workers), worker);
+}
+
+}  // namespace petrel

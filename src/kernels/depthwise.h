@@ -1,0 +1,54 @@
+#pragma once
+// Direct depthwise 2-D convolution (group == channels): every channel is
+// convolved with its own kernelH x kernelW filter, then bias and the fused
+// activation are applied in the store.
+//
+//   input   [batch][channels][inH][inW]
+//   weights [channels][kernelH][kernelW]
+//   bias    [channels] or nullptr
+//   output  [batch][channels][outH][outW]
+//
+// `g.channels` is the number of channels (each with its own filter).
+// The AVX2 path copies each plane into a zero-padded buffer (per thread, from
+// the scratch) so that every output row, borders included, is computed by the
+// same vector loop: 8 output columns per vector, up to 4 vectors in flight,
+// stride 1 directly and stride 2 by de-interleaving the even inputs; other
+// strides take the scalar path. Threads split the (image, channel) planes.
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/activation.h"
+#include "kernels/conv_geometry.h"
+#include "kernels/cpu.h"
+
+namespace petrel {
+
+class ThreadPool;
+
+// Scratch for depthwiseConv2d with up to `threads` threads.
+size_t depthwiseScratchBytes(const Conv2dGeometry& g, int threads, Isa isa = bestIsa());
+
+// `scratch` (64-byte aligned) from depthwiseScratchBytes; with a pool of more
+// threads than it was sized for, fewer threads work. Does not allocate.
+void depthwiseConv2d(const Conv2dGeometry& g, int64_t batch, const float* input, const float* weights,
+                     const float* bias, const ActivationParams& activation, float* output, void* scratch,
+                     size_t scratchBytes, ThreadPool* pool, Isa isa = bestIsa());
+
+// One channel plane: in [inH][inW], filter [kernelH][kernelW] -> out [outH][outW].
+void depthwisePlaneScalar(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
+                          const ActivationParams& activation, float* out);
+
+// The zero-padded copy of a plane used by the SIMD path: rows x columns
+// (row stride `columns`), the input placed at (padTop, padLeft); wide and tall
+// enough for whole vectors of outputs.
+struct DepthwisePaddedPlane {
+  int64_t rows = 0, columns = 0;
+  int64_t floats() const { return rows * columns; }
+};
+DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g);
+// `padded` holds depthwisePaddedPlane(g).floats() floats whose padding is zero;
+// the plane's input rows are copied in.
+void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
+                        const ActivationParams& activation, float* out, float* padded);
+
+}  // namespace petrel

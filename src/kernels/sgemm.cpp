@@ -1,0 +1,444 @@
+// SGEMM driver: packing, tiling and threads (see sgemm.h for the method).
+#include "kernels/sgemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/im2col.h"
+#include "kernels/sgemm_internal.h"
+#include "runtime/thread_pool.h"
+
+namespace petrel {
+
+namespace {
+
+constexpr int64_t MR = kSgemmMR;
+constexpr int64_t NR = kSgemmNR;
+constexpr int64_t KC = kSgemmKC;
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+}  // namespace
+
+// ---------------------------------------------------------------- packing
+
+void sgemmPackLhs(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out) {
+  for (int64_t p = 0; p < rows; p += MR, out += MR * kc) {
+    const int64_t r = std::min(MR, rows - p);
+    if (!a.transposed) {
+      const float* src[MR];
+      for (int64_t i = 0; i < MR; ++i) src[i] = a.data + (i0 + p + std::min(i, r - 1)) * a.ld + k0;
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t i = 0; i < MR; ++i) out[k * MR + i] = i < r ? src[i][k] : 0.0f;
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = a.data + (k0 + k) * a.ld + i0 + p;
+        for (int64_t i = 0; i < MR; ++i) out[k * MR + i] = i < r ? src[i] : 0.0f;
+      }
+    }
+  }
+}
+
+void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out) {
+  const int64_t fullPanels = cols / NR;
+  const int64_t tail = cols - fullPanels * NR;
+  if (!b.transposed) {
+    // Row by row: each source row is read sequentially (prefetch-friendly);
+    // its 16-float pieces go to the panels.
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = b.data + (k0 + k) * b.ld + j0;
+      // Rows are short (a tile wide) and far apart: fetch a few rows ahead.
+      for (int64_t c = 0; c < cols; c += 16) __builtin_prefetch(src + 4 * b.ld + c);
+      float* dst = out + k * NR;
+      for (int64_t q = 0; q < fullPanels; ++q) std::memcpy(dst + q * NR * kc, src + q * NR, NR * sizeof(float));
+      if (tail) {
+        float* last = dst + fullPanels * NR * kc;
+        std::memcpy(last, src + fullPanels * NR, tail * sizeof(float));
+        std::fill(last + tail, last + NR, 0.0f);
+      }
+    }
+    return;
+  }
+  // Column j of B is row j of the stored matrix: read it sequentially.
+  for (int64_t q = 0; q < cols; q += NR, out += NR * kc) {
+    const int64_t c = std::min(NR, cols - q);
+    for (int64_t j = 0; j < NR; ++j) {
+      if (j < c) {
+        const float* src = b.data + (j0 + q + j) * b.ld + k0;
+        for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = src[k];
+      } else {
+        for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+void sgemmPackRhsIm2col(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
+                        int64_t cols, float* out) {
+  // One row of the im2col matrix at a time (a few hundred columns, in L1),
+  // then its 16-float pieces go to the panels.
+  constexpr int64_t kChunk = 512;
+  alignas(64) float row[kChunk];
+  for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+    const int64_t width = std::min(kChunk, cols - c0);
+    const int64_t fullPanels = width / NR;
+    const int64_t tail = width - fullPanels * NR;
+    float* chunkOut = out + (c0 / NR) * NR * kc;
+    for (int64_t k = 0; k < kc; ++k) {
+      im2colRowSegment(g, image, k0 + k, j0 + c0, width, row);
+      float* dst = chunkOut + k * NR;
+      for (int64_t q = 0; q < fullPanels; ++q) std::memcpy(dst + q * NR * kc, row + q * NR, NR * sizeof(float));
+      if (tail) {
+        float* last = dst + fullPanels * NR * kc;
+        std::memcpy(last, row + fullPanels * NR, tail * sizeof(float));
+        std::fill(last + tail, last + NR, 0.0f);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------- packed operands
+
+int64_t sgemmDepthBlock(int64_t k) { return k <= KC ? std::max<int64_t>(k, 1) : ceilDiv(k, ceilDiv(k, KC)); }
+
+namespace {
+
+// The panels of K block [k0, ...) from panel `panel` on, in a whole-matrix
+// packed layout whose other dimension is padded to `padded`.
+const float* panelsAt(const float* base, int64_t padded, int64_t depth, int64_t k0, int64_t panel,
+                      int64_t panelWidth) {
+  const int64_t kc = std::min(sgemmDepthBlock(depth), depth - k0);
+  return base + k0 * padded + panel * panelWidth * kc;
+}
+
+}  // namespace
+
+SgemmPackedLhs::SgemmPackedLhs(const SgemmMatrix& a, int64_t m, int64_t k)
+    : m_(m), k_(k), data_(static_cast<size_t>(roundUp(m, MR) * k)) {
+  const int64_t kb = sgemmDepthBlock(k);
+  for (int64_t k0 = 0; k0 < k; k0 += kb)
+    sgemmPackLhs(a, 0, m, k0, std::min(kb, k - k0), data_.data() + k0 * roundUp(m, MR));
+}
+
+const float* SgemmPackedLhs::panels(int64_t k0, int64_t panel) const {
+  return panelsAt(data_.data(), roundUp(m_, MR), k_, k0, panel, MR);
+}
+
+SgemmPackedRhs::SgemmPackedRhs(const SgemmMatrix& b, int64_t k, int64_t n)
+    : k_(k), n_(n), data_(static_cast<size_t>(roundUp(n, NR) * k)) {
+  const int64_t kb = sgemmDepthBlock(k);
+  for (int64_t k0 = 0; k0 < k; k0 += kb)
+    sgemmPackRhs(b, k0, std::min(kb, k - k0), 0, n, data_.data() + k0 * roundUp(n, NR));
+}
+
+const float* SgemmPackedRhs::panels(int64_t k0, int64_t panel) const {
+  return panelsAt(data_.data(), roundUp(n_, NR), k_, k0, panel, NR);
+}
+
+SgemmMicroKernels sgemmMicroKernels(Isa isa) {
+  if (isa == Isa::kAvx2) return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2};
+  return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar};
+}
+
+// ---------------------------------------------------------------- driver
+//
+// A tile of C (up to kTileRows x a few hundred columns) is one task. For each
+// K block, the tile's B block is packed (unless B was packed ahead), then the
+// tile's rows are walked in A blocks of kLhsBlockRows (packed if A is a
+// run-time matrix) that stay in L2; for each B panel (kept in L1) the
+// micro-kernel sweeps the A panels of the block (GotoBLAS loop order).
+
+namespace {
+
+constexpr int64_t kTileRows = 1020;        // a tile usually spans all of M: B is packed once
+constexpr int64_t kLhsBlockRows = 144;     // A block: 144 x KC floats = 144 KB, stays in L2
+constexpr int64_t kRunTimeRhsCols = 256;   // B block packed per tile: KC x 256 floats per thread
+constexpr int64_t kPackedRhsCols = 512;
+// Smallest tiles made when splitting work for threads.
+constexpr int64_t kMinTileRows = 24;
+constexpr int64_t kMinTileCols = 32;
+// A run-time B whose tiles would have to be split by rows to feed the threads
+// (small N: late ResNet layers, N = 49) is packed once per product, in
+// parallel, and shared - if it is at most this big.
+constexpr int64_t kSharedRhsMaxBytes = 8 << 20;
+
+// The tile size (a multiple of `unit`, at most `limit`) that cuts `size`
+// into the fewest, equal tiles: 512 rows are 2 x 258, not 480 + 32.
+int64_t evenTile(int64_t size, int64_t limit, int64_t unit) {
+  const int64_t tiles = ceilDiv(std::max<int64_t>(size, 1), limit);
+  return roundUp(ceilDiv(std::max<int64_t>(size, 1), tiles), unit);
+}
+
+struct Tiling {
+  int64_t mc = 0, nc = 0;    // tile size (multiples of MR, NR)
+  int64_t lhsBlockRows = 0;  // rows of an A block (multiple of MR)
+  int64_t kBlock = 0;        // K block
+  bool shareRhs = false;     // pack B whole, once per product, shared by the threads
+  int64_t lhsFloats = 0;     // per-thread scratch for a run-time A block
+  int64_t rhsFloats = 0;     // per-thread scratch for a run-time B block
+  int64_t sharedFloats = 0;  // scratch for a shared packed B
+  int64_t slotFloats() const { return lhsFloats + rhsFloats; }
+};
+
+// Tiles for `count` products on `threads` threads; count 0 gives the largest
+// tiles (the scratch bound).
+Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked, bool rhsPacked, int threads) {
+  Tiling t;
+  t.kBlock = sgemmDepthBlock(k);
+  t.shareRhs = !rhsPacked && threads > 1 && ceilDiv(n, kRunTimeRhsCols) < threads && m >= 2 * kMinTileRows &&
+               roundUp(n, NR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedRhsMaxBytes;
+  const bool rhsAhead = rhsPacked || t.shareRhs;
+  t.mc = evenTile(m, kTileRows, MR);
+  t.nc = evenTile(n, rhsAhead ? kPackedRhsCols : kRunTimeRhsCols, NR);
+  // Smaller tiles until every thread has two to take (dynamic hand-out then
+  // balances them); halves the longer side first.
+  if (threads > 1 && count > 0) {
+    const int64_t wanted = 2 * static_cast<int64_t>(threads);
+    while (count * ceilDiv(m, t.mc) * ceilDiv(n, t.nc) < wanted) {
+      const bool canSplitRows = t.mc >= 2 * kMinTileRows;
+      const bool canSplitCols = t.nc >= 2 * kMinTileCols;
+      if (canSplitCols && (!canSplitRows || t.nc >= t.mc))
+        t.nc = roundUp(ceilDiv(t.nc, 2), NR);
+      else if (canSplitRows)
+        t.mc = roundUp(ceilDiv(t.mc, 2), MR);
+      else
+        break;
+    }
+  }
+  t.lhsBlockRows = std::min(t.mc, evenTile(t.mc, kLhsBlockRows, MR));
+  const int64_t kc = std::min(k, t.kBlock);
+  t.lhsFloats = lhsPacked ? 0 : roundUp(t.lhsBlockRows * kc, 16);
+  t.rhsFloats = rhsAhead ? 0 : roundUp(kc * t.nc, 16);
+  t.sharedFloats = t.shareRhs ? roundUp(roundUp(n, NR) * k, 16) : 0;
+  return t;
+}
+
+struct Job {
+  int64_t m, n, k, ldc;
+  const SgemmBatch* batch;
+  SgemmEpilogue epilogue;
+  SgemmMicroKernels kernels;
+  Tiling tiling;
+  int64_t mTiles, nTiles, tilesPerProblem;
+  float* slots;         // per-thread scratch
+  float* sharedRhs;     // the shared packed B (shareRhs)
+  int64_t firstProblem, lastProblem;  // the products of the current parallel phase
+  std::atomic<int64_t> next{0};
+};
+
+// One MR x NR micro-tile; tiles cut by the edge of C go through a local buffer
+// so the micro-kernel always writes a whole register tile.
+void microTile(const Job& job, const SgemmProblem& p, SgemmTileStore store, int64_t kc, const float* a,
+               const float* b, int64_t i, int64_t j) {
+  const int64_t rows = std::min(MR, job.m - i);
+  const int64_t cols = std::min(NR, job.n - j);
+  float* c = p.c + i * job.ldc + j;
+  if (store.bias == SgemmBias::kPerRow) store.biasValues = p.bias + i;
+  if (store.bias == SgemmBias::kPerColumn) store.biasValues = p.bias + j;
+  if (rows == MR && cols == NR) {
+    job.kernels.full(kc, a, b, c, job.ldc, store);
+    return;
+  }
+  alignas(64) float tile[MR * NR] = {};
+  alignas(64) float bias[NR] = {};
+  if (store.loadC)
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(tile + r * NR, c + r * job.ldc, cols * sizeof(float));
+  if (store.bias != SgemmBias::kNone) {
+    std::memcpy(bias, store.biasValues, (store.bias == SgemmBias::kPerRow ? rows : cols) * sizeof(float));
+    store.biasValues = bias;
+  }
+  const SgemmMicroKernel kernel = cols <= NR / 2 ? job.kernels.narrow : job.kernels.full;
+  kernel(kc, a, b, tile, NR, store);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(c + r * job.ldc, tile + r * NR, cols * sizeof(float));
+}
+
+void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhsBlock, float* rhsBlock) {
+  const Tiling& t = job.tiling;
+  const int64_t m0 = (tile / job.nTiles) * t.mc;
+  const int64_t n0 = (tile % job.nTiles) * t.nc;
+  const int64_t rows = std::min(t.mc, job.m - m0);
+  const int64_t cols = std::min(t.nc, job.n - n0);
+  const int64_t colPanels = ceilDiv(cols, NR);
+  const int64_t kBlocks = std::max<int64_t>(1, ceilDiv(job.k, t.kBlock));
+
+  SgemmTileStore store;
+  store.alpha = job.epilogue.alpha;
+  store.bias = job.epilogue.bias;
+  store.activation = job.epilogue.activation;
+  for (int64_t kb = 0; kb < kBlocks; ++kb) {
+    const int64_t k0 = kb * t.kBlock;
+    const int64_t kc = std::min(t.kBlock, job.k - k0);
+    const float* b = rhsBlock;
+    if (p.rhs.packed)
+      b = p.rhs.packed->panels(k0, n0 / NR);
+    else if (job.sharedRhs)
+      b = panelsAt(job.sharedRhs, roundUp(job.n, NR), job.k, k0, n0 / NR, NR);
+    else if (p.rhs.im2col)
+      sgemmPackRhsIm2col(*p.rhs.im2col, p.rhs.image, k0, kc, n0, cols, rhsBlock);
+    else
+      sgemmPackRhs(p.rhs.matrix, k0, kc, n0, cols, rhsBlock);
+    store.loadC = job.epilogue.accumulate || kb > 0;
+    store.finish = kb == kBlocks - 1;
+
+    for (int64_t mb = 0; mb < rows; mb += t.lhsBlockRows) {
+      const int64_t blockRows = std::min(t.lhsBlockRows, rows - mb);
+      const float* a = lhsBlock;
+      if (p.lhs.packed)
+        a = p.lhs.packed->panels(k0, (m0 + mb) / MR);
+      else
+        sgemmPackLhs(p.lhs.matrix, m0 + mb, blockRows, k0, kc, lhsBlock);
+      const int64_t rowPanels = ceilDiv(blockRows, MR);
+      for (int64_t jp = 0; jp < colPanels; ++jp)
+        for (int64_t ip = 0; ip < rowPanels; ++ip)
+          microTile(job, p, store, kc, a + ip * MR * kc, b + jp * NR * kc, m0 + mb + ip * MR, n0 + jp * NR);
+    }
+  }
+}
+
+// A worker takes tiles (of the products of this phase) until none is left.
+void runWorker(Job& job, int64_t slot) {
+  float* lhsBlock = job.slots + slot * job.tiling.slotFloats();
+  float* rhsBlock = lhsBlock + job.tiling.lhsFloats;
+  const int64_t tasks = (job.lastProblem - job.firstProblem) * job.tilesPerProblem;
+  int64_t current = -1;
+  SgemmProblem problem;
+  for (;;) {
+    const int64_t task = job.next.fetch_add(1, std::memory_order_relaxed);
+    if (task >= tasks) break;
+    const int64_t index = job.firstProblem + task / job.tilesPerProblem;
+    if (index != current) {
+      problem = job.batch->problem(index);
+      current = index;
+    }
+    computeTile(job, problem, task % job.tilesPerProblem, lhsBlock, rhsBlock);
+  }
+}
+
+// Packs the whole B of one product into the shared layout, in parallel over
+// (K block, group of panels).
+void packSharedRhs(const Job& job, const SgemmRhs& rhs, ThreadPool* pool, int64_t workers) {
+  constexpr int64_t kPanelsPerTask = 4;
+  const int64_t kb = job.tiling.kBlock;
+  const int64_t kBlocks = ceilDiv(job.k, kb);
+  const int64_t panelGroups = ceilDiv(ceilDiv(job.n, NR), kPanelsPerTask);
+  struct Pack {
+    const Job* job;
+    const SgemmRhs* rhs;
+    int64_t panelGroups;
+  } pack{&job, &rhs, panelGroups};
+  const Pack* shared = &pack;
+  auto task = [shared](size_t index, int) {
+    const Job& job = *shared->job;
+    const int64_t kb = job.tiling.kBlock;
+    const int64_t k0 = static_cast<int64_t>(index) / shared->panelGroups * kb;
+    const int64_t kc = std::min(kb, job.k - k0);
+    const int64_t j0 = static_cast<int64_t>(index) % shared->panelGroups * kPanelsPerTask * NR;
+    const int64_t cols = std::min(kPanelsPerTask * NR, job.n - j0);
+    float* out = const_cast<float*>(panelsAt(job.sharedRhs, roundUp(job.n, NR), job.k, k0, j0 / NR, NR));
+    if (shared->rhs->im2col)
+      sgemmPackRhsIm2col(*shared->rhs->im2col, shared->rhs->image, k0, kc, j0, cols, out);
+    else
+      sgemmPackRhs(shared->rhs->matrix, k0, kc, j0, cols, out);
+  };
+  const size_t tasks = static_cast<size_t>(kBlocks * panelGroups);
+  if (workers > 1)
+    pool->parallelTasks(tasks, task);
+  else
+    for (size_t i = 0; i < tasks; ++i) task(i, 0);
+}
+
+void runPhase(Job& job, ThreadPool* pool, int64_t threads) {
+  job.next.store(0, std::memory_order_relaxed);
+  const int64_t workers = std::min(threads, (job.lastProblem - job.firstProblem) * job.tilesPerProblem);
+  if (workers <= 1) {
+    runWorker(job, 0);
+    return;
+  }
+  Job* shared = &job;  // one pointer: the std::function below stays allocation-free
+  pool->parallelTasks(static_cast<size_t>(workers), [shared](size_t worker, int) {
+    runWorker(*shared, static_cast<int64_t>(worker));
+  });
+}
+
+class SingleProblem final : public SgemmBatch {
+ public:
+  explicit SingleProblem(const SgemmProblem& p) : p_(p) {}
+  int64_t count() const override { return 1; }
+  SgemmProblem problem(int64_t) const override { return p_; }
+
+ private:
+  const SgemmProblem& p_;
+};
+
+}  // namespace
+
+size_t sgemmScratchBytes(int64_t m, int64_t n, int64_t k, bool lhsPacked, bool rhsPacked, int threads) {
+  // Splitting for threads only shrinks tiles: the unsplit tiling is the bound.
+  const Tiling t = planTiling(m, n, k, 0, lhsPacked, rhsPacked, threads);
+  return static_cast<size_t>(t.sharedFloats + t.slotFloats() * std::max(threads, 1)) * sizeof(float);
+}
+
+void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int64_t ldc,
+                  const SgemmEpilogue& epilogue, void* scratch, size_t scratchBytes, ThreadPool* pool,
+                  Isa isa) {
+  const int64_t count = batch.count();
+  if (m <= 0 || n <= 0 || count <= 0) return;
+  const SgemmProblem first = batch.problem(0);
+  const bool lhsPacked = first.lhs.packed != nullptr, rhsPacked = first.rhs.packed != nullptr;
+
+  // The threads are limited by the scratch the caller provided.
+  int threads = pool ? pool->threads() : 1;
+  Tiling tiling = planTiling(m, n, k, count, lhsPacked, rhsPacked, threads);
+  auto needed = [&](const Tiling& t, int th) {
+    return static_cast<size_t>(t.sharedFloats + t.slotFloats() * th) * sizeof(float);
+  };
+  while (threads > 1 && needed(tiling, threads) > scratchBytes) {
+    --threads;
+    tiling = planTiling(m, n, k, count, lhsPacked, rhsPacked, threads);
+  }
+  if (needed(tiling, threads) > scratchBytes) {
+    std::fprintf(stderr, "petrel: sgemm given %zu scratch bytes, needs %zu\n", scratchBytes,
+                 needed(tiling, threads));
+    std::abort();
+  }
+
+  Job job;
+  job.m = m;
+  job.n = n;
+  job.k = k;
+  job.ldc = ldc;
+  job.batch = &batch;
+  job.epilogue = epilogue;
+  job.kernels = sgemmMicroKernels(isa);
+  job.tiling = tiling;
+  job.mTiles = ceilDiv(m, tiling.mc);
+  job.nTiles = ceilDiv(n, tiling.nc);
+  job.tilesPerProblem = job.mTiles * job.nTiles;
+  job.sharedRhs = tiling.shareRhs ? static_cast<float*>(scratch) : nullptr;
+  job.slots = static_cast<float*>(scratch) + tiling.sharedFloats;
+
+  if (!tiling.shareRhs) {  // one phase: the tiles of every product
+    job.firstProblem = 0;
+    job.lastProblem = count;
+    runPhase(job, pool, threads);
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) {  // per product: pack B together, then its tiles
+    const SgemmProblem p = batch.problem(i);
+    packSharedRhs(job, p.rhs, pool, threads);
+    job.firstProblem = i;
+    job.lastProblem = i + 1;
+    runPhase(job, pool, threads);
+  }
+}
+
+void sgemm(int64_t m, int64_t n, int64_t k, const SgemmProblem& problem, int64_t ldc,
+           const SgemmEpilogue& epilogue, void* scratch, size_t scratchBytes, ThreadPool* pool, Isa isa) {
+  sgemmBatched(m, n, k, SingleProblem(problem), ldc, epilogue, scratch, scratchBytes, pool, isa);
+}
+
+}  // namespace petrel

@@ -1,0 +1,53 @@
+#pragma once
+// Inside the SGEMM: packing routines and micro-kernels (see sgemm.h for the
+// packed layout). Exposed for the kernel tests.
+#include <cstdint>
+
+#include "kernels/sgemm.h"
+
+namespace petrel {
+
+// How a micro-kernel writes its MR x NR tile of C: c = alpha * acc
+// (+ c if loadC); then on the last K block (finish): + bias, activation.
+struct SgemmTileStore {
+  float alpha = 1.0f;
+  bool loadC = false;
+  bool finish = true;
+  SgemmBias bias = SgemmBias::kNone;
+  const float* biasValues = nullptr;  // MR values (per row) or NR values (per column) for this tile
+  ActivationParams activation;
+};
+
+// c[MR][NR] (row stride ldc) <- packed A panel (kc x MR) times packed B panel (kc x NR).
+using SgemmMicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                                  const SgemmTileStore& store);
+void sgemmKernel6x16Scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                           const SgemmTileStore& store);
+void sgemmKernel6x16Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                         const SgemmTileStore& store);
+// The same on the first NR/2 columns of a B panel (c[MR][NR/2]): for a last
+// panel of at most 8 columns, half the work of a padded 6x16.
+void sgemmKernel6x8Scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                          const SgemmTileStore& store);
+void sgemmKernel6x8Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                        const SgemmTileStore& store);
+
+struct SgemmMicroKernels {
+  SgemmMicroKernel full;    // MR x NR
+  SgemmMicroKernel narrow;  // MR x NR/2
+};
+SgemmMicroKernels sgemmMicroKernels(Isa isa);
+
+// The K block used for depth k: equal blocks of at most kSgemmKC
+// (576 = 3 x 192, not 256 + 256 + 64). Packed layouts and the driver agree on it.
+int64_t sgemmDepthBlock(int64_t k);
+
+// Packs rows [i0, i0+rows) x K range [k0, k0+kc) of A into ceil(rows/MR) panels.
+void sgemmPackLhs(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out);
+// Packs K range [k0, k0+kc) x columns [j0, j0+cols) of B into ceil(cols/NR) panels.
+void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out);
+// The same for B = im2col(image) of geometry g.
+void sgemmPackRhsIm2col(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
+                        int64_t cols, float* out);
+
+}  // namespace petrel

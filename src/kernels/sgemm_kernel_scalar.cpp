@@ -1,0 +1,45 @@
+// The portable SGEMM micro-kernels: the fallback and the reference for the
+// SIMD ones (same packing, same epilogue order).
+#include "kernels/sgemm_internal.h"
+
+namespace petrel {
+
+namespace {
+
+// The first `Cols` columns of a packed panel (NR apart per k).
+template <int64_t Cols>
+void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const SgemmTileStore& store) {
+  constexpr int64_t MR = kSgemmMR;
+  float acc[MR][Cols] = {};
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += kSgemmNR)
+    for (int64_t i = 0; i < MR; ++i)
+      for (int64_t j = 0; j < Cols; ++j) acc[i][j] += a[i] * b[j];
+
+  for (int64_t i = 0; i < MR; ++i) {
+    float* row = c + i * ldc;
+    for (int64_t j = 0; j < Cols; ++j) {
+      float v = store.alpha * acc[i][j];
+      if (store.loadC) v += row[j];
+      if (store.finish) {
+        if (store.bias == SgemmBias::kPerRow) v += store.biasValues[i];
+        if (store.bias == SgemmBias::kPerColumn) v += store.biasValues[j];
+        v = applyActivation(store.activation, v);
+      }
+      row[j] = v;
+    }
+  }
+}
+
+}  // namespace
+
+void sgemmKernel6x16Scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                           const SgemmTileStore& store) {
+  kernel6xN<kSgemmNR>(kc, a, b, c, ldc, store);
+}
+
+void sgemmKernel6x8Scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                          const SgemmTileStore& store) {
+  kernel6xN<kSgemmNR / 2>(kc, a, b, c, ldc, store);
+}
+
+}  // namespace petrel

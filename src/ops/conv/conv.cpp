@@ -1,0 +1,92 @@
+// ONNX Conv (1-D and 2-D, any group, auto_pad, optional bias, fused
+// activation). The planner checks the node, computes the output shape and
+// picks the executor with selectConvExecutor (select.h).
+#include <array>
+#include <string>
+
+#include "ops/conv/conv_attributes.h"
+#include "ops/conv/conv_executors.h"
+#include "ops/conv/select.h"
+#include "ops/conv/weighted_op_planning.h"
+
+namespace petrel {
+
+namespace {
+
+std::unique_ptr<Executor> planConv(PlanContext& ctx) {
+  if (ctx.inputs.size() < 2 || ctx.inputs.size() > 3) ctx.fail("expects 2 or 3 inputs (X, W, optional B)");
+  const OpInput& x = ctx.input(0);
+  const OpInput& w = ctx.input(1);
+  const SpatialShape in = readSpatialShape(ctx, x.shape, "input X");
+  if (w.shape.size() != x.shape.size())
+    ctx.fail("weights W " + shapeToString(w.shape) + " must have the rank of X " + shapeToString(x.shape));
+  const SpatialShape filter = readSpatialShape(ctx, w.shape, "weights W");  // [M, C/group, kH, kW]
+  const int spatialRank = static_cast<int>(x.shape.size()) - 2;
+
+  ConvAttributes a = readConvAttributes(ctx, spatialRank, {filter.h, filter.w});
+  const int64_t outChannels = filter.batch;
+  if (in.channels != filter.channels * a.group)
+    ctx.fail("input has " + std::to_string(in.channels) + " channels but W " + shapeToString(w.shape) +
+             " with group " + std::to_string(a.group) + " expects " + std::to_string(filter.channels * a.group));
+  if (outChannels % a.group != 0)
+    ctx.fail("output channels " + std::to_string(outChannels) + " are not divisible by group " +
+             std::to_string(a.group));
+  const bool hasBias = ctx.hasInput(2);
+  if (hasBias && (ctx.input(2).shape != Shape{outChannels}))
+    ctx.fail("bias B " + shapeToString(ctx.input(2).shape) + " must have shape [" + std::to_string(outChannels) + "]");
+
+  ConvPlan plan;
+  Conv2dGeometry& g = plan.geometry;
+  g.channels = filter.channels;
+  g.inH = in.h;
+  g.inW = in.w;
+  g.outH = convOutputSize(ctx, a, 0, in.h);
+  g.outW = convOutputSize(ctx, a, 1, in.w);
+  g.kernelH = a.kernel[0];
+  g.kernelW = a.kernel[1];
+  g.strideH = a.stride[0];
+  g.strideW = a.stride[1];
+  g.dilationH = a.dilation[0];
+  g.dilationW = a.dilation[1];
+  g.padTop = a.padBegin[0];
+  g.padLeft = a.padBegin[1];
+  plan.batch = in.batch;
+  plan.group = a.group;
+  plan.outChannels = outChannels;
+  plan.hasBias = hasBias;
+  plan.activation = readFusedActivation(ctx);
+  plan.threads = ctx.config.threads;
+  ctx.outputShapes[0] = spatialRank == 2 ? Shape{in.batch, outChannels, g.outH, g.outW}
+                                         : Shape{in.batch, outChannels, g.outW};
+
+  if (!w.isStatic())
+    ctx.fail("weights W must be a constant stored in the model; run-time weights are not supported");
+  ConvFacts facts;
+  facts.weightStorage = w.constant ? w.constant->storage : Storage::kFloat32;
+  facts.memory = ctx.config.memory;
+  facts.precision = ctx.config.precision;
+  const bool zeroPads = a.padBegin == std::array<int64_t, 2>{0, 0} && a.padEnd == std::array<int64_t, 2>{0, 0};
+  facts.geometry = classifyConv(a.group, in.channels, outChannels, a.kernel == std::array<int64_t, 2>{1, 1},
+                                a.stride == std::array<int64_t, 2>{1, 1}, zeroPads);
+
+  const ConvExecutorKind kind = selectConvExecutor(facts);
+  switch (kind) {
+    case ConvExecutorKind::kUnsupportedStorage:
+      ctx.fail("no convolution executor for " + describeConvFacts(facts) + " (unsupported weight storage)");
+    case ConvExecutorKind::kDepthwise:
+      return makeConvDepthwiseExecutor(plan);
+    case ConvExecutorKind::kPointwiseSgemm:
+    case ConvExecutorKind::kIm2colSgemm:
+    case ConvExecutorKind::kGroupedIm2colSgemm:
+      return makeConvSgemmExecutor(kind, plan, staticFloatData(ctx, 1));
+    case ConvExecutorKind::kTransposedSgemm:
+      break;
+  }
+  ctx.fail(std::string("internal: selection returned ") + convExecutorName(kind) + " for a Conv");
+}
+
+}  // namespace
+
+PETREL_REGISTER_OP("Conv", planConv);
+
+}  // namespace petrel

@@ -1,0 +1,158 @@
+// ONNX MatMul (numpy semantics): 1-D operands are promoted ([K] -> [1, K] for
+// A, [K] -> [K, 1] for B) and the promoted dimension removed from the result;
+// batch dimensions broadcast. Two executors:
+//  - B static and without real batch dims (ViT/BERT linear layers,
+//    X[B, T, K] * W[K, N]): W packed once, every row of A in one GEMM;
+//  - otherwise (attention Q*K^T, attn*V) a batched GEMM over the broadcast
+//    batch, both operands packed per tile at run time.
+// Fused activation as for Conv.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/sgemm.h"
+#include "ops/conv/weighted_op_planning.h"
+#include "ops/op.h"
+
+namespace petrel {
+
+namespace {
+
+class MatMulPackedExecutor final : public Executor {
+ public:
+  MatMulPackedExecutor(int64_t rows, int64_t n, int64_t k, const float* b, ActivationParams activation, int threads)
+      : rows_(rows), n_(n), k_(k), packedB_(SgemmMatrix{b, n, false}, k, n), activation_(activation) {
+    scratchBytes_ = sgemmScratchBytes(rows, n, k, false, true, threads);
+  }
+  std::string kernelName() const override { return "matmul.sgemm.packed_b"; }
+  size_t scratchBytes() const override { return scratchBytes_; }
+  size_t preparedWeightBytes() const override { return packedB_.bytes(); }
+  void run(const RunArgs& args) override {
+    SgemmProblem p;
+    p.lhs.matrix = {args.inputs[0], k_, false};
+    p.rhs.packed = &packedB_;
+    p.c = args.outputs[0];
+    SgemmEpilogue epilogue;
+    epilogue.activation = activation_;
+    sgemm(rows_, n_, k_, p, n_, epilogue, args.scratch, scratchBytes_, args.pool);
+  }
+
+ private:
+  int64_t rows_, n_, k_;
+  SgemmPackedRhs packedB_;
+  ActivationParams activation_;
+  size_t scratchBytes_ = 0;
+};
+
+class MatMulBatchedExecutor final : public Executor {
+ public:
+  // offsetsA/B: element offset of each batch entry's matrix in A and B.
+  MatMulBatchedExecutor(int64_t m, int64_t n, int64_t k, std::vector<int64_t> offsetsA, std::vector<int64_t> offsetsB,
+                        ActivationParams activation, int threads)
+      : m_(m), n_(n), k_(k), offsetsA_(std::move(offsetsA)), offsetsB_(std::move(offsetsB)), activation_(activation) {
+    scratchBytes_ = sgemmScratchBytes(m, n, k, false, false, threads);
+  }
+  std::string kernelName() const override { return "matmul.sgemm.batched"; }
+  size_t scratchBytes() const override { return scratchBytes_; }
+  void run(const RunArgs& args) override {
+    struct Problems final : SgemmBatch {
+      const MatMulBatchedExecutor* self;
+      const float *a, *b;
+      float* c;
+      int64_t count() const override { return static_cast<int64_t>(self->offsetsA_.size()); }
+      SgemmProblem problem(int64_t i) const override {
+        SgemmProblem p;
+        p.lhs.matrix = {a + self->offsetsA_[i], self->k_, false};
+        p.rhs.matrix = {b + self->offsetsB_[i], self->n_, false};
+        p.c = c + i * self->m_ * self->n_;
+        return p;
+      }
+    } problems;
+    problems.self = this;
+    problems.a = args.inputs[0];
+    problems.b = args.inputs[1];
+    problems.c = args.outputs[0];
+    SgemmEpilogue epilogue;
+    epilogue.activation = activation_;
+    sgemmBatched(m_, n_, k_, problems, n_, epilogue, args.scratch, scratchBytes_, args.pool);
+  }
+
+ private:
+  int64_t m_, n_, k_;
+  std::vector<int64_t> offsetsA_, offsetsB_;
+  ActivationParams activation_;
+  size_t scratchBytes_ = 0;
+};
+
+// Element offsets of each output batch entry's matrix in an operand with
+// batch dims `dims` (right-aligned to `out`, broadcast where 1).
+std::vector<int64_t> batchOffsets(const Shape& dims, const Shape& out, int64_t matrixSize) {
+  const size_t rank = out.size();
+  std::vector<int64_t> strides(rank, 0);
+  int64_t stride = matrixSize;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const size_t axis = rank - 1 - i;
+    const int64_t d = dims[dims.size() - 1 - i];
+    strides[axis] = d == 1 ? 0 : stride;
+    stride *= d;
+  }
+  std::vector<int64_t> offsets(static_cast<size_t>(shapeElements(out)));
+  std::vector<int64_t> index(rank, 0);
+  for (int64_t& offset : offsets) {
+    int64_t o = 0;
+    for (size_t axis = 0; axis < rank; ++axis) o += index[axis] * strides[axis];
+    offset = o;
+    for (size_t axis = rank; axis-- > 0;) {  // next index, last axis fastest
+      if (++index[axis] < out[axis]) break;
+      index[axis] = 0;
+    }
+  }
+  return offsets;
+}
+
+std::unique_ptr<Executor> planMatMul(PlanContext& ctx) {
+  if (ctx.inputs.size() != 2) ctx.fail("expects 2 inputs");
+  const OpInput& a = ctx.input(0);
+  const OpInput& b = ctx.input(1);
+  if (a.shape.empty() || b.shape.empty()) ctx.fail("inputs must have rank at least 1");
+  const bool vectorA = a.shape.size() == 1, vectorB = b.shape.size() == 1;
+  const Shape shapeA = vectorA ? Shape{1, a.shape[0]} : a.shape;
+  const Shape shapeB = vectorB ? Shape{b.shape[0], 1} : b.shape;
+  const int64_t m = shapeA[shapeA.size() - 2], k = shapeA.back();
+  const int64_t n = shapeB.back();
+  if (shapeB[shapeB.size() - 2] != k)
+    ctx.fail("inner dimensions differ: A " + shapeToString(a.shape) + ", B " + shapeToString(b.shape));
+  const Shape batchA(shapeA.begin(), shapeA.end() - 2), batchB(shapeB.begin(), shapeB.end() - 2);
+
+  // Broadcast batch dims.
+  Shape batch(std::max(batchA.size(), batchB.size()), 1);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const int64_t da = i < batchA.size() ? batchA[batchA.size() - 1 - i] : 1;
+    const int64_t db = i < batchB.size() ? batchB[batchB.size() - 1 - i] : 1;
+    if (da != db && da != 1 && db != 1)
+      ctx.fail("batch dimensions of A " + shapeToString(a.shape) + " and B " + shapeToString(b.shape) +
+               " do not broadcast");
+    batch[batch.size() - 1 - i] = da == 1 ? db : da;
+  }
+  Shape out = batch;
+  if (!vectorA) out.push_back(m);
+  if (!vectorB) out.push_back(n);
+  ctx.outputShapes[0] = out;
+
+  const ActivationParams activation = readFusedActivation(ctx);
+  const float* constantB = staticFloatData(ctx, 1);
+  const bool bHasBatch = shapeElements(batchB) != 1;
+  if (constantB && !bHasBatch) {
+    // Every row of every batch entry of A times the same packed B.
+    return std::make_unique<MatMulPackedExecutor>(shapeElements(batch) * m, n, k, constantB, activation,
+                                                  ctx.config.threads);
+  }
+  return std::make_unique<MatMulBatchedExecutor>(m, n, k, batchOffsets(batchA, batch, m * k),
+                                                 batchOffsets(batchB, batch, k * n), activation, ctx.config.threads);
+}
+
+}  // namespace
+
+PETREL_REGISTER_OP("MatMul", planMatMul);
+
+}  // namespace petrel

@@ -1,0 +1,127 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "kernels/depthwise.h"
+#include "runtime/thread_pool.h"
+#include "support/test_support.h"
+
+namespace petrel {
+namespace {
+
+struct DepthwiseCase {
+  Conv2dGeometry g;
+  int64_t batch = 1;
+  bool bias = true;
+  ActivationParams activation;
+  int threads = 1;
+};
+
+void runCase(const DepthwiseCase& c, Isa isa) {
+  const Conv2dGeometry& g = c.g;
+  std::ostringstream what;
+  what << isaName(isa) << " C=" << g.channels << " in=" << g.inH << "x" << g.inW << " out=" << g.outH << "x"
+       << g.outW << " k=" << g.kernelH << "x" << g.kernelW << " s=" << g.strideH << "," << g.strideW
+       << " d=" << g.dilationH << "," << g.dilationW << " pad=" << g.padTop << "," << g.padLeft
+       << " act=" << activationName(c.activation.kind) << " threads=" << c.threads;
+  SCOPED_TRACE(what.str());
+  const int64_t planes = c.batch * g.channels;
+  const std::vector<float> in = test::randomFloats(planes * g.inPixels(), 1);
+  const std::vector<float> w = test::randomFloats(g.channels * g.kernelH * g.kernelW, 2);
+  const std::vector<float> bias = test::randomFloats(g.channels, 3);
+  std::vector<float> out(planes * g.outPixels() + 1, -123.0f);
+  ThreadPool pool(c.threads);
+  const size_t scratchBytes = depthwiseScratchBytes(g, c.threads, isa);
+  std::vector<float> scratch(scratchBytes / sizeof(float) + 1, 99.0f);  // garbage: the kernel must clear it
+  depthwiseConv2d(g, c.batch, in.data(), w.data(), c.bias ? bias.data() : nullptr, c.activation, out.data(),
+                  scratch.data(), scratchBytes, &pool, isa);
+  ASSERT_EQ(out.back(), -123.0f) << "wrote past the output";
+  for (int64_t p = 0; p < planes; ++p) {
+    const int64_t ch = p % g.channels;
+    for (int64_t oh = 0; oh < g.outH; ++oh)
+      for (int64_t ow = 0; ow < g.outW; ++ow) {
+        double sum = c.bias ? bias[ch] : 0.0, magnitude = std::fabs(sum);
+        for (int64_t kh = 0; kh < g.kernelH; ++kh)
+          for (int64_t kw = 0; kw < g.kernelW; ++kw) {
+            const int64_t ih = oh * g.strideH - g.padTop + kh * g.dilationH;
+            const int64_t iw = ow * g.strideW - g.padLeft + kw * g.dilationW;
+            if (ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW) continue;
+            const double t = double(in[(p * g.inH + ih) * g.inW + iw]) * w[(ch * g.kernelH + kh) * g.kernelW + kw];
+            sum += t;
+            magnitude += std::fabs(t);
+          }
+        const double want = applyActivation(c.activation, static_cast<float>(sum));
+        ASSERT_NEAR(out[(p * g.outH + oh) * g.outW + ow], want, 4e-6 * magnitude + 2e-6 * std::fabs(want) + 1e-7)
+            << "plane " << p << " at " << oh << "," << ow;
+      }
+  }
+}
+
+int64_t outSize(int64_t in, int64_t k, int64_t s, int64_t d, int64_t padBegin, int64_t padEnd) {
+  return (in + padBegin + padEnd - ((k - 1) * d + 1)) / s + 1;
+}
+
+class DepthwiseTest : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(DepthwiseTest, KernelsStridesDilationsPads) {
+  int variant = 0;
+  for (int64_t k : {1, 3, 5, 7})
+    for (int64_t s : {1, 2, 3})
+      for (int64_t d : {1, 2})
+        for (int64_t width : {1, 7, 8, 9, 17, 40, 57}) {
+          DepthwiseCase c;
+          Conv2dGeometry& g = c.g;
+          g.channels = 3;
+          g.inH = 3 + variant % 9;
+          g.inW = width;
+          g.kernelH = k;
+          g.kernelW = variant % 5 == 0 ? std::max<int64_t>(1, k - 2) : k;
+          g.strideH = s;
+          g.strideW = s;
+          g.dilationH = d;
+          g.dilationW = d;
+          const int64_t pad = (k / 2) * d;
+          g.padTop = pad;
+          g.padLeft = variant % 3 == 0 ? 0 : pad;
+          const int64_t padBottom = variant % 4 == 0 ? 0 : pad, padRight = variant % 2 ? pad + 1 : pad;
+          g.outH = outSize(g.inH, g.kernelH, s, d, g.padTop, padBottom);
+          g.outW = outSize(g.inW, g.kernelW, s, d, g.padLeft, padRight);
+          c.batch = 1 + variant % 2;
+          c.bias = variant % 3 != 1;
+          c.threads = 1 + variant % 2;
+          ++variant;
+          if (g.outH <= 0 || g.outW <= 0) continue;
+          runCase(c, GetParam());
+          if (HasFatalFailure()) return;
+        }
+}
+
+TEST_P(DepthwiseTest, MobileNetShapesWithActivations) {
+  const int64_t shapes[][4] = {{32, 112, 3, 1}, {96, 112, 3, 2}, {144, 56, 3, 1}, {40, 28, 5, 1}, {72, 56, 5, 2}};
+  int variant = 0;
+  for (const auto& s : shapes) {
+    for (const ActivationParams& act : test::everyActivation()) {
+      DepthwiseCase c;
+      Conv2dGeometry& g = c.g;
+      g.channels = s[0] / 4;  // fewer channels keep the reference fast
+      g.inH = g.inW = s[1];
+      g.kernelH = g.kernelW = s[2];
+      g.strideH = g.strideW = s[3];
+      g.padTop = g.padLeft = s[2] / 2;
+      g.outH = g.outW = outSize(s[1], s[2], s[3], 1, s[2] / 2, s[2] / 2);
+      c.activation = act;
+      c.threads = 1 + variant++ % 2;
+      runCase(c, GetParam());
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, DepthwiseTest, ::testing::ValuesIn(test::testedIsas()),
+                         [](const ::testing::TestParamInfo<Isa>& info) { return test::isaParamName(info.param); });
+
+}  // namespace
+}  // namespace petrel

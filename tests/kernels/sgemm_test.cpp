@@ -1,0 +1,286 @@
+// SGEMM (scalar and AVX2 micro-kernels, all operand kinds) against a plain
+// triple loop in double precision.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "kernels/im2col.h"
+#include "kernels/sgemm.h"
+#include "kernels/sgemm_internal.h"
+#include "runtime/thread_pool.h"
+#include "support/test_support.h"
+
+namespace petrel {
+namespace {
+
+enum class LhsKind { kMatrix, kTransposed, kPacked, kPackedFromTransposed };
+enum class RhsKind { kMatrix, kTransposed, kPacked, kPackedFromTransposed };
+
+struct GemmCase {
+  int64_t m = 1, n = 1, k = 1;
+  LhsKind lhs = LhsKind::kMatrix;
+  RhsKind rhs = RhsKind::kMatrix;
+  int64_t ldExtra = 0;  // extra elements per stored row of A, B and C
+  float alpha = 1.0f;
+  bool accumulate = false;
+  SgemmBias bias = SgemmBias::kNone;
+  ActivationParams activation;
+  int threads = 1;
+
+  std::string describe() const {
+    std::ostringstream s;
+    s << "m=" << m << " n=" << n << " k=" << k << " lhs=" << int(lhs) << " rhs=" << int(rhs) << " ldExtra=" << ldExtra
+      << " alpha=" << alpha << " acc=" << accumulate << " bias=" << int(bias)
+      << " act=" << activationName(activation.kind) << " threads=" << threads;
+    return s.str();
+  }
+};
+
+// Stored operand: a row-major matrix of `rows` x `cols` with row stride ld.
+struct Stored {
+  std::vector<float> data;
+  int64_t ld = 0;
+};
+
+Stored makeStored(int64_t rows, int64_t cols, int64_t extra, uint32_t seed) {
+  Stored s;
+  s.ld = cols + extra;
+  s.data = test::randomFloats(static_cast<size_t>(std::max<int64_t>(rows * s.ld, 1)), seed);
+  return s;
+}
+
+void runCase(const GemmCase& c, Isa isa) {
+  SCOPED_TRACE(c.describe() + " isa=" + isaName(isa));
+  const bool transA = c.lhs == LhsKind::kTransposed || c.lhs == LhsKind::kPackedFromTransposed;
+  const bool transB = c.rhs == RhsKind::kTransposed || c.rhs == RhsKind::kPackedFromTransposed;
+  // A is M x K: stored [M][K], or [K][M] when transposed.
+  const Stored a = transA ? makeStored(c.k, c.m, c.ldExtra, 1) : makeStored(c.m, c.k, c.ldExtra, 1);
+  const Stored b = transB ? makeStored(c.n, c.k, c.ldExtra, 2) : makeStored(c.k, c.n, c.ldExtra, 2);
+  auto A = [&](int64_t i, int64_t k) { return transA ? a.data[k * a.ld + i] : a.data[i * a.ld + k]; };
+  auto B = [&](int64_t k, int64_t j) { return transB ? b.data[j * b.ld + k] : b.data[k * b.ld + j]; };
+  const int64_t ldc = c.n + c.ldExtra;
+  const std::vector<float> c0 = test::randomFloats(static_cast<size_t>(c.m * ldc), 3);
+  const std::vector<float> bias =
+      test::randomFloats(static_cast<size_t>(c.bias == SgemmBias::kPerRow ? c.m : c.n), 4);
+
+  SgemmProblem p;
+  const SgemmMatrix matA{a.data.data(), a.ld, transA};
+  const SgemmMatrix matB{b.data.data(), b.ld, transB};
+  std::unique_ptr<SgemmPackedLhs> packedA;
+  std::unique_ptr<SgemmPackedRhs> packedB;
+  if (c.lhs == LhsKind::kPacked || c.lhs == LhsKind::kPackedFromTransposed) {
+    packedA = std::make_unique<SgemmPackedLhs>(matA, c.m, c.k);
+    p.lhs.packed = packedA.get();
+  } else {
+    p.lhs.matrix = matA;
+  }
+  if (c.rhs == RhsKind::kPacked || c.rhs == RhsKind::kPackedFromTransposed) {
+    packedB = std::make_unique<SgemmPackedRhs>(matB, c.k, c.n);
+    p.rhs.packed = packedB.get();
+  } else {
+    p.rhs.matrix = matB;
+  }
+  std::vector<float> out = c0;
+  p.c = out.data();
+  p.bias = c.bias == SgemmBias::kNone ? nullptr : bias.data();
+
+  SgemmEpilogue ep;
+  ep.alpha = c.alpha;
+  ep.accumulate = c.accumulate;
+  ep.bias = c.bias;
+  ep.activation = c.activation;
+  const size_t scratchBytes = sgemmScratchBytes(c.m, c.n, c.k, packedA != nullptr, packedB != nullptr, c.threads);
+  std::vector<float> scratch(scratchBytes / sizeof(float) + 16);
+  ThreadPool pool(c.threads);
+  sgemm(c.m, c.n, c.k, p, ldc, ep, scratch.data(), scratchBytes, &pool, isa);
+
+  for (int64_t i = 0; i < c.m; ++i) {
+    for (int64_t j = 0; j < ldc; ++j) {
+      const float got = out[i * ldc + j];
+      if (j >= c.n) {  // the gap past N must be untouched
+        ASSERT_EQ(got, c0[i * ldc + j]) << "wrote past N at " << i << "," << j;
+        continue;
+      }
+      double sum = 0, magnitude = 0;
+      for (int64_t k = 0; k < c.k; ++k) {
+        sum += double(A(i, k)) * B(k, j);
+        magnitude += std::fabs(double(A(i, k)) * B(k, j));
+      }
+      double v = c.alpha * sum;
+      magnitude *= std::fabs(c.alpha);
+      if (c.accumulate) v += c0[i * ldc + j], magnitude += std::fabs(c0[i * ldc + j]);
+      if (c.bias == SgemmBias::kPerRow) v += bias[i], magnitude += std::fabs(bias[i]);
+      if (c.bias == SgemmBias::kPerColumn) v += bias[j], magnitude += std::fabs(bias[j]);
+      const double want = applyActivation(c.activation, static_cast<float>(v));
+      const double tol = 4e-6 * magnitude + 2e-6 * std::fabs(want) + 1e-7;
+      ASSERT_NEAR(got, want, tol) << "at " << i << "," << j;
+    }
+  }
+}
+
+class SgemmTest : public ::testing::TestWithParam<Isa> {};
+
+// Sizes around the register tile (6 x 16) and the K block (256).
+TEST_P(SgemmTest, ShapesAndOperandKinds) {
+  const int64_t ms[] = {1, 5, 6, 7, 13, 37, 130};
+  const int64_t ns[] = {1, 15, 16, 17, 47, 150};
+  const int64_t ks[] = {1, 7, 256, 257, 600};
+  int variant = 0;
+  for (int64_t m : ms)
+    for (int64_t n : ns)
+      for (int64_t k : ks) {
+        GemmCase c;
+        c.m = m, c.n = n, c.k = k;
+        c.lhs = static_cast<LhsKind>(variant % 4);
+        c.rhs = static_cast<RhsKind>((variant / 4) % 4);
+        c.ldExtra = variant % 3 == 0 ? 3 : 0;  // odd ld / ldc
+        c.threads = 1 + variant % 2;
+        ++variant;
+        runCase(c, GetParam());
+        if (HasFatalFailure()) return;
+      }
+}
+
+TEST_P(SgemmTest, EveryOperandKindOnOneShape) {
+  for (int lhs = 0; lhs < 4; ++lhs)
+    for (int rhs = 0; rhs < 4; ++rhs) {
+      GemmCase c;
+      c.m = 19, c.n = 35, c.k = 300;
+      c.lhs = static_cast<LhsKind>(lhs);
+      c.rhs = static_cast<RhsKind>(rhs);
+      c.ldExtra = 1;
+      runCase(c, GetParam());
+      if (HasFatalFailure()) return;
+    }
+}
+
+TEST_P(SgemmTest, EpilogueBiasAlphaAccumulateAndActivations) {
+  for (const ActivationParams& act : test::everyActivation())
+    for (SgemmBias bias : {SgemmBias::kNone, SgemmBias::kPerRow, SgemmBias::kPerColumn})
+      for (bool accumulate : {false, true}) {
+        GemmCase c;
+        c.m = 14, c.n = 37, c.k = 270;  // edges in M and N, two K blocks
+        c.lhs = LhsKind::kPacked;
+        c.bias = bias;
+        c.accumulate = accumulate;
+        c.alpha = accumulate ? 0.75f : 1.0f;
+        c.activation = act;
+        c.ldExtra = 5;
+        runCase(c, GetParam());
+        if (HasFatalFailure()) return;
+        c.lhs = LhsKind::kMatrix;
+        c.rhs = RhsKind::kPacked;
+        c.m = 6, c.n = 16, c.k = 20;  // one full register tile
+        runCase(c, GetParam());
+        if (HasFatalFailure()) return;
+      }
+}
+
+TEST_P(SgemmTest, ZeroDepthGivesBiasAndActivation) {
+  GemmCase c;
+  c.m = 7, c.n = 18, c.k = 0;
+  c.bias = SgemmBias::kPerColumn;
+  c.activation = {Activation::kRelu};
+  runCase(c, GetParam());
+}
+
+TEST_P(SgemmTest, LargerThreadedShapes) {
+  const int64_t shapes[][3] = {{256, 256, 256}, {64, 3136, 147}, {512, 49, 1200}, {197, 768, 768}, {1, 1000, 512}};
+  int variant = 0;
+  for (const auto& s : shapes)
+    for (int threads : {1, 2}) {
+      GemmCase c;
+      c.m = s[0], c.n = s[1], c.k = s[2];
+      c.lhs = variant % 2 ? LhsKind::kPacked : LhsKind::kMatrix;
+      c.rhs = variant % 2 ? RhsKind::kMatrix : RhsKind::kPackedFromTransposed;
+      c.bias = SgemmBias::kPerRow;
+      c.activation = {Activation::kRelu};
+      c.threads = threads;
+      ++variant;
+      runCase(c, GetParam());
+      if (HasFatalFailure()) return;
+    }
+}
+
+// With too little scratch for the pool, fewer threads work (still correct).
+TEST_P(SgemmTest, ScratchForOneThreadWithTwoThreadPool) {
+  const int64_t m = 50, n = 300, k = 100;
+  const std::vector<float> a = test::randomFloats(m * k, 1), b = test::randomFloats(k * n, 2);
+  std::vector<float> out(m * n), ref(m * n);
+  SgemmProblem p;
+  p.lhs.matrix = {a.data(), k, false};
+  p.rhs.matrix = {b.data(), n, false};
+  const size_t bytes = sgemmScratchBytes(m, n, k, false, false, 1);
+  std::vector<float> scratch(bytes / 4);
+  ThreadPool pool(2);
+  p.c = out.data();
+  sgemm(m, n, k, p, n, {}, scratch.data(), bytes, &pool, GetParam());
+  p.c = ref.data();
+  sgemm(m, n, k, p, n, {}, scratch.data(), bytes, nullptr, GetParam());
+  EXPECT_EQ(out, ref);
+}
+
+// B read straight from an image (packing im2col on the fly) equals B = im2col
+// materialised; batched over images. With 2 threads and few columns, B is
+// packed once per image and shared by the threads.
+TEST_P(SgemmTest, Im2colOperandBatched) {
+  Conv2dGeometry g;
+  g.channels = 5, g.inH = 11, g.inW = 13, g.kernelH = 3, g.kernelW = 2, g.strideH = 2, g.strideW = 1;
+  g.dilationH = 1, g.dilationW = 2, g.padTop = 1, g.padLeft = 2;
+  g.outH = (g.inH + 2 - 3) / 2 + 1;
+  g.outW = (g.inW + 2 + 1 - 3) / 1 + 1;
+  const int64_t k = g.depth(), n = g.outPixels(), images = 3;
+  for (int64_t m : {9, 100})
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE("m=" + std::to_string(m) + " threads=" + std::to_string(threads));
+      const std::vector<float> w = test::randomFloats(m * k, 1);
+      const std::vector<float> input = test::randomFloats(images * g.channels * g.inPixels(), 2);
+      const SgemmPackedLhs packed({w.data(), k, false}, m, k);
+
+      struct Images final : SgemmBatch {
+        const SgemmPackedLhs* packed;
+        const Conv2dGeometry* g;
+        const float* input;
+        float* out;
+        int64_t m, images;
+        int64_t count() const override { return images; }
+        SgemmProblem problem(int64_t i) const override {
+          SgemmProblem p;
+          p.lhs.packed = packed;
+          p.rhs.im2col = g;
+          p.rhs.image = input + i * g->channels * g->inPixels();
+          p.c = out + i * m * g->outPixels();
+          return p;
+        }
+      };
+      std::vector<float> out(images * m * n);
+      Images batch;
+      batch.packed = &packed, batch.g = &g, batch.input = input.data(), batch.out = out.data(), batch.m = m;
+      batch.images = images;
+      const size_t bytes = sgemmScratchBytes(m, n, k, true, false, threads);
+      std::vector<float> scratch(bytes / 4);
+      ThreadPool pool(threads);
+      sgemmBatched(m, n, k, batch, n, {}, scratch.data(), bytes, &pool, GetParam());
+
+      std::vector<float> col(k * n);
+      for (int64_t i = 0; i < images; ++i) {
+        im2col(g, input.data() + i * g.channels * g.inPixels(), col.data());
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int64_t kk = 0; kk < k; ++kk) sum += double(w[r * k + kk]) * col[kk * n + j];
+            ASSERT_NEAR(out[(i * m + r) * n + j], sum, 1e-5) << i << " " << r << " " << j;
+          }
+      }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, SgemmTest, ::testing::ValuesIn(test::testedIsas()),
+                         [](const ::testing::TestParamInfo<Isa>& info) { return test::isaParamName(info.param); });
+
+}  // namespace
+}  // namespace petrel
