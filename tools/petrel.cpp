@@ -336,7 +336,17 @@ int main(int argc, char** argv) {
                   "arena_bytes, scratch_bytes");
   bench->add_flag("--profile", profile, "Also print time per op type and the slowest nodes");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, like every other failure; --help explains the options.
+    std::cerr << "petrel: error: " << e.what() << " (see petrel --help)\n";
+    return 2;
+  }
   try {
     if (*convert) return commandConvert(convertIn, convertOut);
     if (*run) return commandRun(runModel, runInputs, outputDir, runOptions);

@@ -81,6 +81,8 @@ class Executor {
 };
 
 struct PlanContext {
+  PlanContext(const Node& node_, const SessionConfig& config_) : node(node_), config(config_) {}
+
   const Node& node;
   std::vector<OpInput> inputs;  // one per node input
   SessionConfig config;

@@ -235,7 +235,7 @@ class SessionImpl {
     OpPlanner planner = findOp(node.op);
     if (!planner) throw Error(node.describe() + ": operator type '" + node.op + "' is not supported by Petrel");
 
-    PlanContext ctx{node, {}, config_};
+    PlanContext ctx(node, config_);
     bool allStatic = true;
     for (int id : node.inputs) {
       OpInput in;

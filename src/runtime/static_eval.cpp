@@ -25,7 +25,7 @@ StaticTensor toStaticTensor(const ConstantData& constant) {
 std::vector<StaticTensor> evaluateStaticNode(const Node& node, const std::vector<const StaticTensor*>& inputs) {
   OpPlanner planner = findOp(node.op);
   if (!planner) throw Error(node.describe() + ": operator type is not supported");
-  PlanContext ctx{node, {}, SessionConfig{}};
+  PlanContext ctx(node, SessionConfig{});
   // Planners read weights through OpInput::constant, so every input is also
   // offered as an (unowned) constant view of the static data.
   std::vector<ConstantData> views(inputs.size());

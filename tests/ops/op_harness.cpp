@@ -45,7 +45,7 @@ HarnessResult runOp(const Node& node, const std::vector<HarnessInput>& inputs, S
 
   std::vector<std::shared_ptr<ConstantData>> constants(inputs.size());
   std::vector<StaticTensor> statics(inputs.size());
-  PlanContext ctx{node, {}, config};
+  PlanContext ctx(node, config);
   for (size_t i = 0; i < inputs.size(); ++i) {
     const HarnessInput& h = inputs[i];
     OpInput in;
