@@ -1,0 +1,135 @@
+// LayerNormalization (ONNX opset 17): X is normalised over its dimensions
+// [axis, rank), then scaled and shifted:
+//   Y = (X - Mean) * InvStdDev * Scale + B,  InvStdDev = 1 / sqrt(Var + epsilon)
+// Mean and variance are accumulated in double (two passes: the mean first,
+// then the squared deviations), so long rows and large means lose no
+// precision. The optional outputs Mean and InvStdDev (shape
+// X.shape[:axis] + [1, ...]) are written when asked.
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ops/broadcast.h"
+#include "ops/op.h"
+
+namespace petrel {
+namespace {
+
+// Sum of f(x[i]) in double, in four independent partial sums so the additions
+// overlap instead of waiting on each other.
+template <typename F>
+double sumOf(const float* x, int64_t n, F f) {
+  double s[4] = {0.0, 0.0, 0.0, 0.0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; ++k) s[k] += f(x[i + k]);
+  for (; i < n; ++i) s[0] += f(x[i]);
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+class LayerNormExecutor final : public Executor {
+ public:
+  // A parameter whose shape is not exactly the normalised shape (e.g. [1, D]
+  // against [T, D]) is expanded into scratch by its plan at run time.
+  struct Parameter {
+    bool present = false;
+    std::optional<BroadcastPlan> expand;  // set when it must be expanded
+  };
+
+  LayerNormExecutor(int64_t rows, int64_t size, float epsilon, Parameter scale, Parameter bias)
+      : rows_(rows), size_(size), epsilon_(epsilon), scale_(std::move(scale)), bias_(std::move(bias)) {}
+
+  std::string kernelName() const override { return "layer_norm.f32"; }
+
+  size_t scratchBytes() const override {
+    return ((scale_.expand ? size_ : 0) + (bias_.expand ? size_ : 0)) * sizeof(float);
+  }
+
+  void run(const RunArgs& args) override {
+    float* scratch = static_cast<float*>(args.scratch);
+    const float* scale = parameter(scale_, args.inputs[1], scratch);
+    const float* bias = bias_.present ? parameter(bias_, args.inputs[2], scratch) : nullptr;
+    const float* x = args.inputs[0];
+    float* y = args.outputs[0];
+    float* mean = args.outputs.size() > 1 ? args.outputs[1] : nullptr;
+    float* invStdDev = args.outputs.size() > 2 ? args.outputs[2] : nullptr;
+    parallelOverRange(args.pool, rows_, rows_ * size_, [&](int64_t first, int64_t last) {
+      for (int64_t r = first; r < last; ++r) {
+        const float* xr = x + r * size_;
+        float* yr = y + r * size_;
+        const double m = sumOf(xr, size_, [](double v) { return v; }) / static_cast<double>(size_);
+        const double squares = sumOf(xr, size_, [m](double v) { return (v - m) * (v - m); });
+        const double inv = 1.0 / std::sqrt(squares / static_cast<double>(size_) + epsilon_);
+        const float mf = static_cast<float>(m);
+        const float invf = static_cast<float>(inv);
+        if (bias) {
+          for (int64_t i = 0; i < size_; ++i) yr[i] = (xr[i] - mf) * invf * scale[i] + bias[i];
+        } else {
+          for (int64_t i = 0; i < size_; ++i) yr[i] = (xr[i] - mf) * invf * scale[i];
+        }
+        if (mean) mean[r] = mf;
+        if (invStdDev) invStdDev[r] = invf;
+      }
+    });
+  }
+
+ private:
+  // The parameter's data, expanded into the next free part of scratch if needed.
+  const float* parameter(const Parameter& p, const float* data, float*& scratch) const {
+    if (!p.expand) return data;
+    broadcastCopy(*p.expand, data, scratch);
+    const float* expanded = scratch;
+    scratch += size_;
+    return expanded;
+  }
+
+  int64_t rows_, size_;
+  float epsilon_;
+  Parameter scale_, bias_;
+};
+
+std::unique_ptr<Executor> planLayerNormalization(PlanContext& ctx) {
+  const OpInput& x = ctx.input(0);
+  if (x.dtype != DType::kFloat32) ctx.fail(std::string("does not support ") + dtypeName(x.dtype) + " input");
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const int64_t axisAttr = ctx.node.getInt("axis", -1);
+  const int64_t axis = axisAttr < 0 ? axisAttr + rank : axisAttr;
+  if (axis < 0 || axis >= rank)
+    ctx.fail("axis " + std::to_string(axisAttr) + " is out of range for input shape " + shapeToString(x.shape));
+  const Shape normShape(x.shape.begin() + axis, x.shape.end());
+  const int64_t rows = shapeElements(Shape(x.shape.begin(), x.shape.begin() + axis));
+  const int64_t size = shapeElements(normShape);
+
+  auto parameter = [&](size_t index, const char* name) {
+    LayerNormExecutor::Parameter p;
+    if (!ctx.hasInput(index)) return p;
+    const OpInput& in = ctx.input(index);
+    if (in.dtype != DType::kFloat32) ctx.fail(std::string("input ") + name + " must be float32");
+    // Leading 1s beyond the normalised rank (e.g. [1, D]) change nothing.
+    Shape shape = in.shape;
+    while (shape.size() > normShape.size() && shape.front() == 1) shape.erase(shape.begin());
+    if (!broadcastsTo(shape, normShape))
+      ctx.fail(std::string("input ") + name + " of shape " + shapeToString(in.shape) +
+               " does not broadcast to the normalised shape " + shapeToString(normShape));
+    p.present = true;
+    if (shapeElements(shape) != size) p.expand = makeBroadcastPlan({shape}, normShape);
+    return p;
+  };
+  if (!ctx.hasInput(1)) ctx.fail("input Scale is missing");
+  LayerNormExecutor::Parameter scale = parameter(1, "Scale");
+  LayerNormExecutor::Parameter bias = parameter(2, "B");
+
+  Shape statsShape = x.shape;  // Mean and InvStdDev keep the reduced dims as 1
+  for (int64_t d = axis; d < rank; ++d) statsShape[d] = 1;
+  if (ctx.outputShapes.size() > 3) ctx.fail("has at most 3 outputs");
+  for (size_t o = 0; o < ctx.outputShapes.size(); ++o) ctx.outputShapes[o] = o == 0 ? x.shape : statsShape;
+  return std::make_unique<LayerNormExecutor>(rows, size, ctx.node.getFloat("epsilon", 1e-5f), std::move(scale),
+                                             std::move(bias));
+}
+
+}  // namespace
+
+PETREL_REGISTER_OP("LayerNormalization", planLayerNormalization);
+
+}  // namespace petrel

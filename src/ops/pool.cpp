@@ -1,0 +1,291 @@
+// Pooling over the spatial dims of NCHW: MaxPool and AveragePool (1-D or 2-D
+// windows, with strides, pads, dilations, ceil_mode and auto_pad), and
+// GlobalAveragePool / GlobalMaxPool (any spatial rank).
+//
+// Window geometry is separable, so it is worked out per axis at planning: for
+// every output position along H (and W), which kernel taps land inside the
+// input, and how many land inside the padded input (AveragePool with
+// count_include_pad divides by that). Padding is never materialised.
+//
+// Max and sum are separable too, so each output row is computed in two steps:
+//   1. the window's input rows are combined (max or sum) into one line, a
+//      contiguous loop with an AVX2 twin;
+//   2. each output reduces its columns of that line.
+// A k x k window then costs k row passes per output row plus k taps per output.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "kernels/cpu.h"
+#include "ops/broadcast.h"
+#include "ops/op.h"
+
+namespace petrel {
+
+// acc[i] = max(acc[i], row[i]) or acc[i] += row[i], for i in [0, n).
+using PoolRowCombine = void (*)(float* acc, const float* row, int64_t n);
+
+// Defined in pool_avx2.cpp.
+PoolRowCombine poolRowCombineAvx2(bool isMax);
+
+namespace {
+
+void maxInto(float* acc, const float* row, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) acc[i] = std::max(acc[i], row[i]);
+}
+
+void addInto(float* acc, const float* row, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) acc[i] += row[i];
+}
+
+}  // namespace
+
+// The row-combining kernel for `isa`. Also used by the tests.
+PoolRowCombine poolRowCombine(bool isMax, Isa isa) {
+  if (isa == Isa::kAvx2) return poolRowCombineAvx2(isMax);
+  return isMax ? maxInto : addInto;
+}
+
+namespace {
+
+// One spatial axis of a pooling window.
+struct PoolAxis {
+  int64_t in = 1, out = 1;
+  int64_t kernel = 1, stride = 1, dilation = 1;
+  int64_t padBegin = 0, padEnd = 0;
+};
+
+// The taps of one output position along one axis: t in [first, last) lands
+// on input index start + t * dilation; `padded` taps lie in the padded input.
+struct AxisWindow {
+  int64_t start = 0;
+  int64_t first = 0, last = 0;
+  int64_t padded = 0;
+};
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+std::vector<AxisWindow> axisWindows(const PoolAxis& a) {
+  std::vector<AxisWindow> windows(a.out);
+  for (int64_t o = 0; o < a.out; ++o) {
+    AxisWindow& w = windows[o];
+    w.start = o * a.stride - a.padBegin;
+    // First tap with start + t*d >= 0 and first tap with start + t*d >= in.
+    w.first = w.start >= 0 ? 0 : ceilDiv(-w.start, a.dilation);
+    w.last = w.start >= a.in ? 0 : std::min(a.kernel, ceilDiv(a.in - w.start, a.dilation));
+    w.first = std::min(w.first, a.kernel);
+    w.last = std::max(w.last, w.first);
+    // Taps before the end of the padded input (all are past its beginning).
+    const int64_t paddedEnd = a.in + a.padEnd;
+    w.padded = w.start >= paddedEnd ? 0 : std::min(a.kernel, ceilDiv(paddedEnd - w.start, a.dilation));
+  }
+  return windows;
+}
+
+enum class PoolKind { kMax, kAverage };
+
+class Pool2dExecutor final : public Executor {
+ public:
+  Pool2dExecutor(PoolKind kind, int64_t planes, PoolAxis h, PoolAxis w, bool countIncludePad, int threads)
+      : kind_(kind), planes_(planes), h_(h), w_(w), countIncludePad_(countIncludePad),
+        threads_(std::max(threads, 1)), isa_(bestIsa()), rows_(axisWindows(h)), columns_(axisWindows(w)) {
+    combine_ = poolRowCombine(kind_ == PoolKind::kMax, isa_);
+  }
+
+  std::string kernelName() const override {
+    std::string name = kind_ == PoolKind::kMax ? "pool.max2d.f32" : "pool.average2d.f32";
+    return isa_ == Isa::kScalar ? name : name + "." + isaName(isa_);
+  }
+
+  // One line of W floats per thread.
+  size_t scratchBytes() const override { return static_cast<size_t>(threads_) * w_.in * sizeof(float); }
+
+  void run(const RunArgs& args) override {
+    const float* in = args.inputs[0];
+    float* out = args.outputs[0];
+    float* scratch = static_cast<float*>(args.scratch);
+    const int64_t inPlane = h_.in * w_.in;
+    const int64_t outPlane = h_.out * w_.out;
+    const int64_t work = planes_ * outPlane * h_.kernel * w_.kernel;
+    parallelTasksOrInline(args.pool, planes_, work, threads_, [&](int64_t p, int thread) {
+      float* line = scratch + thread * w_.in;
+      if (kind_ == PoolKind::kMax)
+        plane<PoolKind::kMax>(in + p * inPlane, out + p * outPlane, line);
+      else
+        plane<PoolKind::kAverage>(in + p * inPlane, out + p * outPlane, line);
+    });
+  }
+
+ private:
+  template <PoolKind kind>
+  void plane(const float* x, float* y, float* line) const {
+    constexpr bool isMax = kind == PoolKind::kMax;
+    constexpr float identity = isMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+    const int64_t width = w_.in;
+    for (const AxisWindow& r : rows_) {
+      // 1. The window's input rows, combined into one line.
+      if (r.first == r.last) {
+        std::fill(line, line + width, identity);
+      } else {
+        const float* first = x + (r.start + r.first * h_.dilation) * width;
+        std::copy(first, first + width, line);
+        for (int64_t th = r.first + 1; th < r.last; ++th) combine_(line, x + (r.start + th * h_.dilation) * width, width);
+      }
+      // 2. Each output's columns of that line.
+      const int64_t rowCount = countIncludePad_ ? r.padded : r.last - r.first;
+      for (const AxisWindow& c : columns_) {
+        const float* taps = line + c.start;
+        float acc = identity;
+        for (int64_t tw = c.first; tw < c.last; ++tw)
+          acc = isMax ? std::max(acc, taps[tw * w_.dilation]) : acc + taps[tw * w_.dilation];
+        if constexpr (!isMax) {
+          const int64_t count = rowCount * (countIncludePad_ ? c.padded : c.last - c.first);
+          acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
+        }
+        *y++ = acc;
+      }
+    }
+  }
+
+  PoolKind kind_;
+  int64_t planes_;
+  PoolAxis h_, w_;
+  bool countIncludePad_;
+  int threads_;  // scratch is sized for this many threads
+  Isa isa_;
+  PoolRowCombine combine_ = nullptr;
+  std::vector<AxisWindow> rows_, columns_;
+};
+
+// Output size and pads of one axis, from the ONNX attributes.
+void resolveAxis(const PlanContext& ctx, PoolAxis& a, const std::string& autoPad, bool ceilMode) {
+  const int64_t extent = (a.kernel - 1) * a.dilation + 1;
+  if (autoPad == "VALID") {
+    a.padBegin = a.padEnd = 0;
+    if (a.in < extent) ctx.fail("kernel extent " + std::to_string(extent) + " exceeds input size " + std::to_string(a.in));
+    a.out = (a.in - extent) / a.stride + 1;
+  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    a.out = ceilDiv(a.in, a.stride);
+    const int64_t total = std::max<int64_t>(0, (a.out - 1) * a.stride + extent - a.in);
+    a.padBegin = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    a.padEnd = total - a.padBegin;
+  } else if (autoPad == "NOTSET") {
+    const int64_t span = a.in + a.padBegin + a.padEnd - extent;
+    if (span < 0)
+      ctx.fail("kernel extent " + std::to_string(extent) + " exceeds padded input size " +
+               std::to_string(a.in + a.padBegin + a.padEnd));
+    a.out = (ceilMode ? ceilDiv(span, a.stride) : span / a.stride) + 1;
+    // ceil_mode: the last window must start inside the input or the left padding.
+    if (ceilMode && (a.out - 1) * a.stride >= a.in + a.padBegin) --a.out;
+  } else {
+    ctx.fail("unknown auto_pad '" + autoPad + "'");
+  }
+}
+
+std::unique_ptr<Executor> planPool(PlanContext& ctx, PoolKind kind) {
+  const OpInput& x = ctx.input(0);
+  if (x.dtype != DType::kFloat32) ctx.fail(std::string("does not support ") + dtypeName(x.dtype) + " input");
+  if (ctx.outputShapes.size() > 1) ctx.fail("only output 0 is supported (not the Indices output)");
+  const std::vector<int64_t> kernel = ctx.node.getInts("kernel_shape");
+  const size_t spatial = kernel.size();
+  if (spatial < 1 || spatial > 2) ctx.fail("supports 1-D and 2-D windows, got kernel_shape " + shapeToString(kernel));
+  if (x.shape.size() != spatial + 2)
+    ctx.fail("input shape " + shapeToString(x.shape) + " does not match kernel_shape " + shapeToString(kernel));
+  const std::vector<int64_t> strides = ctx.node.getInts("strides", std::vector<int64_t>(spatial, 1));
+  const std::vector<int64_t> dilations = ctx.node.getInts("dilations", std::vector<int64_t>(spatial, 1));
+  const std::vector<int64_t> pads = ctx.node.getInts("pads", std::vector<int64_t>(2 * spatial, 0));
+  if (strides.size() != spatial || dilations.size() != spatial || pads.size() != 2 * spatial)
+    ctx.fail("strides, dilations or pads do not match kernel_shape " + shapeToString(kernel));
+  const std::string autoPad = ctx.node.getString("auto_pad", "NOTSET");
+  const bool ceilMode = ctx.node.getInt("ceil_mode", 0) != 0;
+
+  // A 1-D window is a 2-D one with a height of 1.
+  PoolAxis axes[2];
+  for (size_t i = 0; i < spatial; ++i) {
+    PoolAxis& a = axes[2 - spatial + i];
+    a.in = x.shape[2 + i];
+    a.kernel = kernel[i];
+    a.stride = strides[i];
+    a.dilation = dilations[i];
+    a.padBegin = pads[i];
+    a.padEnd = pads[spatial + i];
+    if (a.kernel < 1 || a.stride < 1 || a.dilation < 1 || a.padBegin < 0 || a.padEnd < 0)
+      ctx.fail("kernel_shape, strides and dilations must be positive and pads non-negative");
+    resolveAxis(ctx, a, autoPad, ceilMode);
+  }
+  Shape outShape = {x.shape[0], x.shape[1]};
+  for (size_t i = 0; i < spatial; ++i) outShape.push_back(axes[2 - spatial + i].out);
+  ctx.outputShapes[0] = outShape;
+  const bool countIncludePad = ctx.node.getInt("count_include_pad", 0) != 0;
+  return std::make_unique<Pool2dExecutor>(kind, x.shape[0] * x.shape[1], axes[0], axes[1], countIncludePad,
+                                          ctx.config.threads);
+}
+
+// --- Global pooling: one value per (n, c) plane -----------------------------------
+
+class GlobalPoolExecutor final : public Executor {
+ public:
+  GlobalPoolExecutor(PoolKind kind, int64_t planes, int64_t size) : kind_(kind), planes_(planes), size_(size) {}
+
+  std::string kernelName() const override {
+    return kind_ == PoolKind::kMax ? "pool.global_max.f32" : "pool.global_average.f32";
+  }
+
+  void run(const RunArgs& args) override {
+    const float* in = args.inputs[0];
+    float* out = args.outputs[0];
+    parallelOverRange(args.pool, planes_, planes_ * size_, [&](int64_t first, int64_t last) {
+      for (int64_t p = first; p < last; ++p) out[p] = reducePlane(in + p * size_);
+    });
+  }
+
+ private:
+  float reducePlane(const float* x) const {
+    if (kind_ == PoolKind::kMax) {
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t i = 0; i < size_; ++i) m = std::max(m, x[i]);
+      return m;
+    }
+    // Four partial sums: independent additions and smaller rounding error.
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int64_t i = 0;
+    for (; i + 4 <= size_; i += 4)
+      for (int k = 0; k < 4; ++k) s[k] += x[i + k];
+    for (; i < size_; ++i) s[0] += x[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) / static_cast<float>(size_);
+  }
+
+  PoolKind kind_;
+  int64_t planes_, size_;
+};
+
+std::unique_ptr<Executor> planGlobalPool(PlanContext& ctx, PoolKind kind) {
+  const OpInput& x = ctx.input(0);
+  if (x.dtype != DType::kFloat32) ctx.fail(std::string("does not support ") + dtypeName(x.dtype) + " input");
+  if (x.shape.size() < 3) ctx.fail("expects an N x C x spatial input, got shape " + shapeToString(x.shape));
+  Shape outShape(x.shape.size(), 1);
+  outShape[0] = x.shape[0];
+  outShape[1] = x.shape[1];
+  ctx.outputShapes[0] = outShape;
+  const int64_t size = shapeElements(Shape(x.shape.begin() + 2, x.shape.end()));
+  if (size == 0) ctx.fail("has an empty spatial extent in shape " + shapeToString(x.shape));
+  return std::make_unique<GlobalPoolExecutor>(kind, x.shape[0] * x.shape[1], size);
+}
+
+std::unique_ptr<Executor> planMaxPool(PlanContext& ctx) { return planPool(ctx, PoolKind::kMax); }
+std::unique_ptr<Executor> planAveragePool(PlanContext& ctx) { return planPool(ctx, PoolKind::kAverage); }
+std::unique_ptr<Executor> planGlobalMaxPool(PlanContext& ctx) { return planGlobalPool(ctx, PoolKind::kMax); }
+std::unique_ptr<Executor> planGlobalAveragePool(PlanContext& ctx) {
+  return planGlobalPool(ctx, PoolKind::kAverage);
+}
+
+}  // namespace
+
+PETREL_REGISTER_OP("MaxPool", planMaxPool);
+PETREL_REGISTER_OP("AveragePool", planAveragePool);
+PETREL_REGISTER_OP("GlobalMaxPool", planGlobalMaxPool);
+PETREL_REGISTER_OP("GlobalAveragePool", planGlobalAveragePool);
+
+}  // namespace petrel

@@ -1,0 +1,65 @@
+// AVX2 twin of softmaxRow in softmax.cpp: one contiguous softmax, exp by the
+// vector polynomial of kernels/x86/avx2_math.h (~2 ulp). Called only when
+// bestIsa() is Isa::kAvx2.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/x86/avx2_math.h"
+
+namespace petrel {
+
+namespace {
+float horizontalMax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+float horizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+}  // namespace
+
+void softmaxRowAvx2(const float* in, float* out, int64_t n) {
+  const int64_t full = n / 8 * 8;
+  const int64_t rest = n - full;
+
+  __m256 vmax = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t i = 0; i < full; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(in + i));
+  float max = horizontalMax(vmax);
+  for (int64_t i = full; i < n; ++i) max = std::max(max, in[i]);
+
+  // The tail goes through the same vector exp (via a padded copy), so every
+  // element sees one formula; padding lanes are not summed.
+  const __m256 shift = _mm256_set1_ps(max);
+  __m256 vsum = _mm256_setzero_ps();
+  for (int64_t i = 0; i < full; i += 8) {
+    const __m256 e = avx2::exp(_mm256_sub_ps(_mm256_loadu_ps(in + i), shift));
+    _mm256_storeu_ps(out + i, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  float sum = horizontalSum(vsum);
+  if (rest) {
+    alignas(32) float tail[8] = {};
+    std::copy(in + full, in + n, tail);
+    _mm256_store_ps(tail, avx2::exp(_mm256_sub_ps(_mm256_load_ps(tail), shift)));
+    for (int64_t j = 0; j < rest; ++j) {
+      out[full + j] = tail[j];
+      sum += tail[j];
+    }
+  }
+
+  const float scale = 1.0f / sum;
+  const __m256 vscale = _mm256_set1_ps(scale);
+  for (int64_t i = 0; i < full; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(out + i), vscale));
+  for (int64_t i = full; i < n; ++i) out[i] *= scale;
+}
+
+}  // namespace petrel
