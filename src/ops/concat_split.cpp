@@ -56,6 +56,7 @@ void concatItems(const ChunkPlan& plan, const T* const* parts, T* whole, size_t 
   const size_t count = plan.chunk.size();
   for (size_t item = begin; item < end; ++item) {
     const size_t o = item / count, p = item % count;
+    if (plan.chunk[p] == 0) continue;  // empty part: its pointer may be null
     std::memcpy(whole + o * plan.wholeChunk + plan.chunkOffset[p], parts[p] + o * plan.chunk[p],
                 plan.chunk[p] * sizeof(T));
   }
@@ -66,6 +67,7 @@ void splitItems(const ChunkPlan& plan, const T* whole, T* const* parts, size_t b
   const size_t count = plan.chunk.size();
   for (size_t item = begin; item < end; ++item) {
     const size_t o = item / count, p = item % count;
+    if (plan.chunk[p] == 0) continue;  // empty part: its pointer may be null
     std::memcpy(parts[p] + o * plan.chunk[p], whole + o * plan.wholeChunk + plan.chunkOffset[p],
                 plan.chunk[p] * sizeof(T));
   }
