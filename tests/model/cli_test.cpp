@@ -143,7 +143,9 @@ TEST(Cli, DamagedModelFilesNeverCrash) {
     std::ofstream(dir / "flip.petrel", std::ios::binary).write(damaged.data(), static_cast<std::streamsize>(damaged.size()));
     const Outcome flipped = runPetrel("bench " + (dir / "flip.petrel").string() + " --loops 1 --warmup 0");
     EXPECT_TRUE(flipped.exited) << "crash on trial " << trial << ": " << flipped.output;
-    if (flipped.code != 0) EXPECT_NE(flipped.output.find("error"), std::string::npos) << flipped.output;
+    if (flipped.code != 0) {
+      EXPECT_NE(flipped.output.find("error"), std::string::npos) << flipped.output;
+    }
   }
 }
 
