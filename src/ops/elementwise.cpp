@@ -20,15 +20,9 @@
 #include "kernels/cpu.h"
 #include "ops/broadcast.h"
 #include "ops/op.h"
+#include "ops/row_kernels.h"
 
 namespace petrel {
-
-// out[i] = a[i * strideA] op b[i * strideB] for i in [0, n); each stride is 0
-// (one repeated value) or 1 (contiguous).
-using BinaryRowKernel = void (*)(const float* a, const float* b, float* out, int64_t n);
-
-// Defined in elementwise_avx2.cpp; nullptr where there is no AVX2 twin.
-BinaryRowKernel binaryRowKernelAvx2(char op, bool vectorA, bool vectorB);
 
 namespace {
 

@@ -5,10 +5,10 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include "ops/row_kernels.h"
 
 namespace petrel {
 
-using BinaryRowKernel = void (*)(const float* a, const float* b, float* out, int64_t n);
 
 namespace {
 

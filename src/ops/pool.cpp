@@ -21,14 +21,9 @@
 #include "kernels/cpu.h"
 #include "ops/broadcast.h"
 #include "ops/op.h"
+#include "ops/row_kernels.h"
 
 namespace petrel {
-
-// acc[i] = max(acc[i], row[i]) or acc[i] += row[i], for i in [0, n).
-using PoolRowCombine = void (*)(float* acc, const float* row, int64_t n);
-
-// Defined in pool_avx2.cpp.
-PoolRowCombine poolRowCombineAvx2(bool isMax);
 
 namespace {
 

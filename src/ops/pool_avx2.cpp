@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include "ops/row_kernels.h"
 
 namespace petrel {
 
-using PoolRowCombine = void (*)(float* acc, const float* row, int64_t n);
 
 namespace {
 

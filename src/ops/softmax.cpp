@@ -16,11 +16,9 @@
 #include "ops/broadcast.h"
 #include "ops/op.h"
 #include "runtime/thread_pool.h"
+#include "ops/row_kernels.h"
 
 namespace petrel {
-
-// Defined in softmax_avx2.cpp.
-void softmaxRowAvx2(const float* in, float* out, int64_t n);
 
 namespace {
 

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "kernels/x86/avx2_math.h"
+#include "ops/row_kernels.h"
 
 namespace petrel {
 

@@ -15,13 +15,9 @@
 #include "kernels/cpu.h"
 #include "ops/broadcast.h"
 #include "ops/op.h"
+#include "ops/row_kernels.h"
 
 namespace petrel {
-
-using MapRow = void (*)(const float* in, float* out, int64_t n);
-
-// Defined in unary_avx2.cpp; nullptr where there is no AVX2 twin.
-MapRow unaryMapAvx2(const char* name);
 
 namespace {
 

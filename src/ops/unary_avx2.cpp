@@ -8,10 +8,10 @@
 #include <cstring>
 
 #include "kernels/x86/avx2_math.h"
+#include "ops/row_kernels.h"
 
 namespace petrel {
 
-using MapRow = void (*)(const float* in, float* out, int64_t n);
 
 namespace {
 

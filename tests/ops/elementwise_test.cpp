@@ -10,13 +10,7 @@
 #include "kernels/cpu.h"
 #include "ops/op_harness.h"
 #include "support/test_support.h"
-
-namespace petrel {
-// The row kernels of src/ops/elementwise.cpp (not in a header: only the
-// executor and this test use them).
-using BinaryRowKernel = void (*)(const float* a, const float* b, float* out, int64_t n);
-BinaryRowKernel binaryRowKernel(char op, bool vectorA, bool vectorB, Isa isa);
-}  // namespace petrel
+#include "ops/row_kernels.h"
 
 namespace petrel::test {
 namespace {

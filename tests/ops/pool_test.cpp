@@ -12,13 +12,7 @@
 #include "kernels/cpu.h"
 #include "ops/op_harness.h"
 #include "support/test_support.h"
-
-namespace petrel {
-// The row-combining kernel of src/ops/pool.cpp (not in a header: only the
-// executor and this test use it).
-using PoolRowCombine = void (*)(float* acc, const float* row, int64_t n);
-PoolRowCombine poolRowCombine(bool isMax, Isa isa);
-}  // namespace petrel
+#include "ops/row_kernels.h"
 
 namespace petrel::test {
 namespace {

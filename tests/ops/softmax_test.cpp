@@ -8,12 +8,7 @@
 #include "kernels/cpu.h"
 #include "ops/op_harness.h"
 #include "support/test_support.h"
-
-namespace petrel {
-// The row kernel of src/ops/softmax.cpp (not in a header: only the executor
-// and this test use it).
-void softmaxRow(const float* in, float* out, int64_t n, Isa isa);
-}  // namespace petrel
+#include "ops/row_kernels.h"
 
 namespace petrel::test {
 namespace {

@@ -10,13 +10,7 @@
 #include "kernels/cpu.h"
 #include "ops/op_harness.h"
 #include "support/test_support.h"
-
-namespace petrel {
-// The map kernels of src/ops/unary.cpp (not in a header: only the executor
-// and this test use them).
-using MapRow = void (*)(const float* in, float* out, int64_t n);
-MapRow unaryMapKernel(const char* name, Isa isa);
-}  // namespace petrel
+#include "ops/row_kernels.h"
 
 namespace petrel::test {
 namespace {

@@ -1,0 +1,32 @@
+#pragma once
+// The contiguous-row kernels behind the elementwise, unary, softmax and pooling
+// operators. Each has a scalar version (in the operator's .cpp) and an AVX2
+// twin (in its _avx2.cpp); the selector picks by Isa, so tests can compare
+// both on the same data.
+#include <cstdint>
+
+#include "kernels/cpu.h"
+
+namespace petrel {
+
+// out[i] = a[i] op b[i]; `vectorA`/`vectorB` false means that operand is one
+// repeated value (read a[0] / b[0]). op is one of + - * / ^.
+using BinaryRowKernel = void (*)(const float* a, const float* b, float* out, int64_t n);
+BinaryRowKernel binaryRowKernel(char op, bool vectorA, bool vectorB, Isa isa);
+BinaryRowKernel binaryRowKernelAvx2(char op, bool vectorA, bool vectorB);  // nullptr if none
+
+// out[i] = f(in[i]) for a named plain map ("exp", "erf", "sqrt", "neg", ...).
+using MapRow = void (*)(const float* in, float* out, int64_t n);
+MapRow unaryMapKernel(const char* name, Isa isa);  // nullptr for an unknown name
+MapRow unaryMapAvx2(const char* name);              // nullptr if none
+
+// One numerically stable softmax over n contiguous values.
+void softmaxRow(const float* in, float* out, int64_t n, Isa isa);
+void softmaxRowAvx2(const float* in, float* out, int64_t n);
+
+// acc[i] = max(acc[i], row[i]) or acc[i] += row[i].
+using PoolRowCombine = void (*)(float* acc, const float* row, int64_t n);
+PoolRowCombine poolRowCombine(bool isMax, Isa isa);
+PoolRowCombine poolRowCombineAvx2(bool isMax);
+
+}  // namespace petrel
