@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "kernels/im2col.h"
 #include "kernels/sgemm_internal.h"
+#include "kernels/sgemm_pack_im2col.h"
 #include "runtime/thread_pool.h"
 
 namespace petrel {
@@ -77,28 +77,23 @@ void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int6
   }
 }
 
-void sgemmPackRhsIm2col(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
-                        int64_t cols, float* out) {
-  // One row of the im2col matrix at a time (a few hundred columns, in L1),
-  // then its 16-float pieces go to the panels.
-  constexpr int64_t kChunk = 512;
-  alignas(64) float row[kChunk];
-  for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
-    const int64_t width = std::min(kChunk, cols - c0);
-    const int64_t fullPanels = width / NR;
-    const int64_t tail = width - fullPanels * NR;
-    float* chunkOut = out + (c0 / NR) * NR * kc;
-    for (int64_t k = 0; k < kc; ++k) {
-      im2colRowSegment(g, image, k0 + k, j0 + c0, width, row);
-      float* dst = chunkOut + k * NR;
-      for (int64_t q = 0; q < fullPanels; ++q) std::memcpy(dst + q * NR * kc, row + q * NR, NR * sizeof(float));
-      if (tail) {
-        float* last = dst + fullPanels * NR * kc;
-        std::memcpy(last, row + fullPanels * NR, tail * sizeof(float));
-        std::fill(last + tail, last + NR, 0.0f);
-      }
+namespace {
+
+struct PortableRunCopy {
+  static void run(float* dst, const float* src, int64_t n, int64_t stride) {
+    if (stride == 1) {
+      std::memcpy(dst, src, n * sizeof(float));
+    } else {
+      for (int64_t t = 0; t < n; ++t) dst[t] = src[t * stride];
     }
   }
+};
+
+}  // namespace
+
+void sgemmPackRhsIm2col(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
+                        int64_t cols, float* out) {
+  packRhsIm2colWith<PortableRunCopy>(g, image, k0, kc, j0, cols, out);
 }
 
 // ------------------------------------------------------- packed operands
@@ -140,8 +135,8 @@ const float* SgemmPackedRhs::panels(int64_t k0, int64_t panel) const {
 }
 
 SgemmMicroKernels sgemmMicroKernels(Isa isa) {
-  if (isa == Isa::kAvx2) return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2};
-  return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar};
+  if (isa == Isa::kAvx2) return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2, sgemmPackRhsIm2colAvx2};
+  return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar, sgemmPackRhsIm2col};
 }
 
 // ---------------------------------------------------------------- driver
@@ -278,7 +273,7 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
     else if (job.sharedRhs)
       b = panelsAt(job.sharedRhs, roundUp(job.n, NR), job.k, k0, n0 / NR, NR);
     else if (p.rhs.im2col)
-      sgemmPackRhsIm2col(*p.rhs.im2col, p.rhs.image, k0, kc, n0, cols, rhsBlock);
+      job.kernels.packIm2col(*p.rhs.im2col, p.rhs.image, k0, kc, n0, cols, rhsBlock);
     else
       sgemmPackRhs(p.rhs.matrix, k0, kc, n0, cols, rhsBlock);
     store.loadC = job.epilogue.accumulate || kb > 0;
@@ -340,7 +335,7 @@ void packSharedRhs(const Job& job, const SgemmRhs& rhs, ThreadPool* pool, int64_
     const int64_t cols = std::min(kPanelsPerTask * NR, job.n - j0);
     float* out = const_cast<float*>(panelsAt(job.sharedRhs, roundUp(job.n, NR), job.k, k0, j0 / NR, NR));
     if (shared->rhs->im2col)
-      sgemmPackRhsIm2col(*shared->rhs->im2col, shared->rhs->image, k0, kc, j0, cols, out);
+      job.kernels.packIm2col(*shared->rhs->im2col, shared->rhs->image, k0, kc, j0, cols, out);
     else
       sgemmPackRhs(shared->rhs->matrix, k0, kc, j0, cols, out);
   };

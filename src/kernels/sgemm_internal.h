@@ -32,9 +32,21 @@ void sgemmKernel6x8Scalar(int64_t kc, const float* a, const float* b, float* c, 
 void sgemmKernel6x8Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                         const SgemmTileStore& store);
 
+// Packs K range [k0, k0+kc) x columns [j0, j0+cols) of B = im2col(image) of
+// geometry g into ceil(cols/NR) panels (the same bytes as sgemmPackRhs on the
+// materialised matrix). The AVX2 twin writes the same bytes.
+using SgemmIm2colPacker = void (*)(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc,
+                                   int64_t j0, int64_t cols, float* out);
+void sgemmPackRhsIm2col(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
+                        int64_t cols, float* out);
+void sgemmPackRhsIm2colAvx2(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
+                            int64_t cols, float* out);
+
+// What differs between instruction sets.
 struct SgemmMicroKernels {
   SgemmMicroKernel full;    // MR x NR
   SgemmMicroKernel narrow;  // MR x NR/2
+  SgemmIm2colPacker packIm2col;
 };
 SgemmMicroKernels sgemmMicroKernels(Isa isa);
 
@@ -46,8 +58,5 @@ int64_t sgemmDepthBlock(int64_t k);
 void sgemmPackLhs(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out);
 // Packs K range [k0, k0+kc) x columns [j0, j0+cols) of B into ceil(cols/NR) panels.
 void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out);
-// The same for B = im2col(image) of geometry g.
-void sgemmPackRhsIm2col(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
-                        int64_t cols, float* out);
 
 }  // namespace petrel
