@@ -8,37 +8,13 @@
 #include <string>
 
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
 namespace {
 
 using I = HarnessInput;
-
-template <typename Fn>
-void expectNodeError(const Fn& fn, const std::string& op) {
-  try {
-    fn();
-    ADD_FAILURE() << op << ": expected petrel::Error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("test_" + op), std::string::npos) << e.what();
-  }
-}
-
-// Multi-index of a flat index in a row-major shape.
-std::vector<int64_t> unravel(int64_t flat, const Shape& shape) {
-  std::vector<int64_t> index(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    index[d] = flat % shape[d];
-    flat /= shape[d];
-  }
-  return index;
-}
-int64_t ravel(const std::vector<int64_t>& index, const Shape& shape) {
-  int64_t flat = 0;
-  for (size_t d = 0; d < shape.size(); ++d) flat = flat * shape[d] + index[d];
-  return flat;
-}
 
 // Reference Concat: each output element finds its input by walking the axis.
 std::vector<float> concatReference(const std::vector<std::vector<float>>& ins, const std::vector<Shape>& shapes,

@@ -99,8 +99,7 @@ void checkConvTranspose(const ConvTCase& c) {
   std::vector<HarnessInput> inputs{HarnessInput::runtime({c.n, c.c, c.h, c.w}, x),
                                    HarnessInput::constant({c.c, c.mg, c.kh, c.kw}, w)};
   if (c.bias) inputs.push_back(HarnessInput::constant({m}, b));
-  SessionConfig config;
-  config.threads = c.threads;
+  const SessionConfig config = test::withThreads(c.threads);
   const test::HarnessResult r = test::runOp(test::makeNode("ConvTranspose", attrs), inputs, config);
   EXPECT_EQ(r.kernel, "conv_transpose.sgemm.col2im");
   ASSERT_EQ(r.shapes.at(0), (Shape{c.n, m, oh, ow}));

@@ -9,26 +9,12 @@
 #include "kernels/activation.h"
 #include "kernels/cpu.h"
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 #include "ops/row_kernels.h"
 
 namespace petrel::test {
 namespace {
-
-// Index into `shape` (aligned on the last dim with `out`) of output element `flat`.
-int64_t sourceIndex(const Shape& shape, const Shape& out, int64_t flat) {
-  int64_t index = 0, stride = 1;
-  int64_t s = static_cast<int64_t>(shape.size()) - 1;
-  for (int64_t d = static_cast<int64_t>(out.size()) - 1; d >= 0; --d, --s) {
-    const int64_t coord = flat % out[d];
-    flat /= out[d];
-    if (s >= 0) {
-      if (shape[s] != 1) index += coord * stride;
-      stride *= shape[s];
-    }
-  }
-  return index;
-}
 
 float reference(const std::string& op, float a, float b) {
   if (op == "Add") return a + b;
@@ -38,23 +24,6 @@ float reference(const std::string& op, float a, float b) {
   if (op == "Pow") return static_cast<float>(std::pow(static_cast<double>(a), static_cast<double>(b)));
   ADD_FAILURE() << "no reference for " << op;
   return 0.0f;
-}
-
-// Element-wise closeness; NaN never passes.
-void expectClose(const std::vector<float>& actual, const std::vector<float>& expected, double tolerance) {
-  ASSERT_EQ(actual.size(), expected.size());
-  int reported = 0;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const double limit = tolerance * (1.0 + std::fabs(expected[i]));
-    if (!(std::fabs(static_cast<double>(actual[i]) - expected[i]) <= limit) && reported++ < 5)
-      ADD_FAILURE() << "element " << i << ": got " << actual[i] << ", expected " << expected[i];
-  }
-}
-
-SessionConfig withThreads(int threads) {
-  SessionConfig config;
-  config.threads = threads;
-  return config;
 }
 
 struct BroadcastCase {
@@ -111,7 +80,7 @@ TEST(Elementwise, BinaryOpsBroadcastAgainstReference) {
         ASSERT_EQ(r.shapes[0], c.out);
         std::vector<float> expected(shapeElements(c.out));
         for (int64_t i = 0; i < static_cast<int64_t>(expected.size()); ++i)
-          expected[i] = reference(op, a[sourceIndex(c.a, c.out, i)], b[sourceIndex(c.b, c.out, i)]);
+          expected[i] = reference(op, a[broadcastSourceIndex(c.a, c.out, i)], b[broadcastSourceIndex(c.b, c.out, i)]);
         expectClose(r.outputs[0], expected, 1e-6);
         EXPECT_NE(r.kernel.find(std::string(".f32.") + c.operands), std::string::npos) << r.kernel;
       }
@@ -172,7 +141,7 @@ TEST(Elementwise, AddWithEveryFusedActivation) {
         ASSERT_EQ(r.shapes[0], out);
         std::vector<float> expected(shapeElements(out));
         for (int64_t i = 0; i < static_cast<int64_t>(expected.size()); ++i)
-          expected[i] = applyActivation(act, a[sourceIndex(c.a, out, i)] + b[sourceIndex(c.b, out, i)]);
+          expected[i] = applyActivation(act, a[broadcastSourceIndex(c.a, out, i)] + b[broadcastSourceIndex(c.b, out, i)]);
         // The vectorised activations are polynomial approximations.
         expectClose(r.outputs[0], expected, 2e-6);
         if (act.kind != Activation::kNone) {
@@ -291,18 +260,6 @@ TEST(Elementwise, WhereIsStaticWithBroadcasting) {
 }
 
 // --- errors ---------------------------------------------------------------------------
-
-// Runs `fn`, expecting an Error whose message contains every fragment.
-template <typename Fn>
-void expectError(Fn fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an Error";
-  } catch (const Error& e) {
-    for (const std::string& f : fragments)
-      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << "'" << e.what() << "' lacks '" << f << "'";
-  }
-}
 
 TEST(Elementwise, IncompatibleBroadcastNamesNodeAndShapes) {
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow"}) {

@@ -8,6 +8,7 @@
 
 #include "kernels/activation.h"
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 
 namespace petrel {
@@ -58,19 +59,14 @@ void checkGemm(const GemmCase& c) {
   attrs["transB"] = int64_t{c.transB};
   attrs["alpha"] = c.alpha;
   attrs["beta"] = c.beta;
-  if (c.activation.kind != Activation::kNone) {
-    attrs["activation"] = std::string(activationName(c.activation.kind));
-    attrs["activation_alpha"] = c.activation.alpha;
-    attrs["activation_beta"] = c.activation.beta;
-  }
+  test::addActivationAttributes(attrs, c.activation);
   const Shape aShape = c.transA ? Shape{c.k, c.m} : Shape{c.m, c.k};
   const Shape bShape = c.transB ? Shape{c.n, c.k} : Shape{c.k, c.n};
   std::vector<HarnessInput> inputs{HarnessInput::runtime(aShape, a),
                                    c.constantB ? HarnessInput::constant(bShape, b) : HarnessInput::runtime(bShape, b)};
   if (c.hasC)
     inputs.push_back(c.constantC ? HarnessInput::constant(c.cShape, cv) : HarnessInput::runtime(c.cShape, cv));
-  SessionConfig config;
-  config.threads = c.threads;
+  const SessionConfig config = test::withThreads(c.threads);
   const test::HarnessResult r = test::runOp(test::makeNode("Gemm", attrs), inputs, config);
   ASSERT_EQ(r.shapes.at(0), (Shape{c.m, c.n}));
   EXPECT_EQ(r.kernel, c.constantB ? "gemm.sgemm.packed_b" : "gemm.sgemm");

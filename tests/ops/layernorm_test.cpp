@@ -7,35 +7,11 @@
 #include <vector>
 
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
 namespace {
-
-void expectClose(const std::vector<float>& actual, const std::vector<double>& expected, double tolerance) {
-  ASSERT_EQ(actual.size(), expected.size());
-  int reported = 0;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const double limit = tolerance * (1.0 + std::fabs(expected[i]));
-    if (!(std::fabs(actual[i] - expected[i]) <= limit) && reported++ < 5)
-      ADD_FAILURE() << "element " << i << ": got " << actual[i] << ", expected " << expected[i];
-  }
-}
-
-// Element i of a parameter of shape `p` broadcast against the normalised shape `norm`.
-double parameterAt(const std::vector<float>& values, const Shape& p, const Shape& norm, int64_t i) {
-  int64_t index = 0, stride = 1;
-  int64_t s = static_cast<int64_t>(p.size()) - 1;
-  for (int64_t d = static_cast<int64_t>(norm.size()) - 1; d >= 0; --d, --s) {
-    const int64_t coord = i % norm[d];
-    i /= norm[d];
-    if (s >= 0) {
-      if (p[s] != 1) index += coord * stride;
-      stride *= p[s];
-    }
-  }
-  return values[index];
-}
 
 struct Reference {
   std::vector<double> y, mean, invStdDev;
@@ -59,8 +35,9 @@ Reference referenceLayerNorm(const std::vector<float>& x, const Shape& shape, in
     var /= size;
     const double inv = 1.0 / std::sqrt(var + epsilon);
     for (int64_t i = 0; i < size; ++i) {
-      double v = (xr[i] - mean) * inv * parameterAt(scale, scaleShape, norm, i);
-      if (bias) v += parameterAt(*bias, biasShape, norm, i);
+      // Scale and B broadcast against the normalised shape.
+      double v = (xr[i] - mean) * inv * scale[broadcastSourceIndex(scaleShape, norm, i)];
+      if (bias) v += (*bias)[broadcastSourceIndex(biasShape, norm, i)];
       r.y[row * size + i] = v;
     }
     r.mean.push_back(mean);
@@ -89,8 +66,7 @@ TEST(LayerNorm, AgainstReference) {
   };
   uint32_t seed = 1;
   for (int threads : {1, 2}) {
-    SessionConfig config;
-    config.threads = threads;
+    const SessionConfig config = withThreads(threads);
     for (const Case& c : cases) {
       for (float epsilon : {1e-5f, 1e-6f, 0.1f}) {
         SCOPED_TRACE(shapeToString(c.x) + " axis " + std::to_string(c.axis) + " scale " + shapeToString(c.scale) +

@@ -7,6 +7,7 @@
 
 #include "kernels/activation.h"
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 
 namespace petrel {
@@ -61,13 +62,8 @@ void checkMatMul(const Shape& as, const Shape& bs, bool constantB, int threads =
   const std::vector<float> a = test::randomFloats(shapeElements(as), 41);
   const std::vector<float> b = test::randomFloats(shapeElements(bs), 42);
   std::map<std::string, AttributeValue> attrs;
-  if (act.kind != Activation::kNone) {
-    attrs["activation"] = std::string(activationName(act.kind));
-    attrs["activation_alpha"] = act.alpha;
-    attrs["activation_beta"] = act.beta;
-  }
-  SessionConfig config;
-  config.threads = threads;
+  test::addActivationAttributes(attrs, act);
+  const SessionConfig config = test::withThreads(threads);
   const test::HarnessResult r = test::runOp(
       test::makeNode("MatMul", attrs),
       {HarnessInput::runtime(as, a), constantB ? HarnessInput::constant(bs, b) : HarnessInput::runtime(bs, b)}, config);

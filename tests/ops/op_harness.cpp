@@ -30,6 +30,12 @@ HarnessInput HarnessInput::int64s(Shape shape, std::vector<int64_t> data) {
 }
 HarnessInput HarnessInput::absent() { return HarnessInput{}; }
 
+SessionConfig withThreads(int threads) {
+  SessionConfig config;
+  config.threads = threads;
+  return config;
+}
+
 Node makeNode(const std::string& op, std::map<std::string, AttributeValue> attributes) {
   Node node;
   node.op = op;

@@ -31,6 +31,9 @@ struct HarnessResult {
   bool aliased = false;
 };
 
+// A config that runs on `threads` threads (other settings default).
+SessionConfig withThreads(int threads);
+
 // `node` gives op and attributes; its inputs/outputs are ignored.
 HarnessResult runOp(const Node& node, const std::vector<HarnessInput>& inputs,
                     SessionConfig config = {}, int outputCount = 1);

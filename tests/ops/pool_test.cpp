@@ -11,27 +11,12 @@
 
 #include "kernels/cpu.h"
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 #include "ops/row_kernels.h"
 
 namespace petrel::test {
 namespace {
-
-void expectClose(const std::vector<float>& actual, const std::vector<float>& expected, double tolerance) {
-  ASSERT_EQ(actual.size(), expected.size());
-  int reported = 0;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const double limit = tolerance * (1.0 + std::fabs(expected[i]));
-    if (!(std::fabs(static_cast<double>(actual[i]) - expected[i]) <= limit) && reported++ < 5)
-      ADD_FAILURE() << "element " << i << ": got " << actual[i] << ", expected " << expected[i];
-  }
-}
-
-SessionConfig withThreads(int threads) {
-  SessionConfig config;
-  config.threads = threads;
-  return config;
-}
 
 struct PoolConfig {
   std::vector<int64_t> kernel, strides, pads, dilations;  // pads: begins then ends
@@ -287,8 +272,7 @@ TEST(Pool, GlobalPools) {
 
 // Max and add are exact: every twin must match the plain loop bit for bit.
 TEST(Pool, RowCombineTwinsAgree) {
-  std::vector<Isa> isas = {Isa::kScalar};
-  if (isaSupported(Isa::kAvx2)) isas.push_back(Isa::kAvx2);
+  const std::vector<Isa> isas = supportedIsas();
   uint32_t seed = 300;
   for (Isa isa : isas) {
     for (bool isMax : {false, true}) {
@@ -301,17 +285,6 @@ TEST(Pool, RowCombineTwinsAgree) {
         EXPECT_EQ(acc, expected);
       }
     }
-  }
-}
-
-template <typename Fn>
-void expectError(Fn fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an Error";
-  } catch (const Error& e) {
-    for (const std::string& f : fragments)
-      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << "'" << e.what() << "' lacks '" << f << "'";
   }
 }
 

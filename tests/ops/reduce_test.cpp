@@ -8,20 +8,11 @@
 #include <vector>
 
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
 namespace {
-
-void expectClose(const std::vector<float>& actual, const std::vector<double>& expected, double tolerance) {
-  ASSERT_EQ(actual.size(), expected.size());
-  int reported = 0;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const double limit = tolerance * (1.0 + std::fabs(expected[i]));
-    if (!(std::fabs(actual[i] - expected[i]) <= limit) && reported++ < 5)
-      ADD_FAILURE() << "element " << i << ": got " << actual[i] << ", expected " << expected[i];
-  }
-}
 
 // Sums (or means) x over `axes` (non-negative); the result has the kept dims
 // in order, i.e. the keepdims=0 layout, which is also the keepdims=1 layout.
@@ -78,8 +69,7 @@ TEST(Reduce, AxesKeepdimsAndAxesFormsAgainstReference) {
   };
   uint32_t seed = 1;
   for (int threads : {1, 2}) {
-    SessionConfig config;
-    config.threads = threads;
+    const SessionConfig config = withThreads(threads);
     for (const Case& c : cases) {
       const int64_t rank = static_cast<int64_t>(c.shape.size());
       std::vector<int64_t> axes;

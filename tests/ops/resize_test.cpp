@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
@@ -16,16 +17,6 @@ namespace {
 
 using I = HarnessInput;
 using V = std::vector<float>;
-
-template <typename Fn>
-void expectNodeError(const Fn& fn, const std::string& op) {
-  try {
-    fn();
-    ADD_FAILURE() << op << ": expected petrel::Error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("test_" + op), std::string::npos) << e.what();
-  }
-}
 
 void expectNear(const V& got, const V& expected, double tolerance, const std::string& what) {
   ASSERT_EQ(got.size(), expected.size()) << what;

@@ -8,34 +8,13 @@
 #include <string>
 
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
 namespace {
 
 using I = HarnessInput;
-
-std::vector<float> iotaFloats(int64_t n) {
-  std::vector<float> v(n);
-  std::iota(v.begin(), v.end(), 0.0f);
-  return v;
-}
-std::vector<int64_t> iotaInts(int64_t n, int64_t first = 0) {
-  std::vector<int64_t> v(n);
-  std::iota(v.begin(), v.end(), first);
-  return v;
-}
-
-// The call must throw petrel::Error whose message names the node.
-template <typename Fn>
-void expectNodeError(const Fn& fn, const std::string& op) {
-  try {
-    fn();
-    ADD_FAILURE() << op << ": expected petrel::Error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("test_" + op), std::string::npos) << e.what();
-  }
-}
 
 // Runs a pure reshape op on float data (expects an alias) and on int64 data
 // (expects a static value) and returns the output shape.
@@ -185,21 +164,9 @@ TEST(UnsqueezeOp, AxesOfTheOutput) {
 
 // Reference: numpy broadcasting by explicit index arithmetic.
 std::vector<float> expandReference(const std::vector<float>& in, const Shape& inShape, const Shape& out) {
-  const size_t rank = out.size(), lead = rank - inShape.size();
   std::vector<float> result(shapeElements(out));
-  for (int64_t flat = 0; flat < static_cast<int64_t>(result.size()); ++flat) {
-    int64_t rest = flat, offset = 0, stride = 1;
-    for (size_t d = rank; d-- > 0;) {
-      const int64_t index = rest % out[d];
-      rest /= out[d];
-      if (d >= lead) {
-        const int64_t size = inShape[d - lead];
-        offset += (size == 1 ? 0 : index) * stride;
-        stride *= size;
-      }
-    }
-    result[flat] = in[offset];
-  }
+  for (int64_t flat = 0; flat < static_cast<int64_t>(result.size()); ++flat)
+    result[flat] = in[broadcastSourceIndex(inShape, out, flat)];
   return result;
 }
 

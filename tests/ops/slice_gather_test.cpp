@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
@@ -17,36 +18,6 @@ namespace {
 using I = HarnessInput;
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
-
-template <typename Fn>
-void expectNodeError(const Fn& fn, const std::string& op) {
-  try {
-    fn();
-    ADD_FAILURE() << op << ": expected petrel::Error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("test_" + op), std::string::npos) << e.what();
-  }
-}
-
-std::vector<int64_t> unravel(int64_t flat, const Shape& shape) {
-  std::vector<int64_t> index(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    index[d] = flat % shape[d];
-    flat /= shape[d];
-  }
-  return index;
-}
-int64_t ravel(const std::vector<int64_t>& index, const Shape& shape) {
-  int64_t flat = 0;
-  for (size_t d = 0; d < shape.size(); ++d) flat = flat * shape[d] + index[d];
-  return flat;
-}
-
-std::vector<float> iotaFloats(int64_t n) {
-  std::vector<float> v(n);
-  std::iota(v.begin(), v.end(), 0.0f);
-  return v;
-}
 
 // --- Slice -----------------------------------------------------------------------
 

@@ -7,21 +7,12 @@
 
 #include "kernels/cpu.h"
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 #include "ops/row_kernels.h"
 
 namespace petrel::test {
 namespace {
-
-void expectClose(const std::vector<float>& actual, const std::vector<double>& expected, double tolerance) {
-  ASSERT_EQ(actual.size(), expected.size());
-  int reported = 0;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const double limit = tolerance * (1.0 + std::fabs(expected[i]));
-    if (!(std::fabs(actual[i] - expected[i]) <= limit) && reported++ < 5)
-      ADD_FAILURE() << "element " << i << ": got " << actual[i] << ", expected " << expected[i];
-  }
-}
 
 // Softmax of x along `axis` (non-negative), computed directly per element group.
 std::vector<double> referenceSoftmax(const std::vector<float>& x, const Shape& shape, int64_t axis) {
@@ -47,8 +38,7 @@ TEST(Softmax, EveryAxisAgainstReference) {
   const std::vector<Shape> shapes = {{7}, {2, 3, 5, 7}, {4, 1000}, {3, 1, 9}, {1, 12, 197, 197}, {3, 70, 400}};
   uint32_t seed = 1;
   for (int threads : {1, 2}) {
-    SessionConfig config;
-    config.threads = threads;
+    const SessionConfig config = withThreads(threads);
     for (const Shape& shape : shapes) {
       const int64_t rank = static_cast<int64_t>(shape.size());
       for (int64_t axis = -rank; axis < rank; ++axis) {
@@ -65,8 +55,7 @@ TEST(Softmax, EveryAxisAgainstReference) {
 }
 
 TEST(Softmax, RowKernelTwinsAgainstReference) {
-  std::vector<Isa> isas = {Isa::kScalar};
-  if (isaSupported(Isa::kAvx2)) isas.push_back(Isa::kAvx2);
+  const std::vector<Isa> isas = supportedIsas();
   uint32_t seed = 700;
   for (Isa isa : isas) {
     for (int64_t n : {1, 2, 7, 8, 9, 15, 16, 17, 23, 64, 197, 1000, 1001}) {

@@ -8,22 +8,13 @@
 #include <string>
 
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
 namespace {
 
 using I = HarnessInput;
-
-template <typename Fn>
-void expectNodeError(const Fn& fn, const std::string& op) {
-  try {
-    fn();
-    ADD_FAILURE() << op << ": expected petrel::Error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("test_" + op), std::string::npos) << e.what();
-  }
-}
 
 // Reference: out[i0, i1, ...] = in[j] with j[perm[k]] = i[k].
 std::vector<float> transposeReference(const std::vector<float>& in, const Shape& shape,

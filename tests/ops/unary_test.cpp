@@ -9,27 +9,12 @@
 
 #include "kernels/cpu.h"
 #include "ops/op_harness.h"
+#include "ops/op_test_util.h"
 #include "support/test_support.h"
 #include "ops/row_kernels.h"
 
 namespace petrel::test {
 namespace {
-
-void expectClose(const std::vector<float>& actual, const std::vector<double>& expected, double tolerance) {
-  ASSERT_EQ(actual.size(), expected.size());
-  int reported = 0;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const double limit = tolerance * (1.0 + std::fabs(expected[i]));
-    if (!(std::fabs(actual[i] - expected[i]) <= limit) && reported++ < 5)
-      ADD_FAILURE() << "element " << i << ": got " << actual[i] << ", expected " << expected[i];
-  }
-}
-
-SessionConfig withThreads(int threads) {
-  SessionConfig config;
-  config.threads = threads;
-  return config;
-}
 
 struct UnaryCase {
   std::string name;
@@ -115,8 +100,7 @@ TEST(Unary, MapKernelTwinsAgainstReference) {
        [](double x) { return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))); }, -6,
        6},
   };
-  std::vector<Isa> isas = {Isa::kScalar};
-  if (isaSupported(Isa::kAvx2)) isas.push_back(Isa::kAvx2);
+  const std::vector<Isa> isas = supportedIsas();
   uint32_t seed = 900;
   for (const Map& m : maps) {
     for (Isa isa : isas) {
@@ -138,8 +122,7 @@ TEST(Unary, MapKernelTwinsAgainstReference) {
 
 // Exp keeps IEEE limits in every twin: overflow to inf, underflow to (nearly) 0, NaN.
 TEST(Unary, ExpLimits) {
-  std::vector<Isa> isas = {Isa::kScalar};
-  if (isaSupported(Isa::kAvx2)) isas.push_back(Isa::kAvx2);
+  const std::vector<Isa> isas = supportedIsas();
   const float inf = std::numeric_limits<float>::infinity();
   const std::vector<float> x = {100.0f, -100.0f, inf, -inf, 0.0f, 88.0f, -87.0f, std::nanf("")};
   for (Isa isa : isas) {
@@ -187,17 +170,6 @@ TEST(Unary, Int64ValuesAreStatic) {
     EXPECT_EQ(r.statics[0]->dtype, DType::kInt64);
     EXPECT_EQ(r.shapes[0], (Shape{5}));
     EXPECT_EQ(r.statics[0]->i64, c.expected);
-  }
-}
-
-template <typename Fn>
-void expectError(Fn fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an Error";
-  } catch (const Error& e) {
-    for (const std::string& f : fragments)
-      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << "'" << e.what() << "' lacks '" << f << "'";
   }
 }
 
