@@ -410,9 +410,6 @@ bool foldIntoConv(Graph& graph, ValueNames& names, Node& conv, const ChannelAffi
 std::vector<Node> batchNormAsMulAdd(Graph& graph, ValueNames& names, const Node& bn, const ChannelAffine& affine) {
   const int x = bn.inputs[0];
   const Shape xShape = graph.values[x].shape;
-  if (xShape.size() < 2)
-    throw Error(bn.describe() + ": input rank " + (xShape.empty() ? std::string("is unknown") : "1 is not supported") +
-                " (needs [N, C, ...])");
   const int64_t channels = static_cast<int64_t>(affine.scale.size());
   Shape paramShape(xShape.size() - 1, 1);
   paramShape[0] = channels;
@@ -456,10 +453,12 @@ BatchNormFoldCounts foldBatchNorm(Graph& graph) {
       graph.nodes[producer].outputs[0] = bn.outputs[0];
       replacements[i] = {};
       ++counts.intoConv;
-    } else {
+    } else if (graph.values[x].shape.size() >= 2) {
       replacements[i] = batchNormAsMulAdd(graph, names, bn, affine);
       ++counts.toMulAdd;
     }
+    // Otherwise the rank is unknown here: the node stays and the runtime's
+    // BatchNormalization operator serves it, knowing the shape.
   }
   if (replacements.empty()) return counts;
   std::vector<Node> nodes;

@@ -1,7 +1,7 @@
 // Binary elementwise operators with numpy broadcasting: Add, Sub, Mul, Div,
 // Pow on float32 at run time (Add may carry a fused activation), and the same
-// on int64 shape values at planning. Equal and Where appear only in exported
-// shape arithmetic and are evaluated at planning.
+// on int64 shape values at planning. Equal, Mod and Where appear only in
+// exported shape arithmetic and are evaluated at planning.
 //
 // Every broadcast is reduced by BroadcastPlan to rows whose operands are each
 // either contiguous or one repeated value, so a single row kernel per
@@ -289,6 +289,38 @@ std::unique_ptr<Executor> planEqual(PlanContext& ctx) {
   return nullptr;
 }
 
+// Mod appears in exported shape arithmetic (Swin's window padding). fmod = 0:
+// the result takes the divisor's sign, as Python's %; fmod = 1: the dividend's,
+// as C's fmod (required by ONNX for floats).
+std::unique_ptr<Executor> planMod(PlanContext& ctx) {
+  requireInputCount(ctx, 2);
+  const Shape outShape = broadcastInputs(ctx);
+  ctx.outputShapes[0] = outShape;
+  if (!ctx.allInputsStatic()) ctx.fail("is only supported on values known at planning (shape arithmetic)");
+  const StaticTensor& a = ctx.staticInput(0);
+  const StaticTensor& b = ctx.staticInput(1);
+  const bool cStyle = ctx.node.getInt("fmod", 0) != 0;
+  const BroadcastPlan plan = makeBroadcastPlan({a.shape, b.shape}, outShape);
+  if (a.dtype == DType::kInt64 && b.dtype == DType::kInt64) {
+    std::vector<int64_t> values(shapeElements(outShape));
+    forEachBroadcastElement(plan, [&](int64_t o, const int64_t* off) {
+      const int64_t x = a.i64[off[0]], y = b.i64[off[1]];
+      if (y == 0) ctx.fail("int64 modulo by zero");
+      int64_t r = x % y;  // C++: the dividend's sign
+      if (!cStyle && r != 0 && ((r < 0) != (y < 0))) r += y;
+      values[o] = r;
+    });
+    ctx.staticOutputs[0] = StaticTensor::ofInts(outShape, std::move(values));
+    return nullptr;
+  }
+  if (a.dtype != b.dtype) ctx.fail(std::string("mixes input types ") + dtypeName(a.dtype) + " and " + dtypeName(b.dtype));
+  if (!cStyle) ctx.fail("float inputs need attribute fmod = 1 (ONNX)");
+  std::vector<float> values(shapeElements(outShape));
+  forEachBroadcastElement(plan, [&](int64_t o, const int64_t* off) { values[o] = std::fmod(a.f32[off[0]], b.f32[off[1]]); });
+  ctx.staticOutputs[0] = StaticTensor::ofFloats(outShape, std::move(values));
+  return nullptr;
+}
+
 // Where(condition, X, Y): condition is int64 0/1 (Petrel's bool) or float.
 std::unique_ptr<Executor> planWhere(PlanContext& ctx) {
   requireInputCount(ctx, 3);
@@ -326,6 +358,7 @@ PETREL_REGISTER_OP("Mul", planMul);
 PETREL_REGISTER_OP("Div", planDiv);
 PETREL_REGISTER_OP("Pow", planPow);
 PETREL_REGISTER_OP("Equal", planEqual);
+PETREL_REGISTER_OP("Mod", planMod);
 PETREL_REGISTER_OP("Where", planWhere);
 
 }  // namespace petrel

@@ -1,3 +1,10 @@
+// BatchNormalization (inference) and LayerNormalization.
+//
+// BatchNormalization normally never reaches the runtime: the converter folds it
+// into the preceding Conv or rewrites it as Mul + Add. It stays only when the
+// converter could not tell its input's rank; then each channel c of X
+// [N, C, ...] becomes x * a[c] + b[c], with a and b computed at planning.
+//
 // LayerNormalization (ONNX opset 17): X is normalised over its dimensions
 // [axis, rank), then scaled and shifted:
 //   Y = (X - Mean) * InvStdDev * Scale + B,  InvStdDev = 1 / sqrt(Var + epsilon)
@@ -5,10 +12,12 @@
 // then the squared deviations), so long rows and large means lose no
 // precision. The optional outputs Mean and InvStdDev (shape
 // X.shape[:axis] + [1, ...]) are written when asked.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ops/broadcast.h"
 #include "ops/op.h"
@@ -128,8 +137,59 @@ std::unique_ptr<Executor> planLayerNormalization(PlanContext& ctx) {
                                              std::move(bias));
 }
 
+class BatchNormExecutor final : public Executor {
+ public:
+  BatchNormExecutor(int64_t batch, int64_t plane, std::vector<float> scale, std::vector<float> shift)
+      : batch_(batch), plane_(plane), scale_(std::move(scale)), shift_(std::move(shift)) {}
+  std::string kernelName() const override { return "batchnorm.affine.f32"; }
+  void run(const RunArgs& args) override {
+    const float* x = args.inputs[0];
+    float* y = args.outputs[0];
+    const int64_t channels = static_cast<int64_t>(scale_.size());
+    const int64_t planes = batch_ * channels;
+    parallelOverRange(args.pool, planes, planes * plane_, [&](int64_t first, int64_t last) {
+      for (int64_t p = first; p < last; ++p) {
+        const float a = scale_[p % channels], b = shift_[p % channels];
+        const float* in = x + p * plane_;
+        float* out = y + p * plane_;
+        for (int64_t i = 0; i < plane_; ++i) out[i] = in[i] * a + b;
+      }
+    });
+  }
+
+ private:
+  int64_t batch_, plane_;
+  std::vector<float> scale_, shift_;
+};
+
+std::unique_ptr<Executor> planBatchNormalization(PlanContext& ctx) {
+  if (ctx.node.getInt("training_mode", 0) != 0) ctx.fail("training_mode is not supported (inference only)");
+  if (ctx.outputShapes.size() != 1) ctx.fail("only the first output (Y) is supported in inference");
+  const Shape& x = ctx.input(0).shape;
+  if (x.size() < 2) ctx.fail("input must be [N, C, ...], got " + shapeToString(x));
+  const int64_t channels = x[1];
+  const StaticTensor* params[4];
+  for (size_t i = 0; i < 4; ++i) {
+    params[i] = &ctx.staticInput(i + 1);
+    if (params[i]->dtype != DType::kFloat32 || params[i]->elements() != channels)
+      ctx.fail("parameter " + std::to_string(i + 1) + " must hold " + std::to_string(channels) + " floats, got shape " +
+               shapeToString(params[i]->shape));
+  }
+  const float epsilon = ctx.node.getFloat("epsilon", 1e-5f);
+  std::vector<float> scale(channels), shift(channels);
+  for (int64_t c = 0; c < channels; ++c) {
+    const double a = params[0]->f32[c] / std::sqrt(static_cast<double>(params[3]->f32[c]) + epsilon);
+    scale[c] = static_cast<float>(a);
+    shift[c] = static_cast<float>(params[1]->f32[c] - params[2]->f32[c] * a);
+  }
+  ctx.outputShapes[0] = x;
+  return std::make_unique<BatchNormExecutor>(x[0], shapeElements(x) / std::max<int64_t>(x[0] * channels, 1),
+                                             std::move(scale), std::move(shift));
+}
+
 }  // namespace
 
 PETREL_REGISTER_OP("LayerNormalization", planLayerNormalization);
+PETREL_REGISTER_OP("BatchNormalization", planBatchNormalization);
 
 }  // namespace petrel

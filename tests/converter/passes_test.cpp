@@ -205,6 +205,36 @@ TEST(FoldBatchNorm, StandaloneBatchNormBecomesMulAdd) {
   EXPECT_LT(maxAbsDiff(got.data, referenceBatchNorm(x, bn).data), 1e-5);
 }
 
+TEST(FoldBatchNorm, UnknownRankKeepsTheNodeForTheRuntime) {
+  // Without a rank the [C, 1, ...] shape of a Mul + Add cannot be written, so
+  // the node stays and the runtime's BatchNormalization serves it.
+  Graph g;
+  Value x;
+  x.name = "x";  // shape unknown: empty
+  g.inputs.push_back(g.addValue(x));
+  std::vector<int> inputs = {g.inputs[0]};
+  for (const char* name : {"scale", "bias", "mean", "var"}) {
+    Value p;
+    p.name = name;
+    p.constant = ConstantData::fromFloats({2}, {1.0f, 2.0f});
+    inputs.push_back(g.addValue(p));
+  }
+  Value y;
+  y.name = "y";
+  const int yid = g.addValue(y);
+  Node bn;
+  bn.name = "bn";
+  bn.op = "BatchNormalization";
+  bn.inputs = inputs;
+  bn.outputs = {yid};
+  g.nodes.push_back(bn);
+  g.outputs.push_back(yid);
+  const BatchNormFoldCounts counts = foldBatchNorm(g);
+  EXPECT_EQ(counts.intoConv, 0);
+  EXPECT_EQ(counts.toMulAdd, 0);
+  EXPECT_EQ(opsOf(g), (std::vector<std::string>{"BatchNormalization"}));
+}
+
 TEST(FoldBatchNorm, ConvWhoseOutputIsReadTwiceKeepsItsWeights) {
   const BatchNormParams bn = randomBatchNorm(2, 11);
   OnnxBuilder b(13);

@@ -237,6 +237,21 @@ TEST(Elementwise, EqualIsStaticInt64) {
   EXPECT_EQ(staticInts(r), (std::vector<int64_t>{0, 1, 0}));
 }
 
+TEST(Elementwise, ModIsStaticWithBothSignConventions) {
+  const HarnessInput a = HarnessInput::int64s({4}, {7, -7, 7, -7});
+  const HarnessInput b = HarnessInput::int64s({4}, {3, 3, -3, -3});
+  // fmod = 0 (default): the divisor's sign, as Python's %.
+  EXPECT_EQ(staticInts(runOp(makeNode("Mod"), {a, b})), (std::vector<int64_t>{1, 2, -2, -1}));
+  // fmod = 1: the dividend's sign, as C's fmod.
+  EXPECT_EQ(staticInts(runOp(makeNode("Mod", {{"fmod", int64_t{1}}}), {a, b})), (std::vector<int64_t>{1, -1, 1, -1}));
+  HarnessResult r = runOp(makeNode("Mod", {{"fmod", int64_t{1}}}),
+                          {HarnessInput::constant({2}, {5.5f, -5.5f}), HarnessInput::constant({}, {2.0f})});
+  EXPECT_EQ(r.outputs[0], (std::vector<float>{1.5f, -1.5f}));
+  expectError([&] { runOp(makeNode("Mod"), {a, HarnessInput::int64s({}, {0})}); }, {"modulo by zero"});
+  expectError([&] { runOp(makeNode("Mod"), {HarnessInput::runtime({2}, {1.0f, 2.0f}), HarnessInput::constant({}, {2.0f})}); },
+              {"known at planning"});
+}
+
 TEST(Elementwise, WhereIsStaticWithBroadcasting) {
   // condition [2,1], X [3], Y scalar -> [2,3]
   HarnessResult r = runOp(makeNode("Where"), {HarnessInput::int64s({2, 1}, {1, 0}),

@@ -105,6 +105,33 @@ TEST(LayerNorm, OnlyTheFirstOutput) {
   expectClose(r.outputs[0], ref.y, 2e-5);
 }
 
+TEST(BatchNorm, PerChannelAffineAgainstDefinition) {
+  const Shape shape = {2, 3, 4, 5};
+  const std::vector<float> x = randomFloats(shapeElements(shape), 21, -3.0f, 3.0f);
+  const std::vector<float> scale = {0.5f, -2.0f, 1.5f}, bias = {0.1f, 0.0f, -1.0f};
+  const std::vector<float> mean = {1.0f, -0.5f, 0.25f}, var = {4.0f, 0.5f, 1e-3f};
+  const float epsilon = 1e-3f;
+  std::vector<double> expected(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t c = (i / 20) % 3;
+    expected[i] = (x[i] - mean[c]) / std::sqrt(static_cast<double>(var[c]) + epsilon) * scale[c] + bias[c];
+  }
+  for (int threads : {1, 2}) {
+    HarnessResult r = runOp(makeNode("BatchNormalization", {{"epsilon", epsilon}}),
+                            {HarnessInput::runtime(shape, x), HarnessInput::constant({3}, scale),
+                             HarnessInput::constant({3}, bias), HarnessInput::constant({3}, mean),
+                             HarnessInput::constant({3}, var)},
+                            withThreads(threads));
+    EXPECT_EQ(r.shapes[0], shape);
+    expectClose(r.outputs[0], expected, 1e-5);
+  }
+  expectNodeError([&] {
+    runOp(makeNode("BatchNormalization"),
+          {HarnessInput::runtime(shape, x), HarnessInput::constant({2}, {1, 1}), HarnessInput::constant({3}, bias),
+           HarnessInput::constant({3}, mean), HarnessInput::constant({3}, var)});
+  }, "BatchNormalization");
+}
+
 TEST(LayerNorm, Errors) {
   const HarnessInput x = HarnessInput::runtime({2, 3, 4}, std::vector<float>(24));
   try {
