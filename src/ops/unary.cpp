@@ -3,7 +3,8 @@
 // applyActivation of kernels/activation.h, so a standalone Relu and a Relu
 // fused into a Conv compute the same thing; the others (Sqrt, Erf, Exp, Neg,
 // tanh-approximated Gelu) are plain maps. Identity aliases its input.
-// Neg, Relu and Clip also accept int64 values known at planning.
+// Neg, Relu and Clip also accept int64 values known at planning; Not takes
+// only those (Petrel's bool is int64 0/1).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -209,8 +210,16 @@ std::unique_ptr<Executor> planNeg(PlanContext& ctx) {
   return mapExecutor(ctx, "neg");
 }
 
+// Not works on Petrel's bool (int64 0/1), which only shape arithmetic and
+// masks known at planning produce.
+std::unique_ptr<Executor> planNot(PlanContext& ctx) {
+  if (unaryInput(ctx).dtype != DType::kInt64) ctx.fail("expects a boolean (int64 0/1) input known at planning");
+  return evaluateInt(ctx, [](int64_t x) { return static_cast<int64_t>(x == 0); });
+}
+
 }  // namespace
 
+PETREL_REGISTER_OP("Not", planNot);
 PETREL_REGISTER_OP("Identity", planIdentity);
 PETREL_REGISTER_OP("Relu", planRelu);
 PETREL_REGISTER_OP("Clip", planClip);

@@ -184,5 +184,12 @@ TEST(Unary, Errors) {
   expectError([&] { runOp(makeNode("Relu"), {}); }, {"test_Relu"});
 }
 
+TEST(Unary, NotOnStaticBooleans) {
+  HarnessResult r = runOp(makeNode("Not"), {HarnessInput::int64s({4}, {0, 1, 1, 0})});
+  ASSERT_TRUE(r.statics[0]);
+  EXPECT_EQ(r.statics[0]->i64, (std::vector<int64_t>{1, 0, 0, 1}));
+  expectNodeError([] { runOp(makeNode("Not"), {HarnessInput::runtime({1}, {1.0f})}); }, "Not");
+}
+
 }  // namespace
 }  // namespace petrel::test
