@@ -401,6 +401,8 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ConvertO
   if (unused) log(options, "removed " + std::to_string(unused) + " nodes that do not reach an output");
   r.removedNoOps = removeNoOps(graph);
   log(options, "removed " + std::to_string(r.removedNoOps) + " no-op nodes (Identity, Dropout, Cast)");
+  const int einsums = rewriteEinsum(graph);
+  if (einsums) log(options, "rewrote " + std::to_string(einsums) + " Einsum nodes as MatMul");
   r.foldedConstants = foldConstants(graph);
   log(options, "folded " + std::to_string(r.foldedConstants) + " constant nodes");
   const BatchNormFoldCounts bn = foldBatchNorm(graph);

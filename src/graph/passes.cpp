@@ -188,6 +188,84 @@ int removeNoOps(Graph& graph) {
 }
 
 // ---------------------------------------------------------------------------
+// rewriteEinsum
+
+namespace {
+
+std::string withoutSpaces(const std::string& text) {
+  std::string out;
+  for (char c : text)
+    if (c != ' ') out += c;
+  return out;
+}
+
+}  // namespace
+
+int rewriteEinsum(Graph& graph) {
+  ValueNames names(graph);
+  int rewritten = 0;
+  std::vector<Node> nodes;
+  nodes.reserve(graph.nodes.size());
+  for (Node& node : graph.nodes) {
+    if (node.op != "Einsum") {
+      nodes.push_back(std::move(node));
+      continue;
+    }
+    const std::string equation = withoutSpaces(node.getString("equation", ""));
+    auto unsupported = [&]() {
+      return Error(node.describe() + ": Einsum equation '" + node.getString("equation", "") +
+                   "' is not supported (only batched matrix products 'Pij,Pjk->Pik' and 'Pid,Pjd->Pij')");
+    };
+    const size_t comma = equation.find(','), arrow = equation.find("->");
+    if (node.inputs.size() != 2 || comma == std::string::npos || arrow == std::string::npos || comma > arrow)
+      throw unsupported();
+    const std::string a = equation.substr(0, comma), b = equation.substr(comma + 1, arrow - comma - 1),
+                      out = equation.substr(arrow + 2);
+    const size_t rank = a.size();
+    if (rank < 2 || b.size() != rank || out.size() != rank || a.find('.') != std::string::npos) throw unsupported();
+    const std::string batch = a.substr(0, rank - 2);
+    if (b.compare(0, rank - 2, batch) != 0 || out.compare(0, rank - 2, batch) != 0) throw unsupported();
+    const char ai = a[rank - 2], aj = a[rank - 1], bj = b[rank - 2], bk = b[rank - 1];
+    const char oi = out[rank - 2], ok = out[rank - 1];
+    const bool letterFree = batch.find_first_of(std::string{ai, aj, bj, bk}) == std::string::npos;
+    bool transposeB = false;
+    if (letterFree && aj == bj && oi == ai && ok == bk && ai != aj && bk != aj && ai != bk) {
+      transposeB = false;  // P i j, P j k -> P i k
+    } else if (letterFree && aj == bk && oi == ai && ok == bj && ai != aj && bj != aj && ai != bj) {
+      transposeB = true;  // P i d, P j d -> P i j
+    } else {
+      throw unsupported();
+    }
+    Node matmul;
+    matmul.name = node.name;
+    matmul.op = "MatMul";
+    matmul.inputs = node.inputs;
+    matmul.outputs = node.outputs;
+    if (transposeB) {
+      std::vector<int64_t> perm(rank);
+      for (size_t d = 0; d < rank; ++d) perm[d] = static_cast<int64_t>(d);
+      std::swap(perm[rank - 2], perm[rank - 1]);
+      Value transposed;
+      transposed.name = names.unique(graph.values[node.inputs[1]].name + "_transposed");
+      transposed.dtype = DType::kFloat32;
+      const int transposedId = graph.addValue(std::move(transposed));
+      Node transpose;
+      transpose.name = node.name + "/transpose_b";
+      transpose.op = "Transpose";
+      transpose.inputs = {node.inputs[1]};
+      transpose.outputs = {transposedId};
+      transpose.attributes["perm"] = perm;
+      nodes.push_back(std::move(transpose));
+      matmul.inputs[1] = transposedId;
+    }
+    nodes.push_back(std::move(matmul));
+    ++rewritten;
+  }
+  graph.nodes = std::move(nodes);
+  return rewritten;
+}
+
+// ---------------------------------------------------------------------------
 // foldConstants
 
 namespace {

@@ -4,7 +4,7 @@
 // changed. A pass may leave values that nothing uses; removeDeadNodes drops
 // them (and the nodes that feed nothing). The order used by the converter:
 //
-//   removeDeadNodes, removeNoOps, foldConstants, foldBatchNorm, fuseGelu,
+//   removeDeadNodes, removeNoOps, rewriteEinsum, foldConstants, foldBatchNorm, fuseGelu,
 //   fuseActivations, removeDeadNodes, sortTopologically, Graph::validate
 //
 // Rewrites keep the topological order: a fused node takes over the output
@@ -22,6 +22,13 @@ namespace petrel {
 // keeps its name: the input's producer writes it directly (or, for a constant
 // input, the output becomes that constant).
 int removeNoOps(Graph& graph);
+
+// Rewrites Einsum nodes that are batched matrix products into MatMul:
+//   "P i j, P j k -> P i k"  ->  MatMul(a, b)
+//   "P i d, P j d -> P i j"  ->  MatMul(a, Transpose(b) over its last two axes)
+// where P is the same run of batch letters in all three terms (MaxViT's
+// attention). Any other equation is an Error naming the node and equation.
+int rewriteEinsum(Graph& graph);
 
 // Results larger than this are left to be computed at run time.
 constexpr int64_t kMaxFoldedElements = 16 * 1024 * 1024;

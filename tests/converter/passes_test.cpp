@@ -12,6 +12,7 @@
 #include "kernels/activation.h"
 #include "onnx_builder.h"
 #include "petrel/error.h"
+#include "petrel/petrel.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
@@ -629,6 +630,69 @@ TEST(Passes, RemoveNoOpsKeepsCastsThatChangeTheType) {
   g.nodes = {toInt, toFloat};
   EXPECT_EQ(removeNoOps(g), 0);
   EXPECT_EQ(g.nodes.size(), 2u);
+}
+
+}  // namespace
+}  // namespace petrel::test
+
+// ---------------------------------------------------------------------------
+// rewriteEinsum
+
+namespace petrel::test {
+namespace {
+
+// Imports a one-Einsum model and runs it.
+std::vector<float> runEinsum(const std::string& equation, const std::vector<int64_t>& aShape,
+                             const std::vector<int64_t>& bShape, const std::vector<float>& a,
+                             const std::vector<float>& b, std::vector<std::string>* ops) {
+  OnnxBuilder builder(13);
+  builder.input("a", aShape);
+  builder.input("b", bShape);
+  setString(builder.node("Einsum", {"a", "b"}, {"y"}, "einsum"), "equation", equation);
+  builder.output("y");
+  Graph g = importOnnx(builder.model);
+  *ops = opsOf(g);
+  Session session(Model::fromGraph(std::move(g)));
+  auto out = session.run({{"a", Tensor(aShape, a)}, {"b", Tensor(bShape, b)}});
+  return out.at("y").data;
+}
+
+TEST(RewriteEinsum, BatchedMatrixProductsBecomeMatMul) {
+  const std::vector<float> a = randomFloats(2 * 3 * 4, 1), b = randomFloats(2 * 4 * 5, 2), bt = randomFloats(2 * 5 * 4, 3);
+  std::vector<std::string> ops;
+  // "b i j, b j k -> b i k"
+  std::vector<float> y = runEinsum("b i j, b j k -> b i k", {2, 3, 4}, {2, 4, 5}, a, b, &ops);
+  EXPECT_EQ(ops, (std::vector<std::string>{"MatMul"}));
+  for (int n = 0; n < 2; ++n)
+    for (int i = 0; i < 3; ++i)
+      for (int k = 0; k < 5; ++k) {
+        double sum = 0;
+        for (int j = 0; j < 4; ++j) sum += a[(n * 3 + i) * 4 + j] * b[(n * 4 + j) * 5 + k];
+        EXPECT_NEAR(y[(n * 3 + i) * 5 + k], sum, 1e-5);
+      }
+  // "b i d, b j d -> b i j": the second operand is transposed first.
+  y = runEinsum("bid,bjd->bij", {2, 3, 4}, {2, 5, 4}, a, bt, &ops);
+  EXPECT_EQ(ops, (std::vector<std::string>{"Transpose", "MatMul"}));
+  for (int n = 0; n < 2; ++n)
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 5; ++j) {
+        double sum = 0;
+        for (int d = 0; d < 4; ++d) sum += a[(n * 3 + i) * 4 + d] * bt[(n * 5 + j) * 4 + d];
+        EXPECT_NEAR(y[(n * 3 + i) * 5 + j], sum, 1e-5);
+      }
+}
+
+TEST(RewriteEinsum, OtherEquationsAreNamedErrors) {
+  std::vector<std::string> ops;
+  const std::vector<float> a(32, 1.0f), b(32, 1.0f);
+  for (const char* equation : {"bij,bjk->bki", "bij,bij->bij", "bij,bjk"}) {
+    try {
+      runEinsum(equation, {2, 4, 4}, {2, 4, 4}, a, b, &ops);
+      ADD_FAILURE() << equation << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("einsum"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
