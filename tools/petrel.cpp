@@ -252,9 +252,11 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
     std::printf(
         "{\"model\": \"%s\", \"threads\": %d, \"memory\": \"%s\", \"precision\": \"%s\", \"load_ms\": %.3f, "
         "\"avg_ms\": %.3f, \"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"peak_rss_bytes\": %zu, "
-        "\"weight_bytes\": %zu, \"arena_bytes\": %zu, \"scratch_bytes\": %zu}\n",
+        "\"weight_bytes\": %zu, \"arena_bytes\": %zu, \"scratch_bytes\": %zu, \"prepared_weight_bytes\": %zu, "
+        "\"released_weight_bytes\": %zu}\n",
         modelPath.c_str(), options.threads, options.memory.c_str(), options.precision.c_str(), loadMs, avg, median,
-        sorted.front(), sorted.back(), peak, model->weightBytes(), stats.arenaBytes, stats.scratchBytes);
+        sorted.front(), sorted.back(), peak, model->weightBytes(), stats.arenaBytes, stats.scratchBytes,
+        stats.preparedWeightBytes, stats.releasedWeightBytes);
   } else {
     std::printf("model %s  threads %d  memory %s  precision %s\n", modelPath.c_str(), options.threads,
                 options.memory.c_str(), options.precision.c_str());
@@ -265,6 +267,9 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
                 formatBytes(static_cast<double>(stats.arenaBytes)).c_str(),
                 formatBytes(static_cast<double>(stats.unplannedBytes)).c_str(),
                 formatBytes(static_cast<double>(stats.scratchBytes)).c_str());
+    std::printf("prepared weights %s   model-file pages released after packing %s\n",
+                formatBytes(static_cast<double>(stats.preparedWeightBytes)).c_str(),
+                formatBytes(static_cast<double>(stats.releasedWeightBytes)).c_str());
   }
   if (profile) {
     // Per node (slowest first) and per op type, averaged over the loops.
@@ -333,7 +338,7 @@ int main(int argc, char** argv) {
   bench->add_option("--loops", loops, "Timed runs (default 20)")->check(CLI::Range(1, 1000000));
   bench->add_flag("--json", json,
                   "Print one JSON object: load_ms, avg_ms, median_ms, min_ms, max_ms, peak_rss_bytes, weight_bytes, "
-                  "arena_bytes, scratch_bytes");
+                  "arena_bytes, scratch_bytes, prepared_weight_bytes, released_weight_bytes");
   bench->add_flag("--profile", profile, "Also print time per op type and the slowest nodes");
 
   try {

@@ -87,6 +87,7 @@ struct MemoryStats {
   size_t unplannedBytes = 0;      // sum of all intermediate tensor sizes (no reuse)
   size_t scratchBytes = 0;        // per-run scratch shared by the executors
   size_t preparedWeightBytes = 0; // weights copied/transformed at planning
+  size_t releasedWeightBytes = 0; // model-file pages of those weights dropped after copying
 };
 
 class Session {

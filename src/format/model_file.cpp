@@ -287,7 +287,11 @@ LoadedModel readModelFile(const std::string& path) {
   LoadedModel loaded;
   loaded.graph = parseModelBytes(mapping->bytes(), size, path, &loaded.producer);
   for (Value& v : loaded.graph.values)
-    if (v.constant) std::const_pointer_cast<ConstantData>(v.constant)->keepAlive = mapping;
+    if (v.constant) {
+      auto constant = std::const_pointer_cast<ConstantData>(v.constant);
+      constant->keepAlive = mapping;
+      constant->fileBacked = true;
+    }
   loaded.mapping = mapping;
   loaded.fileBytes = size;
   return loaded;

@@ -1,5 +1,8 @@
 #include "graph/graph.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <sstream>
 #include <unordered_map>
@@ -68,6 +71,17 @@ std::shared_ptr<ConstantData> ConstantData::fromInt64s(Shape shape, const std::v
   if (shapeElements(shape) != static_cast<int64_t>(values.size()))
     throw Error("constant of shape " + shapeToString(shape) + " given " + std::to_string(values.size()) + " values");
   return ownedConstant(Storage::kInt64, std::move(shape), values);
+}
+
+size_t ConstantData::releasePages() const {
+  if (!fileBacked || byteSize == 0) return 0;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(bytes) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(bytes) + byteSize) / page * page;
+  if (end <= begin) return 0;
+  // Only whole pages inside this constant, so neighbours are never affected.
+  if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0) return 0;
+  return end - begin;
 }
 
 const float* ConstantData::floats() const {

@@ -50,6 +50,9 @@ struct ConstantData {
   const uint8_t* bytes = nullptr;
   size_t byteSize = 0;
   std::shared_ptr<const void> keepAlive;
+  // True when `bytes` lie in a read-only file mapping: its pages can then be
+  // dropped from memory and are read back from the file if touched again.
+  bool fileBacked = false;
 
   // Convenience constructors that own their bytes.
   static std::shared_ptr<ConstantData> fromFloats(Shape shape, const std::vector<float>& values);
@@ -58,6 +61,11 @@ struct ConstantData {
   const float* floats() const;      // requires storage == kFloat32
   const int64_t* int64s() const;    // requires storage == kInt64
   int64_t elements() const { return shapeElements(shape); }
+
+  // Drops the resident pages of a file-backed constant that no executor will
+  // read (it was packed into a copy); returns the bytes released. No-op (0)
+  // for constants in ordinary memory.
+  size_t releasePages() const;
 };
 
 struct Value {

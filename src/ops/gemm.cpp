@@ -122,15 +122,18 @@ std::unique_ptr<Executor> planGemm(PlanContext& ctx) {
       biasKind = SgemmBias::kPerColumn;
       for (int64_t j = 0; j < plan.n; ++j) bias.push_back(plan.beta * data[cols == 1 ? 0 : j]);
       plan.c = GemmC::kBias;
+      ctx.markInputCopied(2);
     } else if (data && cols == 1) {  // a column: one value per row
       biasKind = SgemmBias::kPerRow;
       for (int64_t i = 0; i < plan.m; ++i) bias.push_back(plan.beta * data[i]);
       plan.c = GemmC::kBias;
+      ctx.markInputCopied(2);
     } else {
       plan.c = GemmC::kPrefill;
     }
   }
   const float* constantB = staticFloatData(ctx, 1);
+  if (constantB) ctx.markInputCopied(1);  // packed by the executor
   return std::make_unique<GemmExecutor>(plan, constantB, biasKind, std::move(bias), ctx.config.threads);
 }
 

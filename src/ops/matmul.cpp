@@ -144,6 +144,7 @@ std::unique_ptr<Executor> planMatMul(PlanContext& ctx) {
   const bool bHasBatch = shapeElements(batchB) != 1;
   if (constantB && !bHasBatch) {
     // Every row of every batch entry of A times the same packed B.
+    ctx.markInputCopied(1);
     return std::make_unique<MatMulPackedExecutor>(shapeElements(batch) * m, n, k, constantB, activation,
                                                   ctx.config.threads);
   }

@@ -55,6 +55,11 @@ bool PlanContext::allInputsStatic() const {
   return true;
 }
 
+void PlanContext::markInputCopied(size_t i) {
+  if (inputCopied.size() < inputs.size()) inputCopied.resize(inputs.size(), false);
+  inputCopied.at(i) = true;
+}
+
 void PlanContext::fail(const std::string& what) const { throw Error(node.describe() + ": " + what); }
 
 namespace {

@@ -91,6 +91,11 @@ struct PlanContext {
   std::vector<Shape> outputShapes;                         // one per node output
   std::vector<std::optional<StaticTensor>> staticOutputs;  // for static results
   int aliasInput = -1;  // output 0 is input `aliasInput`'s memory (same element count)
+  // Inputs the executor copied (e.g. weights packed for the GEMM): run() will
+  // not read them, so RunArgs holds nullptr there and the session may drop a
+  // file-backed constant's pages once no other node needs them.
+  std::vector<bool> inputCopied;
+  void markInputCopied(size_t i);
 
   // Helpers for planners.
   const OpInput& input(size_t i) const;          // Error if missing

@@ -226,6 +226,15 @@ class SessionImpl {
       v.userInput = static_cast<int>(i);
     }
 
+    // How many nodes still have to be planned that read each constant: when
+    // the last one is planned and none reads it at run time, its file pages go.
+    constantReadersLeft_.assign(graph_.values.size(), 0);
+    constantReadAtRun_.assign(graph_.values.size(), false);
+    for (const Node& node : graph_.nodes)
+      for (int id : distinctInputs(node))
+        if (graph_.values[id].constant) ++constantReadersLeft_[id];
+    for (int id : graph_.outputs) constantReadAtRun_[id] = true;
+
     for (size_t n = 0; n < graph_.nodes.size(); ++n) planNode(static_cast<int>(n));
     planMemory();
   }
@@ -281,6 +290,7 @@ class SessionImpl {
       } else {
         out.aliasOf = source;
         out.place = values_[rootOf(source)].place;
+        constantReadAtRun_[rootOf(source)] = true;  // readers of the alias read the constant
       }
       nodePlan.kernel = "alias";
     } else if (!executor) {
@@ -296,7 +306,16 @@ class SessionImpl {
     } else {
       Step step;
       step.node = nodeIndex;
-      for (int id : node.inputs) step.inputs.push_back(id < 0 ? -1 : rootOf(id));
+      ctx.inputCopied.resize(node.inputs.size(), false);
+      for (size_t i = 0; i < node.inputs.size(); ++i) {
+        const int id = node.inputs[i];
+        if (id < 0 || ctx.inputCopied[i]) {
+          step.inputs.push_back(-1);  // absent, or copied by the executor: not read at run time
+          continue;
+        }
+        step.inputs.push_back(rootOf(id));
+        constantReadAtRun_[rootOf(id)] = true;
+      }
       for (int id : node.outputs) {
         ValueState& out = values_[id];
         out.place = Place::kArena;
@@ -308,6 +327,17 @@ class SessionImpl {
       steps_.push_back(std::move(step));
     }
     nodePlans_.push_back(std::move(nodePlan));
+    for (int id : distinctInputs(node)) {
+      if (!graph_.values[id].constant || --constantReadersLeft_[id] > 0 || constantReadAtRun_[id]) continue;
+      stats_.releasedWeightBytes += graph_.values[id].constant->releasePages();
+    }
+  }
+
+  static std::vector<int> distinctInputs(const Node& node) {
+    std::vector<int> ids;
+    for (int id : node.inputs)
+      if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    return ids;
   }
 
   void storeStatic(int id, StaticTensor value) {
@@ -389,6 +419,8 @@ class SessionImpl {
   std::vector<Step> steps_;
   std::vector<NodePlan> nodePlans_;
   std::vector<const float*> userInputs_;
+  std::vector<int> constantReadersLeft_;
+  std::vector<bool> constantReadAtRun_;
   ArenaPlan arenaPlan_;
   AlignedBuffer arena_;
   AlignedBuffer scratch_;
