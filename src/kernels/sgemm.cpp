@@ -43,7 +43,11 @@ void sgemmPackLhs(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, in
   }
 }
 
-void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out) {
+int64_t sgemmRhsPanelStride(int64_t kc) { return kc * NR + NR; }  // one cache line of padding
+
+void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out,
+                  int64_t panelStride) {
+  if (panelStride == 0) panelStride = kc * NR;
   const int64_t fullPanels = cols / NR;
   const int64_t tail = cols - fullPanels * NR;
   if (!b.transposed) {
@@ -54,9 +58,9 @@ void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int6
       // Rows are short (a tile wide) and far apart: fetch a few rows ahead.
       for (int64_t c = 0; c < cols; c += 16) __builtin_prefetch(src + 4 * b.ld + c);
       float* dst = out + k * NR;
-      for (int64_t q = 0; q < fullPanels; ++q) std::memcpy(dst + q * NR * kc, src + q * NR, NR * sizeof(float));
+      for (int64_t q = 0; q < fullPanels; ++q) std::memcpy(dst + q * panelStride, src + q * NR, NR * sizeof(float));
       if (tail) {
-        float* last = dst + fullPanels * NR * kc;
+        float* last = dst + fullPanels * panelStride;
         std::memcpy(last, src + fullPanels * NR, tail * sizeof(float));
         std::fill(last + tail, last + NR, 0.0f);
       }
@@ -64,7 +68,7 @@ void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int6
     return;
   }
   // Column j of B is row j of the stored matrix: read it sequentially.
-  for (int64_t q = 0; q < cols; q += NR, out += NR * kc) {
+  for (int64_t q = 0; q < cols; q += NR, out += panelStride) {
     const int64_t c = std::min(NR, cols - q);
     for (int64_t j = 0; j < NR; ++j) {
       if (j < c) {
@@ -87,13 +91,15 @@ struct PortableRunCopy {
       for (int64_t t = 0; t < n; ++t) dst[t] = src[t * stride];
     }
   }
+  static void zero(float* dst, int64_t n) { std::fill(dst, dst + n, 0.0f); }
+  static void panelRow(float* dst, const float* src) { std::memcpy(dst, src, kSgemmNR * sizeof(float)); }
 };
 
 }  // namespace
 
 void sgemmPackRhsIm2col(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
-                        int64_t cols, float* out) {
-  packRhsIm2colWith<PortableRunCopy>(g, image, k0, kc, j0, cols, out);
+                        int64_t cols, float* out, int64_t panelStride) {
+  packRhsIm2colWith<PortableRunCopy>(g, image, k0, kc, j0, cols, out, panelStride);
 }
 
 // ------------------------------------------------------- packed operands
@@ -207,7 +213,7 @@ Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked
   t.lhsBlockRows = std::min(t.mc, evenTile(t.mc, kLhsBlockRows, MR));
   const int64_t kc = std::min(k, t.kBlock);
   t.lhsFloats = lhsPacked ? 0 : roundUp(t.lhsBlockRows * kc, 16);
-  t.rhsFloats = rhsAhead ? 0 : roundUp(kc * t.nc, 16);
+  t.rhsFloats = rhsAhead ? 0 : roundUp(sgemmRhsPanelStride(kc) * ceilDiv(t.nc, NR), 16);
   t.sharedFloats = t.shareRhs ? roundUp(roundUp(n, NR) * k, 16) : 0;
   return t;
 }
@@ -268,14 +274,18 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
     const int64_t k0 = kb * t.kBlock;
     const int64_t kc = std::min(t.kBlock, job.k - k0);
     const float* b = rhsBlock;
-    if (p.rhs.packed)
+    int64_t panelStride = kc * NR;  // packed ahead: back to back
+    if (p.rhs.packed) {
       b = p.rhs.packed->panels(k0, n0 / NR);
-    else if (job.sharedRhs)
+    } else if (job.sharedRhs) {
       b = panelsAt(job.sharedRhs, roundUp(job.n, NR), job.k, k0, n0 / NR, NR);
-    else if (p.rhs.im2col)
-      job.kernels.packIm2col(*p.rhs.im2col, p.rhs.image, k0, kc, n0, cols, rhsBlock);
-    else
-      sgemmPackRhs(p.rhs.matrix, k0, kc, n0, cols, rhsBlock);
+    } else {
+      panelStride = sgemmRhsPanelStride(kc);
+      if (p.rhs.im2col)
+        job.kernels.packIm2col(*p.rhs.im2col, p.rhs.image, k0, kc, n0, cols, rhsBlock, panelStride);
+      else
+        sgemmPackRhs(p.rhs.matrix, k0, kc, n0, cols, rhsBlock, panelStride);
+    }
     store.loadC = job.epilogue.accumulate || kb > 0;
     store.finish = kb == kBlocks - 1;
 
@@ -289,7 +299,7 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
       const int64_t rowPanels = ceilDiv(blockRows, MR);
       for (int64_t jp = 0; jp < colPanels; ++jp)
         for (int64_t ip = 0; ip < rowPanels; ++ip)
-          microTile(job, p, store, kc, a + ip * MR * kc, b + jp * NR * kc, m0 + mb + ip * MR, n0 + jp * NR);
+          microTile(job, p, store, kc, a + ip * MR * kc, b + jp * panelStride, m0 + mb + ip * MR, n0 + jp * NR);
     }
   }
 }
@@ -335,7 +345,7 @@ void packSharedRhs(const Job& job, const SgemmRhs& rhs, ThreadPool* pool, int64_
     const int64_t cols = std::min(kPanelsPerTask * NR, job.n - j0);
     float* out = const_cast<float*>(panelsAt(job.sharedRhs, roundUp(job.n, NR), job.k, k0, j0 / NR, NR));
     if (shared->rhs->im2col)
-      job.kernels.packIm2col(*shared->rhs->im2col, shared->rhs->image, k0, kc, j0, cols, out);
+      job.kernels.packIm2col(*shared->rhs->im2col, shared->rhs->image, k0, kc, j0, cols, out, kc * NR);
     else
       sgemmPackRhs(shared->rhs->matrix, k0, kc, j0, cols, out);
   };

@@ -14,16 +14,18 @@
 //    block the bias and the fused activation - no second pass over C.
 //  - Tiles: C is split into tiles (usually all of M by a few hundred columns);
 //    one thread computes a whole tile over all of K. Per K block, the tile's
-//    B block is packed into that thread's scratch (unless packed ahead), then
-//    the tile's rows are walked in A blocks that stay in L2 (packed too if A
-//    is a run-time matrix); each B panel stays in L1 while the micro-kernel
-//    sweeps the A panels of the block.
+//    B block is packed into that thread's scratch (unless packed ahead; its
+//    panels a cache line apart, so that the packer's writes to all panels do
+//    not fall in one L1 set), then the tile's rows are walked in A blocks
+//    that stay in L2 (packed too if A is a run-time matrix); each B panel
+//    stays in L1 while the micro-kernel sweeps the A panels of the block.
 //  - Constant operands (weights) are packed once at planning: SgemmPackedLhs
 //    when the weights are A (convolution: out[Cout][pixels] = W[Cout][K] *
 //    im2col[K][pixels]), SgemmPackedRhs when they are B (linear layers:
 //    Y[tokens][out] = X[tokens][K] * W[K][out], W stored [K][out] or [out][K]).
 //  - The convolution's B can be read straight from the image (SgemmRhs::im2col):
-//    the im2col matrix is never materialised, only packed block by block.
+//    the im2col matrix is never materialised, only packed block by block
+//    (sgemm_pack_im2col.h: run by run, vector copies for AVX2).
 //  - A run-time B too narrow to give every thread its own columns (N = 49 in
 //    ResNet's last stage) is packed once per product by all threads together
 //    and shared, instead of once per row tile.

@@ -32,15 +32,28 @@ void sgemmKernel6x8Scalar(int64_t kc, const float* a, const float* b, float* c, 
 void sgemmKernel6x8Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                         const SgemmTileStore& store);
 
-// Packs K range [k0, k0+kc) x columns [j0, j0+cols) of B = im2col(image) of
-// geometry g into ceil(cols/NR) panels (the same bytes as sgemmPackRhs on the
-// materialised matrix). The AVX2 twin writes the same bytes.
+// The K block used for depth k: equal blocks of at most kSgemmKC
+// (576 = 3 x 192, not 256 + 256 + 64). Packed layouts and the driver agree on it.
+int64_t sgemmDepthBlock(int64_t k);
+
+// Packs rows [i0, i0+rows) x K range [k0, k0+kc) of A into ceil(rows/MR) panels.
+void sgemmPackLhs(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out);
+// Packs K range [k0, k0+kc) x columns [j0, j0+cols) of B into ceil(cols/NR)
+// panels, `panelStride` floats apart (0: kc * NR, back to back). The per-tile
+// B block is padded (sgemmRhsPanelStride): panels a multiple of 4 KB apart
+// would all map to the same L1 set while the packer writes one row to each.
+void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out,
+                  int64_t panelStride = 0);
+int64_t sgemmRhsPanelStride(int64_t kc);
+
+// The same for B = im2col(image) of geometry g (the same bytes as
+// sgemmPackRhs on the materialised matrix). The AVX2 twin writes the same bytes.
 using SgemmIm2colPacker = void (*)(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc,
-                                   int64_t j0, int64_t cols, float* out);
+                                   int64_t j0, int64_t cols, float* out, int64_t panelStride);
 void sgemmPackRhsIm2col(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
-                        int64_t cols, float* out);
+                        int64_t cols, float* out, int64_t panelStride = 0);
 void sgemmPackRhsIm2colAvx2(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
-                            int64_t cols, float* out);
+                            int64_t cols, float* out, int64_t panelStride = 0);
 
 // What differs between instruction sets.
 struct SgemmMicroKernels {
@@ -49,14 +62,5 @@ struct SgemmMicroKernels {
   SgemmIm2colPacker packIm2col;
 };
 SgemmMicroKernels sgemmMicroKernels(Isa isa);
-
-// The K block used for depth k: equal blocks of at most kSgemmKC
-// (576 = 3 x 192, not 256 + 256 + 64). Packed layouts and the driver agree on it.
-int64_t sgemmDepthBlock(int64_t k);
-
-// Packs rows [i0, i0+rows) x K range [k0, k0+kc) of A into ceil(rows/MR) panels.
-void sgemmPackLhs(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out);
-// Packs K range [k0, k0+kc) x columns [j0, j0+cols) of B into ceil(cols/NR) panels.
-void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out);
 
 }  // namespace petrel

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include "kernels/im2col.h"
@@ -98,25 +99,62 @@ TEST(Im2col, Col2imIsTheAdjoint) {
   }
 }
 
-// The packed-panel layout written by the im2col packer equals packing the
-// materialised im2col matrix.
+Conv2dGeometry squareGeometry(int64_t channels, int64_t in, int64_t kernel, int64_t stride, int64_t pad) {
+  Conv2dGeometry g;
+  g.channels = channels, g.inH = g.inW = in, g.kernelH = g.kernelW = kernel;
+  g.strideH = g.strideW = stride, g.padTop = g.padLeft = pad;
+  g.outH = g.outW = outSize(in, kernel, stride, 1, pad, pad);
+  return g;
+}
+
+// The packed-panel layout written by each im2col packer (portable, and the
+// SIMD one where it runs) equals packing the materialised im2col matrix, and
+// nothing is written past the packed panels.
 TEST(Im2col, PackedPanelsMatchPackingTheMatrix) {
   std::vector<Conv2dGeometry> all = geometries();
   Conv2dGeometry wide;  // more columns than the packer's row chunk (512)
   wide.channels = 2, wide.inH = 30, wide.inW = 41, wide.outH = 30, wide.outW = 41;
   wide.kernelH = wide.kernelW = 3, wide.padTop = wide.padLeft = 1;
   all.push_back(wide);
+  // Rows long enough for the vector copies (stride 1, 2, 3), with whole
+  // vectors and remainders; ResNet-like shapes (7x7 stride 2, 56x56, 7x7 images).
+  for (int64_t in : {9, 16, 17, 23, 40})
+    for (int64_t stride : {1, 2, 3})
+      for (int64_t pad : {0, 1, 3}) all.push_back(squareGeometry(2, in, 3, stride, pad));
+  all.push_back(squareGeometry(3, 37, 7, 2, 3));
+  all.push_back(squareGeometry(2, 56, 3, 1, 1));
+  all.push_back(squareGeometry(9, 7, 3, 1, 1));
+  Conv2dGeometry dilated = squareGeometry(2, 29, 3, 2, 2);
+  dilated.dilationW = 3;
+  dilated.outW = outSize(dilated.inW, 3, 2, 3, 2, 2);
+  all.push_back(dilated);
+
+  std::vector<SgemmIm2colPacker> packers{sgemmPackRhsIm2col};
+  if (isaSupported(Isa::kAvx2)) packers.push_back(sgemmPackRhsIm2colAvx2);
   for (const Conv2dGeometry& g : all) {
+    // The image alone in its allocation: a read past it is caught by sanitizers.
     const std::vector<float> image = test::randomFloats(g.channels * g.inPixels(), 5);
     const int64_t k = g.depth(), n = g.outPixels();
     std::vector<float> col(k * n);
     im2col(g, image.data(), col.data());
-    const int64_t k0 = k / 3, kc = k - k0, j0 = n / 4, cols = n - j0;
-    const int64_t size = kc * (cols + kSgemmNR) + 1;
-    std::vector<float> fromImage(size, -5.0f), fromMatrix(size, -5.0f);
-    sgemmPackRhsIm2col(g, image.data(), k0, kc, j0, cols, fromImage.data());
-    sgemmPackRhs({col.data(), n, false}, k0, kc, j0, cols, fromMatrix.data());
-    ASSERT_EQ(fromImage, fromMatrix);
+    // The whole matrix, and a block starting inside it.
+    for (const auto& [k0, j0] : {std::pair<int64_t, int64_t>{0, 0}, {k / 3, n / 4 + n % 5}}) {
+      const int64_t kc = k - k0, cols = n - j0;
+      // Back-to-back panels, and panels padded apart (the per-tile B block).
+      for (const int64_t panelStride : {int64_t{0}, sgemmRhsPanelStride(kc)}) {
+        const int64_t size = sgemmRhsPanelStride(kc) * ((cols + kSgemmNR - 1) / kSgemmNR) + 1;
+        std::vector<float> fromMatrix(size, -5.0f);
+        sgemmPackRhs({col.data(), n, false}, k0, kc, j0, cols, fromMatrix.data(), panelStride);
+        for (size_t p = 0; p < packers.size(); ++p) {
+          std::vector<float> fromImage(size, -5.0f);
+          packers[p](g, image.data(), k0, kc, j0, cols, fromImage.data(), panelStride);
+          ASSERT_EQ(fromImage, fromMatrix) << "packer " << p << " in " << g.inH << "x" << g.inW << " kernel "
+                                           << g.kernelH << "x" << g.kernelW << " stride " << g.strideW << " pad "
+                                           << g.padLeft << " k0=" << k0 << " j0=" << j0 << " panelStride "
+                                           << panelStride;
+        }
+      }
+    }
   }
 }
 

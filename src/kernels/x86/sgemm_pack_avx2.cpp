@@ -1,0 +1,55 @@
+// The im2col B packer for AVX2 (see sgemm_pack_im2col.h): runs of pixels are
+// copied 8 floats per vector; stride 2 takes the even floats of two vectors.
+#include <immintrin.h>
+
+#include "kernels/sgemm_internal.h"
+#include "kernels/sgemm_pack_im2col.h"
+
+namespace petrel {
+
+namespace {
+
+// Lanes [0, n) set, for n in [0, 8].
+inline __m256i firstLanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+struct Avx2RunCopy {
+  __attribute__((always_inline)) static void run(float* dst, const float* src, int64_t n, int64_t stride) {
+    int64_t t = 0;
+    if (stride == 1) {
+      for (; t + 8 <= n; t += 8) _mm256_storeu_ps(dst + t, _mm256_loadu_ps(src + t));
+      // The last few floats: a masked load (nothing read past the run), a
+      // whole store (the packer allows 8 floats of overshoot).
+      if (t < n) _mm256_storeu_ps(dst + t, _mm256_maskload_ps(src + t, firstLanes(n - t)));
+      return;
+    }
+    if (stride == 2) {
+      // 8 outputs from 16 inputs; the last input read, src[2t + 15], must be in the run.
+      for (; t + 8 < n; t += 8) {
+        const __m256 lo = _mm256_loadu_ps(src + 2 * t), hi = _mm256_loadu_ps(src + 2 * t + 8);
+        const __m256 evens = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
+        _mm256_storeu_ps(dst + t, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), 0xD8)));
+      }
+    }
+    for (; t < n; ++t) dst[t] = src[t * stride];
+  }
+  // Whole vectors (the packer allows the overshoot): no call for a few zeros.
+  __attribute__((always_inline)) static void zero(float* dst, int64_t n) {
+    for (int64_t t = 0; t < n; t += 8) _mm256_storeu_ps(dst + t, _mm256_setzero_ps());
+  }
+  __attribute__((always_inline)) static void panelRow(float* dst, const float* src) {
+    static_assert(kSgemmNR == 16);
+    _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+    _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+  }
+};
+
+}  // namespace
+
+void sgemmPackRhsIm2colAvx2(const Conv2dGeometry& g, const float* image, int64_t k0, int64_t kc, int64_t j0,
+                            int64_t cols, float* out, int64_t panelStride) {
+  packRhsIm2colWith<Avx2RunCopy>(g, image, k0, kc, j0, cols, out, panelStride);
+}
+
+}  // namespace petrel
