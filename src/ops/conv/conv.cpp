@@ -78,6 +78,7 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
     case ConvExecutorKind::kPointwiseSgemm:
     case ConvExecutorKind::kIm2colSgemm:
     case ConvExecutorKind::kGroupedIm2colSgemm:
+      ctx.markInputCopied(1);  // packed for the GEMM at planning
       return makeConvSgemmExecutor(kind, plan, staticFloatData(ctx, 1));
     case ConvExecutorKind::kTransposedSgemm:
       break;

@@ -193,6 +193,7 @@ std::unique_ptr<Executor> planConvTranspose(PlanContext& ctx) {
   const ConvExecutorKind kind = selectConvExecutor(facts);
   if (kind != ConvExecutorKind::kTransposedSgemm)
     ctx.fail("no transposed convolution executor for " + describeConvFacts(facts) + " (unsupported weight storage)");
+  ctx.markInputCopied(1);  // packed for the GEMM at planning
   return std::make_unique<ConvTransposeExecutor>(plan, staticFloatData(ctx, 1));
 }
 
