@@ -223,16 +223,6 @@ void requireInputCount(const PlanContext& ctx, size_t count) {
   for (size_t i = 0; i < count; ++i) ctx.input(i);  // Error if absent
 }
 
-ActivationParams fusedActivation(const PlanContext& ctx) {
-  ActivationParams params;
-  const std::string name = ctx.node.getString("activation", "");
-  if (name.empty()) return params;
-  if (!parseActivation(name, &params.kind)) ctx.fail("unknown fused activation '" + name + "'");
-  params.alpha = ctx.node.getFloat("activation_alpha", 0.0f);
-  params.beta = ctx.node.getFloat("activation_beta", 0.0f);
-  return params;
-}
-
 std::unique_ptr<Executor> planBinary(PlanContext& ctx, BinaryOp op) {
   requireInputCount(ctx, 2);
   const Shape outShape = broadcastInputs(ctx);
@@ -241,7 +231,7 @@ std::unique_ptr<Executor> planBinary(PlanContext& ctx, BinaryOp op) {
   const OpInput& b = ctx.input(1);
   const bool intA = a.dtype == DType::kInt64;
   const bool intB = b.dtype == DType::kInt64;
-  const ActivationParams activation = fusedActivation(ctx);
+  const ActivationParams activation = ctx.fusedActivation();
   const BroadcastPlan plan = makeBroadcastPlan({a.shape, b.shape}, outShape);
 
   // int64 results (the base's type decides for Pow) are shape arithmetic.

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "kernels/sgemm.h"
-#include "ops/conv/weighted_op_planning.h"
 #include "ops/op.h"
 #include "runtime/thread_pool.h"
 
@@ -96,7 +95,7 @@ std::unique_ptr<Executor> planGemm(PlanContext& ctx) {
   plan.transB = ctx.node.getInt("transB", 0) != 0;
   plan.alpha = ctx.node.getFloat("alpha", 1.0f);
   plan.beta = ctx.node.getFloat("beta", 1.0f);
-  plan.activation = readFusedActivation(ctx);
+  plan.activation = ctx.fusedActivation();
   plan.m = plan.transA ? a.shape[1] : a.shape[0];
   plan.k = plan.transA ? a.shape[0] : a.shape[1];
   const int64_t kB = plan.transB ? b.shape[1] : b.shape[0];
@@ -117,7 +116,7 @@ std::unique_ptr<Executor> planGemm(PlanContext& ctx) {
     if (!fits) ctx.fail("C " + shapeToString(s) + " does not broadcast to [" + std::to_string(plan.m) + ", " + std::to_string(plan.n) + "]");
     const int64_t rows = s.size() == 2 ? s[0] : 1;
     const int64_t cols = s.empty() ? 1 : s.back();
-    const float* data = staticFloatData(ctx, 2);
+    const float* data = ctx.staticFloats(2);
     if (data && rows == 1) {  // a row or a scalar: one value per column
       biasKind = SgemmBias::kPerColumn;
       for (int64_t j = 0; j < plan.n; ++j) bias.push_back(plan.beta * data[cols == 1 ? 0 : j]);
@@ -132,7 +131,7 @@ std::unique_ptr<Executor> planGemm(PlanContext& ctx) {
       plan.c = GemmC::kPrefill;
     }
   }
-  const float* constantB = staticFloatData(ctx, 1);
+  const float* constantB = ctx.staticFloats(1);
   if (constantB) ctx.markInputCopied(1);  // packed by the executor
   return std::make_unique<GemmExecutor>(plan, constantB, biasKind, std::move(bias), ctx.config.threads);
 }

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "kernels/sgemm.h"
-#include "ops/conv/weighted_op_planning.h"
 #include "ops/op.h"
 
 namespace petrel {
@@ -139,8 +138,8 @@ std::unique_ptr<Executor> planMatMul(PlanContext& ctx) {
   if (!vectorB) out.push_back(n);
   ctx.outputShapes[0] = out;
 
-  const ActivationParams activation = readFusedActivation(ctx);
-  const float* constantB = staticFloatData(ctx, 1);
+  const ActivationParams activation = ctx.fusedActivation();
+  const float* constantB = ctx.staticFloats(1);
   const bool bHasBatch = shapeElements(batchB) != 1;
   if (constantB && !bHasBatch) {
     // Every row of every batch entry of A times the same packed B.

@@ -55,6 +55,31 @@ bool PlanContext::allInputsStatic() const {
   return true;
 }
 
+ActivationParams PlanContext::fusedActivation() const {
+  ActivationParams params;
+  const std::string name = node.getString("activation", "");
+  if (name.empty()) return params;
+  if (!parseActivation(name, &params.kind)) fail("unknown fused activation '" + name + "'");
+  params.alpha = node.getFloat("activation_alpha", 0.0f);
+  params.beta = node.getFloat("activation_beta", 0.0f);
+  return params;
+}
+
+const float* PlanContext::staticFloats(size_t i) const {
+  const OpInput& in = input(i);
+  if (in.constant) {
+    if (in.constant->storage != Storage::kFloat32)
+      fail("input " + std::to_string(i) + " is stored as " + storageName(in.constant->storage) +
+           "; this operator has no executor for that storage yet");
+    return in.constant->floats();
+  }
+  if (in.value) {
+    if (in.value->dtype != DType::kFloat32) fail("input " + std::to_string(i) + " must be float32");
+    return in.value->f32.data();
+  }
+  return nullptr;
+}
+
 void PlanContext::markInputCopied(size_t i) {
   if (inputCopied.size() < inputs.size()) inputCopied.resize(inputs.size(), false);
   inputCopied.at(i) = true;

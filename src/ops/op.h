@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "kernels/activation.h"
 #include "petrel/petrel.h"
 
 namespace petrel {
@@ -104,6 +105,15 @@ struct PlanContext {
   // constant); Error naming the node and input if only known at run time.
   const StaticTensor& staticInput(size_t i) const;
   bool allInputsStatic() const;
+  // The activation fused into this node by the converter: attributes
+  // "activation" (an activationName; absent or "" for none), "activation_alpha"
+  // and "activation_beta". An unknown name is an Error naming the node.
+  ActivationParams fusedActivation() const;
+  // The float32 contents of input i when known at planning (a stored fp32
+  // constant or a computed static value); nullptr when computed at run time.
+  // A constant stored in another form (fp16, int8, ...) is an Error naming the
+  // storage, so no fp32 executor is ever handed compressed weights.
+  const float* staticFloats(size_t i) const;
   [[noreturn]] void fail(const std::string& what) const;  // throws Error prefixed by node
 };
 

@@ -7,7 +7,6 @@
 #include "ops/conv/conv_attributes.h"
 #include "ops/conv/conv_executors.h"
 #include "ops/conv/select.h"
-#include "ops/conv/weighted_op_planning.h"
 
 namespace petrel {
 
@@ -54,7 +53,7 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
   plan.group = a.group;
   plan.outChannels = outChannels;
   plan.hasBias = hasBias;
-  plan.activation = readFusedActivation(ctx);
+  plan.activation = ctx.fusedActivation();
   plan.threads = ctx.config.threads;
   ctx.outputShapes[0] = spatialRank == 2 ? Shape{in.batch, outChannels, g.outH, g.outW}
                                          : Shape{in.batch, outChannels, g.outW};
@@ -79,7 +78,7 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
     case ConvExecutorKind::kIm2colSgemm:
     case ConvExecutorKind::kGroupedIm2colSgemm:
       ctx.markInputCopied(1);  // packed for the GEMM at planning
-      return makeConvSgemmExecutor(kind, plan, staticFloatData(ctx, 1));
+      return makeConvSgemmExecutor(kind, plan, ctx.staticFloats(1));
     case ConvExecutorKind::kTransposedSgemm:
       break;
   }

@@ -12,7 +12,6 @@
 #include "kernels/sgemm.h"
 #include "ops/conv/conv_attributes.h"
 #include "ops/conv/select.h"
-#include "ops/conv/weighted_op_planning.h"
 #include "runtime/thread_pool.h"
 
 namespace petrel {
@@ -178,7 +177,7 @@ std::unique_ptr<Executor> planConvTranspose(PlanContext& ctx) {
   plan.inChannels = in.channels;
   plan.outChannels = outChannels;
   plan.hasBias = hasBias;
-  plan.activation = readFusedActivation(ctx);
+  plan.activation = ctx.fusedActivation();
   plan.threads = ctx.config.threads;
   ctx.outputShapes[0] = spatialRank == 2 ? Shape{in.batch, outChannels, outSize[0], outSize[1]}
                                          : Shape{in.batch, outChannels, outSize[1]};
@@ -194,7 +193,7 @@ std::unique_ptr<Executor> planConvTranspose(PlanContext& ctx) {
   if (kind != ConvExecutorKind::kTransposedSgemm)
     ctx.fail("no transposed convolution executor for " + describeConvFacts(facts) + " (unsupported weight storage)");
   ctx.markInputCopied(1);  // packed for the GEMM at planning
-  return std::make_unique<ConvTransposeExecutor>(plan, staticFloatData(ctx, 1));
+  return std::make_unique<ConvTransposeExecutor>(plan, ctx.staticFloats(1));
 }
 
 }  // namespace
