@@ -1,6 +1,7 @@
 #pragma once
-// A persistent pool of worker threads. Threads are created once per Session and
-// wait on a condition variable between jobs, so no operator starts a thread.
+// A persistent pool of worker threads. Threads are created once per Session;
+// between jobs they poll briefly, then sleep on a condition variable, so no
+// operator starts a thread and back-to-back parallel sections start quickly.
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -37,14 +38,14 @@ class ThreadPool {
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable done_;
+  std::condition_variable wake_;  // workers sleep here between jobs
+  std::condition_variable done_;  // the caller sleeps here until workers finish
   const std::function<void(size_t, int)>* job_ = nullptr;
   size_t jobTasks_ = 0;
   std::atomic<size_t> nextTask_{0};
-  int busy_ = 0;
-  unsigned generation_ = 0;
-  bool stopping_ = false;
+  std::atomic<int> pending_{0};         // workers that have not finished this job
+  std::atomic<unsigned> generation_{0};  // bumped once per job
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace petrel
