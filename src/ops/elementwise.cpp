@@ -262,20 +262,40 @@ std::unique_ptr<Executor> planMul(PlanContext& ctx) { return planBinary(ctx, Bin
 std::unique_ptr<Executor> planDiv(PlanContext& ctx) { return planBinary(ctx, BinaryOp::kDiv); }
 std::unique_ptr<Executor> planPow(PlanContext& ctx) { return planBinary(ctx, BinaryOp::kPow); }
 
+// The planning prologue of the ops evaluated only at planning (Equal, Mod,
+// Where): their input values, broadcast together.
+struct StaticOperands {
+  std::vector<const StaticTensor*> values;
+  Shape shape;
+  BroadcastPlan plan;
+};
+
+StaticOperands staticOperands(PlanContext& ctx, size_t count) {
+  requireInputCount(ctx, count);
+  StaticOperands operands;
+  operands.shape = broadcastInputs(ctx);
+  ctx.outputShapes[0] = operands.shape;
+  if (!ctx.allInputsStatic()) ctx.fail("is only supported on values known at planning (shape arithmetic)");
+  std::vector<Shape> shapes;
+  for (size_t i = 0; i < count; ++i) {
+    operands.values.push_back(&ctx.staticInput(i));
+    shapes.push_back(operands.values.back()->shape);
+  }
+  operands.plan = makeBroadcastPlan(shapes, operands.shape);
+  return operands;
+}
+
 // Equal: ONNX returns bool; Petrel has no bool type and uses int64 0/1.
 std::unique_ptr<Executor> planEqual(PlanContext& ctx) {
-  requireInputCount(ctx, 2);
-  const Shape outShape = broadcastInputs(ctx);
-  ctx.outputShapes[0] = outShape;
-  if (!ctx.allInputsStatic()) ctx.fail("is only supported on values known at planning (shape arithmetic)");
-  const StaticTensor& a = ctx.staticInput(0);
-  const StaticTensor& b = ctx.staticInput(1);
+  const StaticOperands in = staticOperands(ctx, 2);
+  const StaticTensor& a = *in.values[0];
+  const StaticTensor& b = *in.values[1];
   const bool ints = a.dtype == DType::kInt64 && b.dtype == DType::kInt64;
-  std::vector<int64_t> values(shapeElements(outShape));
-  forEachBroadcastElement(makeBroadcastPlan({a.shape, b.shape}, outShape), [&](int64_t o, const int64_t* offsets) {
+  std::vector<int64_t> values(shapeElements(in.shape));
+  forEachBroadcastElement(in.plan, [&](int64_t o, const int64_t* offsets) {
     values[o] = ints ? a.intAt(offsets[0]) == b.intAt(offsets[1]) : a.floatAt(offsets[0]) == b.floatAt(offsets[1]);
   });
-  ctx.staticOutputs[0] = StaticTensor::ofInts(outShape, std::move(values));
+  ctx.staticOutputs[0] = StaticTensor::ofInts(in.shape, std::move(values));
   return nullptr;
 }
 
@@ -283,14 +303,12 @@ std::unique_ptr<Executor> planEqual(PlanContext& ctx) {
 // the result takes the divisor's sign, as Python's %; fmod = 1: the dividend's,
 // as C's fmod (required by ONNX for floats).
 std::unique_ptr<Executor> planMod(PlanContext& ctx) {
-  requireInputCount(ctx, 2);
-  const Shape outShape = broadcastInputs(ctx);
-  ctx.outputShapes[0] = outShape;
-  if (!ctx.allInputsStatic()) ctx.fail("is only supported on values known at planning (shape arithmetic)");
-  const StaticTensor& a = ctx.staticInput(0);
-  const StaticTensor& b = ctx.staticInput(1);
+  const StaticOperands in = staticOperands(ctx, 2);
+  const StaticTensor& a = *in.values[0];
+  const StaticTensor& b = *in.values[1];
+  const Shape& outShape = in.shape;
+  const BroadcastPlan& plan = in.plan;
   const bool cStyle = ctx.node.getInt("fmod", 0) != 0;
-  const BroadcastPlan plan = makeBroadcastPlan({a.shape, b.shape}, outShape);
   if (a.dtype == DType::kInt64 && b.dtype == DType::kInt64) {
     std::vector<int64_t> values(shapeElements(outShape));
     forEachBroadcastElement(plan, [&](int64_t o, const int64_t* off) {
@@ -313,16 +331,14 @@ std::unique_ptr<Executor> planMod(PlanContext& ctx) {
 
 // Where(condition, X, Y): condition is int64 0/1 (Petrel's bool) or float.
 std::unique_ptr<Executor> planWhere(PlanContext& ctx) {
-  requireInputCount(ctx, 3);
-  const Shape outShape = broadcastInputs(ctx);
-  ctx.outputShapes[0] = outShape;
-  if (!ctx.allInputsStatic()) ctx.fail("is only supported on values known at planning (shape arithmetic)");
-  const StaticTensor& cond = ctx.staticInput(0);
-  const StaticTensor& x = ctx.staticInput(1);
-  const StaticTensor& y = ctx.staticInput(2);
+  const StaticOperands in = staticOperands(ctx, 3);
+  const StaticTensor& cond = *in.values[0];
+  const StaticTensor& x = *in.values[1];
+  const StaticTensor& y = *in.values[2];
+  const Shape& outShape = in.shape;
+  const BroadcastPlan& plan = in.plan;
   if (x.dtype != y.dtype)
     ctx.fail(std::string("mixes value types ") + dtypeName(x.dtype) + " and " + dtypeName(y.dtype));
-  const BroadcastPlan plan = makeBroadcastPlan({cond.shape, x.shape, y.shape}, outShape);
   const int64_t n = shapeElements(outShape);
   if (x.dtype == DType::kInt64) {
     std::vector<int64_t> values(n);
