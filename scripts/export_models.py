@@ -15,7 +15,8 @@ outputs vanish (mobilenet_v2's logits are about 1e-9), which makes comparisons
 meaningless. Before export every BatchNorm therefore gets its running statistics from one
 train-mode pass over a different random batch, and ViT's zero-initialised classification
 head gets small random weights. The output's std is printed; a warning goes to stderr when
-it is below 1e-3.
+it is below 1e-3. Two torch 1.13 export gaps are worked around: nn.MultiheadAttention's
+fused eval path (ViT) and aten::zero (swin_v2); see export_one and register_missing_symbolics.
 
 Usage:
   /usr/bin/python3 scripts/export_models.py --out DIR [--opset 13..17] [--models LIST]
@@ -122,6 +123,16 @@ def calibrate_batch_norm(model, seed, size):
         model(calibration)
 
 
+def register_missing_symbolics():
+    """torch 1.13 cannot export aten::zero (Tensor.zero_). swin_v2 calls it on a slice of a
+    copy of its qkv bias, so the result is constant folded away; zeros of the input's shape
+    is its exact meaning."""
+    def zero(g, self):
+        return g.op("ConstantOfShape", g.op("Shape", self), value_t=torch.tensor([0.0]))
+    for opset in range(13, 18):
+        torch.onnx.register_custom_op_symbolic("aten::zero", zero, opset)
+
+
 def export_onnx(model, example, onnx_path, opset):
     """Export to a private folder first, so an interrupted export never looks finished.
 
@@ -218,6 +229,7 @@ def parse_args(argv):
 def main(argv):
     args = parse_args(argv)
     names = resolve_model_names(args.models)
+    register_missing_symbolics()
     os.makedirs(args.out, exist_ok=True)
     failures = []
     for name in names:
