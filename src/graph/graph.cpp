@@ -73,6 +73,35 @@ std::shared_ptr<ConstantData> ConstantData::fromInt64s(Shape shape, const std::v
   return ownedConstant(Storage::kInt64, std::move(shape), values);
 }
 
+std::shared_ptr<ConstantData> ConstantData::fromEncoded(Shape shape, const EncodedLayout& layout,
+                                                       const std::vector<uint8_t>& blob) {
+  if (layout.storage == WeightStorage::kFloat32)
+    throw Error("an fp32 constant of shape " + shapeToString(shape) + " is not encoded");
+  if (layout.rows * layout.depth != shapeElements(shape))
+    throw Error("an encoded matrix [" + std::to_string(layout.rows) + ", " + std::to_string(layout.depth) +
+                "] cannot hold a tensor of shape " + shapeToString(shape));
+  // uint32 words keep the blob 4-byte aligned (its fp32 scales come first).
+  auto owned = std::make_shared<std::vector<uint32_t>>((blob.size() + 3) / 4);
+  if (!blob.empty()) std::memcpy(owned->data(), blob.data(), blob.size());
+  auto c = std::make_shared<ConstantData>();
+  c->storage = static_cast<Storage>(layout.storage);
+  c->shape = std::move(shape);
+  c->bytes = reinterpret_cast<const uint8_t*>(owned->data());
+  c->byteSize = blob.size();
+  c->keepAlive = owned;
+  c->encoding = layout;
+  return c;
+}
+
+EncodedMatrixView ConstantData::encodedView(const std::string& name) const {
+  if (!isEncoded())
+    throw Error("constant '" + name + "' is stored as " + storageName(storage) + ", not as encoded weights");
+  if (static_cast<Storage>(encoding.storage) != storage)
+    throw Error("constant '" + name + "' is stored as " + storageName(storage) + " but its encoding says " +
+                weightStorageName(encoding.storage));
+  return viewEncodedBlob(encoding, bytes, byteSize, name.c_str());
+}
+
 size_t ConstantData::releasePages() const {
   if (!fileBacked || byteSize == 0) return 0;
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
@@ -158,7 +187,14 @@ void Graph::validate() const {
       switch (c.storage) {
         case Storage::kFloat32: expected = elems * 4; break;
         case Storage::kInt64: expected = elems * 8; break;
-        default: expected = -1; break;  // compressed kinds: checked by their decoder
+        default: expected = -1; break;
+      }
+      if (c.isEncoded()) {
+        c.encodedView(values[i].name);  // checks the layout against the byte size
+        if (c.encoding.rows * c.encoding.depth != elems)
+          throw Error("constant '" + values[i].name + "' of shape " + shapeToString(c.shape) +
+                      " is encoded as a [" + std::to_string(c.encoding.rows) + ", " +
+                      std::to_string(c.encoding.depth) + "] matrix");
       }
       if (expected >= 0 && static_cast<int64_t>(c.byteSize) != expected)
         throw Error("constant '" + values[i].name + "' of shape " + shapeToString(c.shape) + " has " +

@@ -26,6 +26,8 @@
 #include <variant>
 #include <vector>
 
+#include "weights/quantized_layouts.h"
+
 namespace petrel {
 
 using Shape = std::vector<int64_t>;
@@ -37,10 +39,13 @@ std::string shapeToString(const Shape& shape);
 enum class DType : uint8_t { kFloat32 = 0, kInt64 = 1 };
 const char* dtypeName(DType dtype);
 
-// How a constant tensor's data is stored. Only kFloat32 and kInt64 exist in the
-// first format version; the compressed kinds are reserved for weight storage.
+// How a constant tensor's data is stored. kFloat16, kInt8 and kInt4 are the
+// compressed weight storages: only weight inputs of Conv, ConvTranspose, Gemm
+// and MatMul use them (graph/weight_matrix.h); the first three values equal
+// WeightStorage's.
 enum class Storage : uint8_t { kFloat32 = 0, kFloat16 = 1, kInt8 = 2, kInt4 = 3, kInt64 = 4 };
 const char* storageName(Storage storage);
+inline bool isEncodedStorage(Storage s) { return s == Storage::kFloat16 || s == Storage::kInt8 || s == Storage::kInt4; }
 
 // Constant tensor data. Either points into a memory-mapped model file
 // (`keepAlive` holds the mapping) or owns its bytes (converter, folded values).
@@ -53,10 +58,21 @@ struct ConstantData {
   // True when `bytes` lie in a read-only file mapping: its pages can then be
   // dropped from memory and are read back from the file if touched again.
   bool fileBacked = false;
+  // Compressed weights (isEncodedStorage): `bytes` is an encoded blob
+  // ([scales][zero points][values], weights/quantized_layouts.h) of the op's
+  // weight matrix [rows][depth] (graph/weight_matrix.h), while `shape` stays
+  // the logical ONNX shape. encoding.storage matches `storage`.
+  EncodedLayout encoding;
+  bool isEncoded() const { return isEncodedStorage(storage); }
+  // A view of the encoded weights; Error naming `name` unless isEncoded().
+  EncodedMatrixView encodedView(const std::string& name) const;
 
   // Convenience constructors that own their bytes.
   static std::shared_ptr<ConstantData> fromFloats(Shape shape, const std::vector<float>& values);
   static std::shared_ptr<ConstantData> fromInt64s(Shape shape, const std::vector<int64_t>& values);
+  // Owns a copy of `blob`, an encoded weight matrix of `layout` for a tensor of logical `shape`.
+  static std::shared_ptr<ConstantData> fromEncoded(Shape shape, const EncodedLayout& layout,
+                                                   const std::vector<uint8_t>& blob);
 
   const float* floats() const;      // requires storage == kFloat32
   const int64_t* int64s() const;    // requires storage == kInt64

@@ -52,6 +52,8 @@ void EncodedLayout::validate(const char* name) const {
     throw Error(prefix + "unknown storage " + std::to_string(static_cast<int>(storage)));
   if (rows < 1 || depth < 1)
     throw Error(prefix + "invalid matrix shape [" + std::to_string(rows) + ", " + std::to_string(depth) + "]");
+  if (rows > kMaxEncodedElements / depth)
+    throw Error(prefix + "matrix [" + std::to_string(rows) + ", " + std::to_string(depth) + "] is too large");
   if (storage == WeightStorage::kInt4 && blockSize != 0 && blockSize != 16 && blockSize != 32 && blockSize != 64 &&
       blockSize != 128)
     throw Error(prefix + "int4 block size " + std::to_string(blockSize) + " is not 0, 16, 32, 64 or 128");
@@ -61,6 +63,15 @@ int EncodedMatrixView::zeroPoint(int64_t row, int64_t block) const {
   if (layout.storage == WeightStorage::kInt8)
     return zeroPoints ? static_cast<int>(static_cast<int8_t>(zeroPoints[row])) : 0;
   return zeroPoints ? static_cast<int>(zeroPoints[row * layout.blocksPerRow() + block]) : kInt4SymmetricZero;
+}
+
+EncodedMatrixView EncodedMatrixView::rowRange(int64_t first, int64_t count) const {
+  EncodedMatrixView sub = *this;
+  sub.layout.rows = count;
+  sub.values = values + first * layout.rowBytes();
+  if (scales) sub.scales = scales + first * layout.blocksPerRow();
+  if (zeroPoints) sub.zeroPoints = zeroPoints + first * layout.blocksPerRow();
+  return sub;
 }
 
 EncodedMatrixView viewEncodedBlob(const EncodedLayout& layout, const uint8_t* bytes, size_t size, const char* name) {

@@ -74,6 +74,7 @@ constexpr int kInt4SymmetricMax = 7;     // symmetric q = u - 8 in [-7, 7]
 constexpr int kInt4SymmetricZero = 8;    // implicit zero point of symmetric int4
 constexpr int kInt4Max = 15;             // unsigned nibble u in [0, 15]
 constexpr size_t kScaleBytes = sizeof(float);
+constexpr int64_t kMaxEncodedElements = int64_t{1} << 40;  // rows * depth; keeps byte counts far from overflow
 
 // Shape and format of an encoded matrix, without its data.
 struct EncodedLayout {
@@ -107,6 +108,9 @@ struct EncodedMatrixView {
   // The zero point of (row, block) as an integer (int8: signed; int4: 0..15).
   int zeroPoint(int64_t row, int64_t block) const;
   float scale(int64_t row, int64_t block) const { return scales[row * layout.blocksPerRow() + block]; }
+  // Rows [first, first + count) as a matrix of their own (e.g. one group of a
+  // grouped convolution); the caller keeps the range inside the matrix.
+  EncodedMatrixView rowRange(int64_t first, int64_t count) const;
 };
 
 // A view of a serialised blob ([scales][zero points][values], see above).
