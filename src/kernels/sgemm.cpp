@@ -10,6 +10,7 @@
 #include "kernels/sgemm_internal.h"
 #include "kernels/sgemm_pack_im2col.h"
 #include "runtime/thread_pool.h"
+#include "weights/decode.h"
 
 namespace petrel {
 
@@ -187,10 +188,11 @@ struct Tiling {
 
 // Tiles for `count` products on `threads` threads; count 0 gives the largest
 // tiles (the scratch bound).
-Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked, bool rhsPacked, int threads) {
+Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked, bool rhsPacked, bool rhsEncoded,
+                  int threads) {
   Tiling t;
   t.kBlock = sgemmDepthBlock(k);
-  t.shareRhs = !rhsPacked && threads > 1 && ceilDiv(n, kRunTimeRhsCols) < threads && m >= 2 * kMinTileRows &&
+  t.shareRhs = !rhsPacked && !rhsEncoded && threads > 1 && ceilDiv(n, kRunTimeRhsCols) < threads && m >= 2 * kMinTileRows &&
                roundUp(n, NR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedRhsMaxBytes;
   const bool rhsAhead = rhsPacked || t.shareRhs;
   t.mc = evenTile(m, kTileRows, MR);
@@ -223,6 +225,7 @@ struct Job {
   const SgemmBatch* batch;
   SgemmEpilogue epilogue;
   SgemmMicroKernels kernels;
+  Isa isa;
   Tiling tiling;
   int64_t mTiles, nTiles, tilesPerProblem;
   float* slots;         // per-thread scratch
@@ -274,9 +277,11 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
     const int64_t k0 = kb * t.kBlock;
     const int64_t kc = std::min(t.kBlock, job.k - k0);
     const float* b = rhsBlock;
-    int64_t panelStride = kc * NR;  // packed ahead: back to back
+    int64_t panelStride = kc * NR;  // packed ahead or decoded: back to back
     if (p.rhs.packed) {
       b = p.rhs.packed->panels(k0, n0 / NR);
+    } else if (p.rhs.encoded) {
+      decodePackRhs(*p.rhs.encoded, n0, cols, k0, kc, rhsBlock, job.isa);
     } else if (job.sharedRhs) {
       b = panelsAt(job.sharedRhs, roundUp(job.n, NR), job.k, k0, n0 / NR, NR);
     } else {
@@ -294,6 +299,8 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
       const float* a = lhsBlock;
       if (p.lhs.packed)
         a = p.lhs.packed->panels(k0, (m0 + mb) / MR);
+      else if (p.lhs.encoded)
+        decodePackLhs(*p.lhs.encoded, m0 + mb, blockRows, k0, kc, lhsBlock, job.isa);
       else
         sgemmPackLhs(p.lhs.matrix, m0 + mb, blockRows, k0, kc, lhsBlock);
       const int64_t rowPanels = ceilDiv(blockRows, MR);
@@ -381,9 +388,10 @@ class SingleProblem final : public SgemmBatch {
 
 }  // namespace
 
-size_t sgemmScratchBytes(int64_t m, int64_t n, int64_t k, bool lhsPacked, bool rhsPacked, int threads) {
+size_t sgemmScratchBytes(int64_t m, int64_t n, int64_t k, bool lhsPacked, bool rhsPacked, int threads,
+                         bool rhsEncoded) {
   // Splitting for threads only shrinks tiles: the unsplit tiling is the bound.
-  const Tiling t = planTiling(m, n, k, 0, lhsPacked, rhsPacked, threads);
+  const Tiling t = planTiling(m, n, k, 0, lhsPacked, rhsPacked, rhsEncoded, threads);
   return static_cast<size_t>(t.sharedFloats + t.slotFloats() * std::max(threads, 1)) * sizeof(float);
 }
 
@@ -394,16 +402,17 @@ void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int6
   if (m <= 0 || n <= 0 || count <= 0) return;
   const SgemmProblem first = batch.problem(0);
   const bool lhsPacked = first.lhs.packed != nullptr, rhsPacked = first.rhs.packed != nullptr;
+  const bool rhsEncoded = first.rhs.encoded != nullptr;
 
   // The threads are limited by the scratch the caller provided.
   int threads = pool ? pool->threads() : 1;
-  Tiling tiling = planTiling(m, n, k, count, lhsPacked, rhsPacked, threads);
+  Tiling tiling = planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, threads);
   auto needed = [&](const Tiling& t, int th) {
     return static_cast<size_t>(t.sharedFloats + t.slotFloats() * th) * sizeof(float);
   };
   while (threads > 1 && needed(tiling, threads) > scratchBytes) {
     --threads;
-    tiling = planTiling(m, n, k, count, lhsPacked, rhsPacked, threads);
+    tiling = planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, threads);
   }
   if (needed(tiling, threads) > scratchBytes) {
     std::fprintf(stderr, "petrel: sgemm given %zu scratch bytes, needs %zu\n", scratchBytes,
@@ -419,6 +428,7 @@ void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int6
   job.batch = &batch;
   job.epilogue = epilogue;
   job.kernels = sgemmMicroKernels(isa);
+  job.isa = isa;
   job.tiling = tiling;
   job.mTiles = ceilDiv(m, tiling.mc);
   job.nTiles = ceilDiv(n, tiling.nc);

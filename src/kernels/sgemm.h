@@ -26,6 +26,11 @@
 //  - The convolution's B can be read straight from the image (SgemmRhs::im2col):
 //    the im2col matrix is never materialised, only packed block by block
 //    (sgemm_pack_im2col.h: run by run, vector copies for AVX2).
+//  - Compressed weights (memory mode low) are a third kind of operand: an
+//    EncodedMatrixView (weights/quantized_layouts.h) is decoded straight into
+//    the packed panels of each block (weights/decode.h: decodePackLhs /
+//    decodePackRhs) where a run-time matrix would be packed, so weights are
+//    never expanded whole; scratch stays one block per thread.
 //  - A run-time B too narrow to give every thread its own columns (N = 49 in
 //    ResNet's last stage) is packed once per product by all threads together
 //    and shared, instead of once per row tile.
@@ -42,6 +47,7 @@
 namespace petrel {
 
 class ThreadPool;
+struct EncodedMatrixView;
 
 constexpr int64_t kSgemmMR = 6;    // rows of the register tile
 constexpr int64_t kSgemmNR = 16;   // columns of the register tile
@@ -87,17 +93,21 @@ class SgemmPackedRhs {
   AlignedFloats data_;
 };
 
-// The left operand: packed ahead, or a run-time matrix packed per tile.
+// The left operand: packed ahead, encoded weights W [M][K] decoded per
+// block, or a run-time matrix packed per block.
 struct SgemmLhs {
   const SgemmPackedLhs* packed = nullptr;
-  SgemmMatrix matrix;  // used when packed == nullptr
+  const EncodedMatrixView* encoded = nullptr;
+  SgemmMatrix matrix;  // used when packed == encoded == nullptr
 };
 
-// The right operand: packed ahead, a run-time matrix, or the im2col matrix
-// of an image ([channels][inH][inW] at `image`), all but the first packed per tile.
+// The right operand: packed ahead, encoded weights W [N][K] (B = W^T)
+// decoded per block, a run-time matrix, or the im2col matrix of an image
+// ([channels][inH][inW] at `image`), all but the first packed per tile.
 struct SgemmRhs {
   const SgemmPackedRhs* packed = nullptr;
-  SgemmMatrix matrix;                       // used when packed == im2col == nullptr
+  const EncodedMatrixView* encoded = nullptr;
+  SgemmMatrix matrix;                       // used when packed == encoded == im2col == nullptr
   const Conv2dGeometry* im2col = nullptr;   // B = im2col(image) of this geometry
   const float* image = nullptr;
 };
@@ -133,8 +143,10 @@ class SgemmBatch {
 };
 
 // Scratch needed for `threads` threads; lhsPacked / rhsPacked say which
-// operands are SgemmPacked* (they need no scratch).
-size_t sgemmScratchBytes(int64_t m, int64_t n, int64_t k, bool lhsPacked, bool rhsPacked, int threads);
+// operands are SgemmPacked* (they need no scratch); rhsEncoded that B is
+// encoded weights (never shared whole, so its scratch stays one block).
+size_t sgemmScratchBytes(int64_t m, int64_t n, int64_t k, bool lhsPacked, bool rhsPacked, int threads,
+                         bool rhsEncoded = false);
 
 // Computes one product. `scratch` (64-byte aligned, `scratchBytes` long) must
 // come from sgemmScratchBytes for at least one thread; with a pool of more
