@@ -1,7 +1,8 @@
 // ONNX Gemm: Y = act(alpha * A' * B' + beta * C), A' = transA ? A^T : A,
 // B' = transB ? B^T : B, C broadcast to [M, N] (unidirectional), fused
-// activation. A constant B (the usual linear layer) is packed once at
-// planning. A static C that is a row, a column or a scalar becomes the GEMM's
+// activation. A constant B (the usual linear layer) is a weight matrix: packed
+// once at planning, or read in its stored form per block (memory mode low),
+// as selectExecutor decides (ops/select.h). A static C that is a row, a column or a scalar becomes the GEMM's
 // bias; any other C is written into Y first and accumulated onto.
 #include <memory>
 #include <string>
@@ -9,6 +10,8 @@
 
 #include "kernels/sgemm.h"
 #include "ops/op.h"
+#include "ops/select.h"
+#include "ops/weight_operand.h"
 #include "runtime/thread_pool.h"
 
 namespace petrel {
@@ -33,26 +36,38 @@ struct GemmPlan {
 
 class GemmExecutor final : public Executor {
  public:
-  GemmExecutor(const GemmPlan& plan, const float* constantB, SgemmBias biasKind, std::vector<float> bias, int threads)
-      : plan_(plan), biasKind_(biasKind), bias_(std::move(bias)) {
-    if (constantB) {
-      packedB_ = std::make_unique<SgemmPackedRhs>(
-          SgemmMatrix{constantB, plan.transB ? plan.k : plan.n, plan.transB}, plan.k, plan.n);
+  // `weights` is the selected executor for a static B, kUnsupported for a B computed at run time.
+  GemmExecutor(const GemmPlan& plan, ExecutorKind weights, PlanContext& ctx, SgemmBias biasKind,
+               std::vector<float> bias)
+      : plan_(plan), weightsKind_(weights), storage_(ctx.weightStorage(1)), biasKind_(biasKind),
+        bias_(std::move(bias)) {
+    if (weights != ExecutorKind::kUnsupported) {
+      WeightOperandSpec spec;
+      spec.side = GemmSide::kRhs;
+      spec.keepStored = executorKeepsWeightsStored(weights, storage_);
+      spec.rows = plan.n;
+      spec.depth = plan.k;
+      // W = B'^T [N][K]: B [N][K] as stored when transB, else B [K][N] transposed.
+      spec.fp32Group0 = plan.transB ? SgemmMatrix{nullptr, plan.k, false} : SgemmMatrix{nullptr, plan.n, true};
+      weights_ = WeightOperand::prepare(ctx, spec);
     }
-    scratchBytes_ = sgemmScratchBytes(plan.m, plan.n, plan.k, false, packedB_ != nullptr, threads);
+    scratchBytes_ = sgemmScratchBytes(plan.m, plan.n, plan.k, false, weights_.isPacked(), ctx.config.threads,
+                                      weights_.isEncoded());
   }
 
-  std::string kernelName() const override { return packedB_ ? "gemm.sgemm.packed_b" : "gemm.sgemm"; }
+  std::string kernelName() const override {
+    return weightsKind_ == ExecutorKind::kUnsupported ? "gemm.sgemm" : executorKernelName(weightsKind_, storage_);
+  }
   size_t scratchBytes() const override { return scratchBytes_; }
-  size_t preparedWeightBytes() const override { return packedB_ ? packedB_->bytes() : 0; }
+  size_t preparedWeightBytes() const override { return weights_.preparedBytes(); }
 
   void run(const RunArgs& args) override {
     float* y = args.outputs[0];
     if (plan_.c == GemmC::kPrefill) prefill(args.inputs[2], y);
     SgemmProblem p;
     p.lhs.matrix = {args.inputs[0], plan_.transA ? plan_.m : plan_.k, plan_.transA};
-    if (packedB_)
-      p.rhs.packed = packedB_.get();
+    if (weightsKind_ != ExecutorKind::kUnsupported)
+      weights_.setOperand(p, 0);
     else
       p.rhs.matrix = {args.inputs[1], plan_.transB ? plan_.k : plan_.n, plan_.transB};
     p.c = y;
@@ -78,7 +93,9 @@ class GemmExecutor final : public Executor {
   }
 
   GemmPlan plan_;
-  std::unique_ptr<SgemmPackedRhs> packedB_;
+  ExecutorKind weightsKind_;
+  Storage storage_;
+  WeightOperand weights_;
   SgemmBias biasKind_;
   std::vector<float> bias_;
   size_t scratchBytes_ = 0;
@@ -131,9 +148,14 @@ std::unique_ptr<Executor> planGemm(PlanContext& ctx) {
       plan.c = GemmC::kPrefill;
     }
   }
-  const float* constantB = ctx.staticFloats(1);
-  if (constantB) ctx.markInputCopied(1);  // packed by the executor
-  return std::make_unique<GemmExecutor>(plan, constantB, biasKind, std::move(bias), ctx.config.threads);
+  ExecutorKind weights = ExecutorKind::kUnsupported;
+  if (b.isStatic()) {
+    const WeightedOpFacts facts{ctx.weightStorage(1), ctx.config.memory, ctx.config.precision, OpGeometry::kLinear};
+    weights = selectExecutor(facts);
+    if (weights != ExecutorKind::kLinearSgemm && weights != ExecutorKind::kLinearSgemmStored)
+      ctx.fail("no executor for " + describeFacts(facts) + " (selection gave " + executorName(weights) + ")");
+  }
+  return std::make_unique<GemmExecutor>(plan, weights, ctx, biasKind, std::move(bias));
 }
 
 }  // namespace

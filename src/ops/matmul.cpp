@@ -2,7 +2,9 @@
 // A, [K] -> [K, 1] for B) and the promoted dimension removed from the result;
 // batch dimensions broadcast. Two executors:
 //  - B static and without real batch dims (ViT/BERT linear layers,
-//    X[B, T, K] * W[K, N]): W packed once, every row of A in one GEMM;
+//    X[B, T, K] * W[K, N]): a weight matrix, packed once or read in its
+//    stored form per block (memory mode low) as selectExecutor decides;
+//    every row of A in one GEMM;
 //  - otherwise (attention Q*K^T, attn*V) a batched GEMM over the broadcast
 //    batch, both operands packed per tile at run time.
 // Fused activation as for Conv.
@@ -12,24 +14,35 @@
 
 #include "kernels/sgemm.h"
 #include "ops/op.h"
+#include "ops/select.h"
+#include "ops/weight_operand.h"
 
 namespace petrel {
 
 namespace {
 
-class MatMulPackedExecutor final : public Executor {
+class MatMulWeightsExecutor final : public Executor {
  public:
-  MatMulPackedExecutor(int64_t rows, int64_t n, int64_t k, const float* b, ActivationParams activation, int threads)
-      : rows_(rows), n_(n), k_(k), packedB_(SgemmMatrix{b, n, false}, k, n), activation_(activation) {
-    scratchBytes_ = sgemmScratchBytes(rows, n, k, false, true, threads);
+  MatMulWeightsExecutor(ExecutorKind kind, int64_t rows, int64_t n, int64_t k, PlanContext& ctx,
+                        ActivationParams activation)
+      : kind_(kind), storage_(ctx.weightStorage(1)), rows_(rows), n_(n), k_(k), activation_(activation) {
+    WeightOperandSpec spec;
+    spec.side = GemmSide::kRhs;
+    spec.keepStored = executorKeepsWeightsStored(kind, storage_);
+    spec.rows = n;
+    spec.depth = k;
+    spec.fp32Group0 = {nullptr, n, true};  // W = B^T, B [K][N] as stored
+    weights_ = WeightOperand::prepare(ctx, spec);
+    scratchBytes_ = sgemmScratchBytes(rows, n, k, false, weights_.isPacked(), ctx.config.threads,
+                                      weights_.isEncoded());
   }
-  std::string kernelName() const override { return "matmul.sgemm.packed_b"; }
+  std::string kernelName() const override { return executorKernelName(kind_, storage_); }
   size_t scratchBytes() const override { return scratchBytes_; }
-  size_t preparedWeightBytes() const override { return packedB_.bytes(); }
+  size_t preparedWeightBytes() const override { return weights_.preparedBytes(); }
   void run(const RunArgs& args) override {
     SgemmProblem p;
     p.lhs.matrix = {args.inputs[0], k_, false};
-    p.rhs.packed = &packedB_;
+    weights_.setOperand(p, 0);
     p.c = args.outputs[0];
     SgemmEpilogue epilogue;
     epilogue.activation = activation_;
@@ -37,8 +50,10 @@ class MatMulPackedExecutor final : public Executor {
   }
 
  private:
+  ExecutorKind kind_;
+  Storage storage_;
   int64_t rows_, n_, k_;
-  SgemmPackedRhs packedB_;
+  WeightOperand weights_;
   ActivationParams activation_;
   size_t scratchBytes_ = 0;
 };
@@ -139,14 +154,18 @@ std::unique_ptr<Executor> planMatMul(PlanContext& ctx) {
   ctx.outputShapes[0] = out;
 
   const ActivationParams activation = ctx.fusedActivation();
-  const float* constantB = ctx.staticFloats(1);
   const bool bHasBatch = shapeElements(batchB) != 1;
-  if (constantB && !bHasBatch) {
-    // Every row of every batch entry of A times the same packed B.
-    ctx.markInputCopied(1);
-    return std::make_unique<MatMulPackedExecutor>(shapeElements(batch) * m, n, k, constantB, activation,
-                                                  ctx.config.threads);
+  if (b.isStatic() && !bHasBatch) {
+    // Every row of every batch entry of A times the same weight matrix.
+    const WeightedOpFacts facts{ctx.weightStorage(1), ctx.config.memory, ctx.config.precision, OpGeometry::kLinear};
+    const ExecutorKind kind = selectExecutor(facts);
+    if (kind != ExecutorKind::kLinearSgemm && kind != ExecutorKind::kLinearSgemmStored)
+      ctx.fail("no executor for " + describeFacts(facts) + " (selection gave " + executorName(kind) + ")");
+    return std::make_unique<MatMulWeightsExecutor>(kind, shapeElements(batch) * m, n, k, ctx, activation);
   }
+  if (ctx.weightStorage(1) != Storage::kFloat32)
+    ctx.fail("B " + shapeToString(b.shape) + " is stored as " + storageName(ctx.weightStorage(1)) +
+             "; compressed MatMul weights must be a 2-D matrix");
   return std::make_unique<MatMulBatchedExecutor>(m, n, k, batchOffsets(batchA, batch, m * k),
                                                  batchOffsets(batchB, batch, k * n), activation, ctx.config.threads);
 }

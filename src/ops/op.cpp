@@ -2,7 +2,9 @@
 
 #include <map>
 
+#include "graph/weight_matrix.h"
 #include "petrel/error.h"
+#include "weights/decode.h"
 
 namespace petrel {
 
@@ -70,7 +72,7 @@ const float* PlanContext::staticFloats(size_t i) const {
   if (in.constant) {
     if (in.constant->storage != Storage::kFloat32)
       fail("input " + std::to_string(i) + " is stored as " + storageName(in.constant->storage) +
-           "; this operator has no executor for that storage yet");
+           "; this operator reads only fp32 constants");
     return in.constant->floats();
   }
   if (in.value) {
@@ -78,6 +80,40 @@ const float* PlanContext::staticFloats(size_t i) const {
     return in.value->f32.data();
   }
   return nullptr;
+}
+
+Storage PlanContext::weightStorage(size_t i) const {
+  const OpInput& in = input(i);
+  return in.constant ? in.constant->storage : Storage::kFloat32;
+}
+
+EncodedMatrixView PlanContext::encodedWeights(size_t i) const {
+  const OpInput& in = input(i);
+  const std::string what = "input " + std::to_string(i);
+  if (!in.constant || !in.constant->isEncoded()) fail(what + " is not a compressed weight constant");
+  EncodedMatrixView view;
+  try {
+    view = in.constant->encodedView(what);
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  const std::optional<WeightMatrix> matrix = weightMatrixOf(node, static_cast<int>(i), in.shape);
+  if (!matrix)
+    fail(what + " " + shapeToString(in.shape) + " is stored as " + storageName(in.constant->storage) +
+         " but is not a weight matrix of this op");
+  if (matrix->rows != view.layout.rows || matrix->depth != view.layout.depth)
+    fail(what + " " + shapeToString(in.shape) + " is encoded as a [" + std::to_string(view.layout.rows) + ", " +
+         std::to_string(view.layout.depth) + "] matrix; this op's weight matrix is [" +
+         std::to_string(matrix->rows) + ", " + std::to_string(matrix->depth) + "]");
+  return view;
+}
+
+std::vector<float> PlanContext::decodedWeights(size_t i) {
+  const EncodedMatrixView view = encodedWeights(i);
+  std::vector<float> matrix(static_cast<size_t>(view.layout.rows * view.layout.depth));
+  decodeMatrix(view, matrix.data());
+  markInputCopied(i);
+  return matrix;
 }
 
 void PlanContext::markInputCopied(size_t i) {

@@ -114,6 +114,16 @@ struct PlanContext {
   // A constant stored in another form (fp16, int8, ...) is an Error naming the
   // storage, so no fp32 executor is ever handed compressed weights.
   const float* staticFloats(size_t i) const;
+  // Weight matrices (graph/weight_matrix.h) of Conv, ConvTranspose, Gemm and
+  // MatMul. The storage of input i (fp32 unless a compressed constant):
+  Storage weightStorage(size_t i) const;
+  // The compressed weights of input i in their stored form, checked against
+  // the op's weight matrix [rows][depth]; Error if they are not compressed
+  // or do not fit the op. The view points into the model (no copy).
+  EncodedMatrixView encodedWeights(size_t i) const;
+  // The same decoded once to fp32 in weight-matrix order [rows][depth], for
+  // executors that prepare their weights at planning; marks input i copied.
+  std::vector<float> decodedWeights(size_t i);
   [[noreturn]] void fail(const std::string& what) const;  // throws Error prefixed by node
 };
 

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "kernels/activation.h"
-#include "ops/conv/select.h"
 #include "ops/op_harness.h"
 #include "support/test_support.h"
 
@@ -173,12 +172,12 @@ TEST(Conv, PointwiseUsesGemmOnInput) {
   for (int threads : {1, 2}) {
     ConvCase c;
     c.n = 2, c.c = 37, c.m = 70, c.h = 9, c.w = 11, c.kh = c.kw = 1, c.threads = threads;
-    EXPECT_EQ(checkConv(c), "conv.pointwise.sgemm");
+    EXPECT_EQ(checkConv(c), "conv.pointwise.sgemm[fp32]");
     c.strideH = c.strideW = 2;  // strided 1x1 (ResNet downsample) goes through im2col
-    EXPECT_EQ(checkConv(c), "conv.im2col.sgemm");
+    EXPECT_EQ(checkConv(c), "conv.im2col.sgemm[fp32]");
     c.strideH = c.strideW = 1;
     c.padTop = 1;
-    EXPECT_EQ(checkConv(c), "conv.im2col.sgemm");
+    EXPECT_EQ(checkConv(c), "conv.im2col.sgemm[fp32]");
   }
 }
 
@@ -200,7 +199,7 @@ TEST(Conv, Groups) {
         c.threads = threads;
         ++variant;
         if (c.c == group && c.m == group) c.m = 2 * group;  // that would be depthwise
-        EXPECT_EQ(checkConv(c), "conv.grouped.im2col.sgemm");
+        EXPECT_EQ(checkConv(c), "conv.grouped.im2col.sgemm[fp32]");
       }
 }
 
@@ -225,12 +224,12 @@ TEST(Conv, Depthwise) {
           c.bias = variant % 4 != 0;
           c.activation = variant % 3 ? ActivationParams{Activation::kClip, 0.0f, 6.0f} : ActivationParams{};
           ++variant;
-          EXPECT_EQ(checkConv(c), "conv.depthwise");
+          EXPECT_EQ(checkConv(c), "conv.depthwise[fp32]");
         }
   // Channel multiplier 2 (group == C, M == 2C) is a grouped convolution.
   ConvCase c;
   c.c = c.group = 6, c.m = 12;
-  EXPECT_EQ(checkConv(c), "conv.grouped.im2col.sgemm");
+  EXPECT_EQ(checkConv(c), "conv.grouped.im2col.sgemm[fp32]");
 }
 
 TEST(Conv, AutoPad) {
@@ -277,14 +276,14 @@ TEST(Conv, LargerLayers) {
   ConvCase c;
   c.c = 64, c.m = 64, c.h = c.w = 28, c.padTop = c.padLeft = c.padBottom = c.padRight = 1, c.threads = 2;
   c.activation = {Activation::kRelu};
-  EXPECT_EQ(checkConv(c), "conv.im2col.sgemm");
+  EXPECT_EQ(checkConv(c), "conv.im2col.sgemm[fp32]");
   c = ConvCase{};
   c.c = 3, c.m = 16, c.h = c.w = 56, c.kh = c.kw = 7, c.strideH = c.strideW = 2;
   c.padTop = c.padLeft = c.padBottom = c.padRight = 3, c.threads = 2;
   checkConv(c);
   c = ConvCase{};
   c.c = 256, c.m = 130, c.h = c.w = 7, c.kh = c.kw = 1, c.threads = 2;
-  EXPECT_EQ(checkConv(c), "conv.pointwise.sgemm");
+  EXPECT_EQ(checkConv(c), "conv.pointwise.sgemm[fp32]");
 }
 
 TEST(Conv, WithoutBiasInputAndWithAbsentBias) {
@@ -326,68 +325,6 @@ TEST(Conv, Errors) {
   EXPECT_THROW(test::runOp(test::makeNode("Conv"), {HarnessInput::runtime({1, 1, 4, 4, 4}, std::vector<float>(64)),
                                                     HarnessInput::constant({1, 1, 1, 1, 1}, {1.0f})}),
                Error);
-}
-
-// ---------------------------------------------------------------- selection
-
-const Storage kStorages[] = {Storage::kFloat32, Storage::kFloat16, Storage::kInt8, Storage::kInt4, Storage::kInt64};
-const MemoryMode kMemoryModes[] = {MemoryMode::kNormal, MemoryMode::kHigh, MemoryMode::kLow};
-const PrecisionMode kPrecisionModes[] = {PrecisionMode::kNormal, PrecisionMode::kHigh, PrecisionMode::kLow};
-const ConvExecutorKind kExecutors[] = {ConvExecutorKind::kPointwiseSgemm, ConvExecutorKind::kIm2colSgemm,
-                                       ConvExecutorKind::kDepthwise, ConvExecutorKind::kGroupedIm2colSgemm,
-                                       ConvExecutorKind::kTransposedSgemm};
-
-TEST(ConvSelect, EveryCombinationGetsAnExecutorThatServesIt) {
-  int combinations = 0;
-  for (Storage storage : kStorages)
-    for (MemoryMode memory : kMemoryModes)
-      for (PrecisionMode precision : kPrecisionModes)
-        for (int geometry = 0; geometry < kConvGeometryClassCount; ++geometry) {
-          ConvFacts facts{storage, memory, precision, static_cast<ConvGeometryClass>(geometry)};
-          const ConvExecutorKind kind = selectConvExecutor(facts);
-          ++combinations;
-          if (kind == ConvExecutorKind::kUnsupportedStorage) {
-            // Only when truly no executor could serve these facts.
-            for (ConvExecutorKind e : kExecutors)
-              EXPECT_FALSE(convExecutorServes(e, facts))
-                  << convExecutorName(e) << " could serve " << describeConvFacts(facts);
-          } else {
-            EXPECT_TRUE(convExecutorServes(kind, facts))
-                << convExecutorName(kind) << " chosen for " << describeConvFacts(facts);
-          }
-        }
-  EXPECT_EQ(combinations, 5 * 3 * 3 * 5);
-}
-
-TEST(ConvSelect, Float32TableAndUnsupportedStorages) {
-  for (MemoryMode memory : kMemoryModes)
-    for (PrecisionMode precision : kPrecisionModes) {
-      auto pick = [&](Storage s, ConvGeometryClass g) { return selectConvExecutor({s, memory, precision, g}); };
-      EXPECT_EQ(pick(Storage::kFloat32, ConvGeometryClass::kPointwise), ConvExecutorKind::kPointwiseSgemm);
-      EXPECT_EQ(pick(Storage::kFloat32, ConvGeometryClass::kGeneral), ConvExecutorKind::kIm2colSgemm);
-      EXPECT_EQ(pick(Storage::kFloat32, ConvGeometryClass::kDepthwise), ConvExecutorKind::kDepthwise);
-      EXPECT_EQ(pick(Storage::kFloat32, ConvGeometryClass::kGrouped), ConvExecutorKind::kGroupedIm2colSgemm);
-      EXPECT_EQ(pick(Storage::kFloat32, ConvGeometryClass::kTransposed), ConvExecutorKind::kTransposedSgemm);
-      for (Storage s : {Storage::kFloat16, Storage::kInt8, Storage::kInt4, Storage::kInt64})
-        for (int g = 0; g < kConvGeometryClassCount; ++g)
-          EXPECT_EQ(pick(s, static_cast<ConvGeometryClass>(g)), ConvExecutorKind::kUnsupportedStorage);
-    }
-}
-
-TEST(ConvSelect, GeometryClassification) {
-  EXPECT_EQ(classifyConv(1, 8, 16, true, true, true), ConvGeometryClass::kPointwise);
-  EXPECT_EQ(classifyConv(1, 8, 16, true, false, true), ConvGeometryClass::kGeneral);
-  EXPECT_EQ(classifyConv(1, 8, 16, true, true, false), ConvGeometryClass::kGeneral);
-  EXPECT_EQ(classifyConv(1, 8, 16, false, true, true), ConvGeometryClass::kGeneral);
-  EXPECT_EQ(classifyConv(8, 8, 8, false, true, false), ConvGeometryClass::kDepthwise);
-  EXPECT_EQ(classifyConv(8, 8, 16, false, true, false), ConvGeometryClass::kGrouped);
-  EXPECT_EQ(classifyConv(2, 8, 16, true, true, true), ConvGeometryClass::kGrouped);
-}
-
-TEST(ConvSelect, NamesAreTheExecutorsKernelNames) {
-  EXPECT_STREQ(convExecutorName(ConvExecutorKind::kPointwiseSgemm), "conv.pointwise.sgemm");
-  EXPECT_STREQ(convExecutorName(ConvExecutorKind::kIm2colSgemm), "conv.im2col.sgemm");
-  EXPECT_STREQ(convExecutorName(ConvExecutorKind::kDepthwise), "conv.depthwise");
 }
 
 }  // namespace

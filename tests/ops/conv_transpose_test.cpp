@@ -101,7 +101,7 @@ void checkConvTranspose(const ConvTCase& c) {
   if (c.bias) inputs.push_back(HarnessInput::constant({m}, b));
   const SessionConfig config = test::withThreads(c.threads);
   const test::HarnessResult r = test::runOp(test::makeNode("ConvTranspose", attrs), inputs, config);
-  EXPECT_EQ(r.kernel, "conv_transpose.sgemm.col2im");
+  EXPECT_EQ(r.kernel, "conv_transpose.sgemm.col2im[fp32]");
   ASSERT_EQ(r.shapes.at(0), (Shape{c.n, m, oh, ow}));
   EXPECT_LE(test::relativeL2(r.outputs[0], want), 1e-5);
 }

@@ -69,7 +69,7 @@ void checkGemm(const GemmCase& c) {
   const SessionConfig config = test::withThreads(c.threads);
   const test::HarnessResult r = test::runOp(test::makeNode("Gemm", attrs), inputs, config);
   ASSERT_EQ(r.shapes.at(0), (Shape{c.m, c.n}));
-  EXPECT_EQ(r.kernel, c.constantB ? "gemm.sgemm.packed_b" : "gemm.sgemm");
+  EXPECT_EQ(r.kernel, c.constantB ? "linear.sgemm[fp32]" : "gemm.sgemm");
   EXPECT_LE(test::relativeL2(r.outputs[0], want), 1e-5);
 }
 

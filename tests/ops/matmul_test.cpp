@@ -97,8 +97,8 @@ TEST(MatMul, OneDimensionalPromotion) {
 TEST(MatMul, ConstantWeightsFlattenTheBatch) {
   // ViT linear layer: X[B, T, K] * W[K, N], W packed once.
   for (int threads : {1, 2}) {
-    checkMatMul({2, 197, 64}, {64, 96}, true, threads, {}, "matmul.sgemm.packed_b");
-    checkMatMul({3, 5, 33}, {1, 33, 17}, true, threads, {Activation::kGelu}, "matmul.sgemm.packed_b");
+    checkMatMul({2, 197, 64}, {64, 96}, true, threads, {}, "linear.sgemm[fp32]");
+    checkMatMul({3, 5, 33}, {1, 33, 17}, true, threads, {Activation::kGelu}, "linear.sgemm[fp32]");
   }
 }
 

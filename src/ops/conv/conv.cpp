@@ -1,12 +1,12 @@
 // ONNX Conv (1-D and 2-D, any group, auto_pad, optional bias, fused
 // activation). The planner checks the node, computes the output shape and
-// picks the executor with selectConvExecutor (select.h).
+// picks the executor with selectExecutor (ops/select.h).
 #include <array>
 #include <string>
 
 #include "ops/conv/conv_attributes.h"
 #include "ops/conv/conv_executors.h"
-#include "ops/conv/select.h"
+#include "ops/select.h"
 
 namespace petrel {
 
@@ -60,29 +60,30 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
 
   if (!w.isStatic())
     ctx.fail("weights W must be a constant stored in the model; run-time weights are not supported");
-  ConvFacts facts;
-  facts.weightStorage = w.constant ? w.constant->storage : Storage::kFloat32;
+  WeightedOpFacts facts;
+  facts.weightStorage = ctx.weightStorage(1);
   facts.memory = ctx.config.memory;
   facts.precision = ctx.config.precision;
   const bool zeroPads = a.padBegin == std::array<int64_t, 2>{0, 0} && a.padEnd == std::array<int64_t, 2>{0, 0};
   facts.geometry = classifyConv(a.group, in.channels, outChannels, a.kernel == std::array<int64_t, 2>{1, 1},
                                 a.stride == std::array<int64_t, 2>{1, 1}, zeroPads);
 
-  const ConvExecutorKind kind = selectConvExecutor(facts);
+  const ExecutorKind kind = selectExecutor(facts);
   switch (kind) {
-    case ConvExecutorKind::kUnsupportedStorage:
-      ctx.fail("no convolution executor for " + describeConvFacts(facts) + " (unsupported weight storage)");
-    case ConvExecutorKind::kDepthwise:
-      return makeConvDepthwiseExecutor(plan);
-    case ConvExecutorKind::kPointwiseSgemm:
-    case ConvExecutorKind::kIm2colSgemm:
-    case ConvExecutorKind::kGroupedIm2colSgemm:
-      ctx.markInputCopied(1);  // packed for the GEMM at planning
-      return makeConvSgemmExecutor(kind, plan, ctx.staticFloats(1));
-    case ConvExecutorKind::kTransposedSgemm:
+    case ExecutorKind::kDepthwise:
+    case ExecutorKind::kDepthwiseStored:
+      return makeConvDepthwiseExecutor(kind, plan, ctx);
+    case ExecutorKind::kPointwiseSgemm:
+    case ExecutorKind::kIm2colSgemm:
+    case ExecutorKind::kGroupedIm2colSgemm:
+    case ExecutorKind::kPointwiseSgemmStored:
+    case ExecutorKind::kIm2colSgemmStored:
+    case ExecutorKind::kGroupedIm2colSgemmStored:
+      return makeConvSgemmExecutor(kind, plan, ctx);
+    default:
       break;
   }
-  ctx.fail(std::string("internal: selection returned ") + convExecutorName(kind) + " for a Conv");
+  ctx.fail("no convolution executor for " + describeFacts(facts) + " (selection gave " + executorName(kind) + ")");
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/conv_geometry.h"
-#include "ops/conv/select.h"
+#include "ops/select.h"
 #include "ops/op.h"
 
 namespace petrel {
@@ -21,10 +21,13 @@ struct ConvPlan {
   int threads = 1;
 };
 
-// conv.pointwise.sgemm, conv.im2col.sgemm and conv.grouped.im2col.sgemm:
-// weights [outChannels][channels][kH][kW] packed once, per group.
-std::unique_ptr<Executor> makeConvSgemmExecutor(ConvExecutorKind kind, const ConvPlan& plan, const float* weights);
-// conv.depthwise: the direct kernel reads the weights at run time (no copy).
-std::unique_ptr<Executor> makeConvDepthwiseExecutor(const ConvPlan& plan);
+// conv.pointwise.sgemm, conv.im2col.sgemm, conv.grouped.im2col.sgemm and
+// their .stored twins: weights [outChannels][channels][kH][kW] (input 1)
+// packed once per group, or read as stored (ops/weight_operand.h).
+std::unique_ptr<Executor> makeConvSgemmExecutor(ExecutorKind kind, const ConvPlan& plan, PlanContext& ctx);
+// conv.depthwise: the direct kernel reads fp32 filters in place (compressed
+// ones are decoded once); conv.depthwise.stored decodes compressed filters
+// into scratch on every run.
+std::unique_ptr<Executor> makeConvDepthwiseExecutor(ExecutorKind kind, const ConvPlan& plan, PlanContext& ctx);
 
 }  // namespace petrel

@@ -1,5 +1,6 @@
 // Convolution as GEMM: out[Cout/g][pixels] = W[Cout/g][K] * im2col(x)[K][pixels]
-// per image and group, with the weights packed once and the image's im2col
+// per image and group, with the weights packed once (or decoded block by
+// block from their stored form, memory mode low) and the image's im2col
 // packed tile by tile straight from the input (never materialised). The 1x1
 // stride-1 unpadded case reads the NCHW input directly as the GEMM's B.
 #include <string>
@@ -7,30 +8,35 @@
 
 #include "kernels/sgemm.h"
 #include "ops/conv/conv_executors.h"
+#include "ops/weight_operand.h"
 
 namespace petrel {
 
 namespace {
 
+bool isPointwise(ExecutorKind kind) {
+  return kind == ExecutorKind::kPointwiseSgemm || kind == ExecutorKind::kPointwiseSgemmStored;
+}
+
 class ConvSgemmExecutor final : public Executor {
  public:
-  ConvSgemmExecutor(ConvExecutorKind kind, const ConvPlan& plan, const float* weights)
-      : kind_(kind), plan_(plan) {
-    const int64_t rows = plan.outChannels / plan.group;
-    const int64_t depth = plan.geometry.depth();
-    packed_.reserve(plan.group);
-    for (int64_t g = 0; g < plan.group; ++g)
-      packed_.emplace_back(SgemmMatrix{weights + g * rows * depth, depth, false}, rows, depth);
-    scratchBytes_ = sgemmScratchBytes(rows, plan.geometry.outPixels(), depth, true, false, plan.threads);
+  ConvSgemmExecutor(ExecutorKind kind, const ConvPlan& plan, PlanContext& ctx)
+      : kind_(kind), plan_(plan), storage_(ctx.weightStorage(1)) {
+    WeightOperandSpec spec;
+    spec.side = GemmSide::kLhs;
+    spec.keepStored = executorKeepsWeightsStored(kind, storage_);
+    spec.groups = plan.group;
+    spec.rows = plan.outChannels / plan.group;
+    spec.depth = plan.geometry.depth();
+    spec.fp32Group0 = {nullptr, spec.depth, false};  // W [Cout][K] as stored
+    weights_ = WeightOperand::prepare(ctx, spec);
+    scratchBytes_ = sgemmScratchBytes(spec.rows, plan.geometry.outPixels(), spec.depth, weights_.isPacked(), false,
+                                      plan.threads);
   }
 
-  std::string kernelName() const override { return convExecutorName(kind_); }
+  std::string kernelName() const override { return executorKernelName(kind_, storage_); }
   size_t scratchBytes() const override { return scratchBytes_; }
-  size_t preparedWeightBytes() const override {
-    size_t bytes = 0;
-    for (const SgemmPackedLhs& p : packed_) bytes += p.bytes();
-    return bytes;
-  }
+  size_t preparedWeightBytes() const override { return weights_.preparedBytes(); }
 
   void run(const RunArgs& args) override {
     // One GEMM per (image, group); the threads share the tiles of all of them.
@@ -46,10 +52,10 @@ class ConvSgemmExecutor final : public Executor {
         const int64_t g = index % plan.group;
         const int64_t rows = plan.outChannels / plan.group;
         SgemmProblem p;
-        p.lhs.packed = &self->packed_[g];
+        self->weights_.setOperand(p, g);
         // (image, group) pairs are consecutive channel blocks in NCHW.
         const float* image = input + index * geo.channels * geo.inPixels();
-        if (self->kind_ == ConvExecutorKind::kPointwiseSgemm) {
+        if (isPointwise(self->kind_)) {
           p.rhs.matrix = {image, geo.inPixels(), false};
         } else {
           p.rhs.im2col = &geo;
@@ -73,16 +79,17 @@ class ConvSgemmExecutor final : public Executor {
   }
 
  private:
-  ConvExecutorKind kind_;
+  ExecutorKind kind_;
   ConvPlan plan_;
-  std::vector<SgemmPackedLhs> packed_;
+  Storage storage_;
+  WeightOperand weights_;
   size_t scratchBytes_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Executor> makeConvSgemmExecutor(ConvExecutorKind kind, const ConvPlan& plan, const float* weights) {
-  return std::make_unique<ConvSgemmExecutor>(kind, plan, weights);
+std::unique_ptr<Executor> makeConvSgemmExecutor(ExecutorKind kind, const ConvPlan& plan, PlanContext& ctx) {
+  return std::make_unique<ConvSgemmExecutor>(kind, plan, ctx);
 }
 
 }  // namespace petrel

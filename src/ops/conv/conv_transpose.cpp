@@ -11,7 +11,8 @@
 #include "kernels/im2col.h"
 #include "kernels/sgemm.h"
 #include "ops/conv/conv_attributes.h"
-#include "ops/conv/select.h"
+#include "ops/select.h"
+#include "ops/weight_operand.h"
 #include "runtime/thread_pool.h"
 
 namespace petrel {
@@ -30,23 +31,28 @@ struct ConvTransposePlan {
 
 class ConvTransposeExecutor final : public Executor {
  public:
-  ConvTransposeExecutor(const ConvTransposePlan& plan, const float* weights) : plan_(plan) {
+  ConvTransposeExecutor(ExecutorKind kind, const ConvTransposePlan& plan, PlanContext& ctx)
+      : kind_(kind), plan_(plan), storage_(ctx.weightStorage(1)) {
     const int64_t inPerGroup = plan.inChannels / plan.group;
     const int64_t colRows = plan.geometry.depth();  // Cout/g * kH * kW
-    // W is [Cin][Cout/g][kH][kW]: group g's rows form a [Cin/g][colRows] matrix; A is its transpose.
-    for (int64_t g = 0; g < plan.group; ++g)
-      packed_.emplace_back(SgemmMatrix{weights + g * inPerGroup * colRows, colRows, true}, colRows, inPerGroup);
+    // W is [Cin][Cout/g][kH][kW]: group g's rows form a [Cin/g][colRows]
+    // matrix; A = W_g^T [colRows][Cin/g] is the weight matrix of group g.
+    WeightOperandSpec spec;
+    spec.side = GemmSide::kLhs;
+    spec.keepStored = executorKeepsWeightsStored(kind, storage_);
+    spec.groups = plan.group;
+    spec.rows = colRows;
+    spec.depth = inPerGroup;
+    spec.fp32Group0 = {nullptr, colRows, true};
+    weights_ = WeightOperand::prepare(ctx, spec);
     colFloats_ = (colRows * plan.geometry.outPixels() + 15) / 16 * 16;
-    gemmScratchBytes_ = sgemmScratchBytes(colRows, plan.geometry.outPixels(), inPerGroup, true, false, plan.threads);
+    gemmScratchBytes_ = sgemmScratchBytes(colRows, plan.geometry.outPixels(), inPerGroup, weights_.isPacked(), false,
+                                          plan.threads);
   }
 
-  std::string kernelName() const override { return convExecutorName(ConvExecutorKind::kTransposedSgemm); }
+  std::string kernelName() const override { return executorKernelName(kind_, storage_); }
   size_t scratchBytes() const override { return colFloats_ * sizeof(float) + gemmScratchBytes_; }
-  size_t preparedWeightBytes() const override {
-    size_t bytes = 0;
-    for (const SgemmPackedLhs& p : packed_) bytes += p.bytes();
-    return bytes;
-  }
+  size_t preparedWeightBytes() const override { return weights_.preparedBytes(); }
 
   void run(const RunArgs& args) override {
     const Conv2dGeometry& geo = plan_.geometry;
@@ -58,7 +64,7 @@ class ConvTransposeExecutor final : public Executor {
     for (int64_t n = 0; n < plan_.batch; ++n) {
       for (int64_t g = 0; g < plan_.group; ++g) {
         SgemmProblem p;
-        p.lhs.packed = &packed_[g];
+        weights_.setOperand(p, g);
         p.rhs.matrix = {args.inputs[0] + (n * plan_.inChannels + g * inPerGroup) * geo.outPixels(), geo.outPixels(),
                         false};
         p.c = col;
@@ -94,8 +100,10 @@ class ConvTransposeExecutor final : public Executor {
   }
 
  private:
+  ExecutorKind kind_;
   ConvTransposePlan plan_;
-  std::vector<SgemmPackedLhs> packed_;
+  Storage storage_;
+  WeightOperand weights_;
   int64_t colFloats_ = 0;
   size_t gemmScratchBytes_ = 0;
 };
@@ -184,16 +192,16 @@ std::unique_ptr<Executor> planConvTranspose(PlanContext& ctx) {
 
   if (!w.isStatic())
     ctx.fail("weights W must be a constant stored in the model; run-time weights are not supported");
-  ConvFacts facts;
-  facts.weightStorage = w.constant ? w.constant->storage : Storage::kFloat32;
+  WeightedOpFacts facts;
+  facts.weightStorage = ctx.weightStorage(1);
   facts.memory = ctx.config.memory;
   facts.precision = ctx.config.precision;
-  facts.geometry = ConvGeometryClass::kTransposed;
-  const ConvExecutorKind kind = selectConvExecutor(facts);
-  if (kind != ConvExecutorKind::kTransposedSgemm)
-    ctx.fail("no transposed convolution executor for " + describeConvFacts(facts) + " (unsupported weight storage)");
-  ctx.markInputCopied(1);  // packed for the GEMM at planning
-  return std::make_unique<ConvTransposeExecutor>(plan, ctx.staticFloats(1));
+  facts.geometry = OpGeometry::kTransposed;
+  const ExecutorKind kind = selectExecutor(facts);
+  if (kind != ExecutorKind::kTransposedSgemm && kind != ExecutorKind::kTransposedSgemmStored)
+    ctx.fail("no transposed convolution executor for " + describeFacts(facts) + " (selection gave " +
+             executorName(kind) + ")");
+  return std::make_unique<ConvTransposeExecutor>(kind, plan, ctx);
 }
 
 }  // namespace
