@@ -82,12 +82,23 @@ struct NodePlan {
   std::vector<std::vector<int64_t>> outputShapes;
 };
 
+// Bytes of model constants, by how they are stored in the model file.
+struct WeightBytesByStorage {
+  size_t fp32 = 0, fp16 = 0, int8 = 0, int4 = 0;
+  size_t total() const { return fp32 + fp16 + int8 + int4; }
+};
+
 struct MemoryStats {
   size_t arenaBytes = 0;          // the planned arena for intermediate tensors
   size_t unplannedBytes = 0;      // sum of all intermediate tensor sizes (no reuse)
   size_t scratchBytes = 0;        // per-run scratch shared by the executors
-  size_t preparedWeightBytes = 0; // weights copied/transformed at planning
+  size_t preparedWeightBytes = 0; // fp32 weights copied/packed/decoded at planning
   size_t releasedWeightBytes = 0; // model-file pages of those weights dropped after copying
+  // Constants the executors read in their stored form at run time (weights
+  // kept compressed in memory mode low, biases, fp32 filters read in place).
+  WeightBytesByStorage storedWeightBytes;
+  // What the session holds of the weights: stored + prepared.
+  size_t weightBytes() const { return storedWeightBytes.total() + preparedWeightBytes; }
 };
 
 class Session {

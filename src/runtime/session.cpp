@@ -402,6 +402,18 @@ class SessionImpl {
     }
     scratch_.reset();
     if (scratchBytes > 0) scratch_ = allocateBuffer(static_cast<int64_t>(scratchBytes), "session", "executor scratch");
+    for (size_t id = 0; id < graph_.values.size(); ++id) {
+      const ConstantData* c = graph_.values[id].constant.get();
+      if (!c || !constantReadAtRun_[id]) continue;
+      WeightBytesByStorage& stored = stats_.storedWeightBytes;
+      switch (c->storage) {
+        case Storage::kFloat32: stored.fp32 += c->byteSize; break;
+        case Storage::kFloat16: stored.fp16 += c->byteSize; break;
+        case Storage::kInt8: stored.int8 += c->byteSize; break;
+        case Storage::kInt4: stored.int4 += c->byteSize; break;
+        case Storage::kInt64: break;  // shape data, not weights
+      }
+    }
     stats_.arenaBytes = arenaPlan_.arenaBytes;
     stats_.unplannedBytes = arenaPlan_.unplannedBytes;
     stats_.scratchBytes = scratchBytes;
