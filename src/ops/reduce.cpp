@@ -1,7 +1,8 @@
-// ReduceMean and ReduceSum over any set of axes. The axes come from the
-// "axes" attribute (ReduceMean up to opset 17) or the optional second input
-// (ReduceSum from opset 13, ReduceMean from opset 18); no axes means all of
-// them, unless noop_with_empty_axes makes the op an identity.
+// ReduceMean, ReduceSum, ReduceSumSquare and ReduceL2 over any set of axes.
+// The axes come from the "axes" attribute (up to opset 17; ReduceSum up to 12)
+// or the optional second input (ReduceSum from opset 13, the others from
+// opset 18); no axes means all of them, unless noop_with_empty_axes makes the
+// op an identity.
 //
 // A reduction is a broadcast run backwards: the output, with the reduced dims
 // kept as 1, broadcasts to the input. So the input is walked row by row along
@@ -21,20 +22,32 @@
 namespace petrel {
 namespace {
 
-enum class ReduceKind { kSum, kMean };
+enum class ReduceKind { kSum, kMean, kSumSquare, kL2 };
 
+const char* reduceName(ReduceKind kind) {
+  switch (kind) {
+    case ReduceKind::kSum: return "reduce_sum";
+    case ReduceKind::kMean: return "reduce_mean";
+    case ReduceKind::kSumSquare: return "reduce_sum_square";
+    case ReduceKind::kL2: return "reduce_l2";
+  }
+  return "?";
+}
+
+// Sums x (or x squared): four partial sums, independent additions and less
+// rounding error than one long chain.
+template <bool kSquare>
 float sumRow(const float* x, int64_t n) {
-  // Four partial sums: independent additions, and less rounding error than one
-  // long chain.
+  auto term = [](float v) { return kSquare ? v * v : v; };
   float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    s0 += x[i];
-    s1 += x[i + 1];
-    s2 += x[i + 2];
-    s3 += x[i + 3];
+    s0 += term(x[i]);
+    s1 += term(x[i + 1]);
+    s2 += term(x[i + 2]);
+    s3 += term(x[i + 3]);
   }
-  for (; i < n; ++i) s0 += x[i];
+  for (; i < n; ++i) s0 += term(x[i]);
   return (s0 + s1) + (s2 + s3);
 }
 
@@ -49,8 +62,7 @@ class ReduceExecutor final : public Executor {
   }
 
   std::string kernelName() const override {
-    const std::string op = kind_ == ReduceKind::kMean ? "reduce_mean" : "reduce_sum";
-    return op + (plan_.innerStride(0) == 0 ? ".f32.inner" : ".f32.outer");
+    return std::string(reduceName(kind_)) + (plan_.innerStride(0) == 0 ? ".f32.inner" : ".f32.outer");
   }
 
   void run(const RunArgs& args) override {
@@ -58,7 +70,7 @@ class ReduceExecutor final : public Executor {
     float* out = args.outputs[0];
     if (plan_.elements() == 0) {  // an empty reduction: sum 0, mean NaN
       std::fill(out, out + outElements_,
-                kind_ == ReduceKind::kSum ? 0.0f : std::numeric_limits<float>::quiet_NaN());
+                kind_ == ReduceKind::kMean ? std::numeric_limits<float>::quiet_NaN() : 0.0f);
       return;
     }
     const int64_t rowsPerSlice = plan_.rows() / slices_;
@@ -66,6 +78,7 @@ class ReduceExecutor final : public Executor {
     const int64_t inner = plan_.inner();
     const bool innerReduced = plan_.innerStride(0) == 0;
     const float scale = kind_ == ReduceKind::kMean ? 1.0f / static_cast<float>(count_) : 1.0f;
+    const bool square = kind_ == ReduceKind::kSumSquare || kind_ == ReduceKind::kL2;
     parallelOverRange(args.pool, slices_, plan_.elements(), [&](int64_t first, int64_t last) {
       float* outBegin = out + first * outPerSlice;
       float* outEnd = out + last * outPerSlice;
@@ -74,13 +87,17 @@ class ReduceExecutor final : public Executor {
         const float* x = in + row * inner;
         float* y = out + plan_.rowOffset(0, row);
         if (innerReduced) {
-          *y += sumRow(x, inner);
+          *y += square ? sumRow<true>(x, inner) : sumRow<false>(x, inner);
+        } else if (square) {
+          for (int64_t i = 0; i < inner; ++i) y[i] += x[i] * x[i];
         } else {
           for (int64_t i = 0; i < inner; ++i) y[i] += x[i];
         }
       }
       if (scale != 1.0f)
         for (float* y = outBegin; y < outEnd; ++y) *y *= scale;
+      if (kind_ == ReduceKind::kL2)
+        for (float* y = outBegin; y < outEnd; ++y) *y = std::sqrt(*y);
     });
   }
 
@@ -149,6 +166,7 @@ std::unique_ptr<Executor> planReduce(PlanContext& ctx, ReduceKind kind) {
   BroadcastPlan plan = makeBroadcastPlan({kept}, data.shape);
 
   if (data.dtype == DType::kInt64) {  // shape arithmetic, at planning
+    if (kind != ReduceKind::kSum && kind != ReduceKind::kMean) ctx.fail("needs float32 data, not int64");
     const StaticTensor& in = ctx.staticInput(0);
     std::vector<int64_t> values(shapeElements(outShape), 0);
     forEachBroadcastElement(plan, [&](int64_t i, const int64_t* offsets) { values[offsets[0]] += in.i64[i]; });
@@ -164,10 +182,14 @@ std::unique_ptr<Executor> planReduce(PlanContext& ctx, ReduceKind kind) {
 
 std::unique_ptr<Executor> planReduceMean(PlanContext& ctx) { return planReduce(ctx, ReduceKind::kMean); }
 std::unique_ptr<Executor> planReduceSum(PlanContext& ctx) { return planReduce(ctx, ReduceKind::kSum); }
+std::unique_ptr<Executor> planReduceSumSquare(PlanContext& ctx) { return planReduce(ctx, ReduceKind::kSumSquare); }
+std::unique_ptr<Executor> planReduceL2(PlanContext& ctx) { return planReduce(ctx, ReduceKind::kL2); }
 
 }  // namespace
 
 PETREL_REGISTER_OP("ReduceMean", planReduceMean);
 PETREL_REGISTER_OP("ReduceSum", planReduceSum);
+PETREL_REGISTER_OP("ReduceSumSquare", planReduceSumSquare);
+PETREL_REGISTER_OP("ReduceL2", planReduceL2);
 
 }  // namespace petrel

@@ -1,5 +1,6 @@
-// ReduceMean and ReduceSum over many axis sets, keepdims 0/1, axes given as
-// attribute or input, against a reference that visits every input element.
+// ReduceMean, ReduceSum, ReduceSumSquare and ReduceL2 over many axis sets,
+// keepdims 0/1, axes given as attribute or input, against a reference that
+// visits every input element.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,10 +15,11 @@
 namespace petrel::test {
 namespace {
 
-// Sums (or means) x over `axes` (non-negative); the result has the kept dims
-// in order, i.e. the keepdims=0 layout, which is also the keepdims=1 layout.
+// Reduces x over `axes` (non-negative) as `op` does; the result has the kept
+// dims in order, i.e. the keepdims=0 layout, which is also the keepdims=1 layout.
 std::vector<double> referenceReduce(const std::vector<float>& x, const Shape& shape, const std::vector<int64_t>& axes,
-                                    bool mean, Shape* keptShape) {
+                                    const std::string& op, Shape* keptShape) {
+  const bool square = op == "ReduceSumSquare" || op == "ReduceL2";
   const size_t rank = shape.size();
   std::vector<bool> reduced(rank, false);
   for (int64_t a : axes) reduced[a] = true;
@@ -33,14 +35,16 @@ std::vector<double> referenceReduce(const std::vector<float>& x, const Shape& sh
   for (size_t i = 0; i < x.size(); ++i) {
     int64_t o = 0;
     for (size_t d = 0; d < rank; ++d) o = o * (*keptShape)[d] + (reduced[d] ? 0 : coord[d]);
-    out[o] += x[i];
+    out[o] += square ? double(x[i]) * x[i] : x[i];
     for (size_t d = rank; d-- > 0;) {  // next coordinate
       if (++coord[d] < shape[d]) break;
       coord[d] = 0;
     }
   }
-  if (mean)
-    for (double& v : out) v /= count;
+  for (double& v : out) {
+    if (op == "ReduceMean") v /= count;
+    if (op == "ReduceL2") v = std::sqrt(v);
+  }
   return out;
 }
 
@@ -77,9 +81,9 @@ TEST(Reduce, AxesKeepdimsAndAxesFormsAgainstReference) {
       if (axes.empty())
         for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
       const std::vector<float> x = randomFloats(shapeElements(c.shape), seed++, -1.0f, 3.0f);
-      for (const char* op : {"ReduceMean", "ReduceSum"}) {
+      for (const char* op : {"ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL2"}) {
         Shape keptShape;
-        const std::vector<double> expected = referenceReduce(x, c.shape, axes, std::string(op) == "ReduceMean", &keptShape);
+        const std::vector<double> expected = referenceReduce(x, c.shape, axes, op, &keptShape);
         for (int64_t keepdims : {0, 1}) {
           for (bool axesAsInput : {false, true}) {
             SCOPED_TRACE(std::string(op) + " " + shapeToString(c.shape) + " axes " + shapeToString(c.axes) +
