@@ -16,6 +16,7 @@
 #include "converter/onnx_import.h"
 #include "format/model_file.h"
 #include "format/npy.h"
+#include "graph/encode_weights.h"
 #include "graph/graph.h"
 #include "petrel/petrel.h"
 
@@ -107,13 +108,60 @@ std::map<std::string, petrel::Tensor> randomInputs(const petrel::Session& sessio
 
 // ---------------------------------------------------------------------------
 
-int commandConvert(const std::string& in, const std::string& out) {
+// `convert`'s weight storage options, as given on the command line.
+struct WeightOptions {
+  std::string storage = "fp32";
+  int blockSize = 32;
+  bool blockSizeGiven = false;
+  bool asymmetric = false;
+
+  // The encoding they ask for; an Error for a combination that means nothing.
+  petrel::WeightEncoding encoding() const {
+    petrel::WeightEncoding e;
+    if (storage == "fp32") e.storage = petrel::WeightStorage::kFloat32;
+    else if (storage == "fp16") e.storage = petrel::WeightStorage::kFloat16;
+    else if (storage == "int8") e.storage = petrel::WeightStorage::kInt8;
+    else if (storage == "int4") e.storage = petrel::WeightStorage::kInt4;
+    else throw petrel::Error("--weights " + storage + " is not one of fp32, fp16, int8, int4");
+    if (blockSizeGiven && e.storage != petrel::WeightStorage::kInt4)
+      throw petrel::Error("--block-size applies to --weights int4 only, not " + storage);
+    if (asymmetric && e.storage != petrel::WeightStorage::kInt8 && e.storage != petrel::WeightStorage::kInt4)
+      throw petrel::Error("--asymmetric applies to --weights int8 or int4 only, not " + storage);
+    e.blockSize = blockSize;
+    e.symmetric = !asymmetric;
+    return e;
+  }
+};
+
+// "weights: 53 tensors encoded as int4 (block 32, symmetric): 97.4 MiB -> 13.1 MiB; encoding error: ..."
+void printEncodingSummary(const petrel::EncodeWeightsReport& report, const petrel::WeightEncoding& encoding) {
+  std::cout << "weights: " << report.tensors.size() << " tensors encoded as "
+            << petrel::describeWeightEncoding(encoding) << ": "
+            << formatBytes(static_cast<double>(report.bytesBefore)) << " -> "
+            << formatBytes(static_cast<double>(report.bytesAfter));
+  if (const petrel::EncodedTensorReport* worst = report.worst()) {
+    char figures[96];
+    std::snprintf(figures, sizeof(figures), "; encoding error: mean relative L2 %.3g, worst %.3g (",
+                  report.meanRelativeL2(), worst->error.relativeL2);
+    std::cout << figures << worst->name << ")";
+  }
+  if (report.keptShared + report.keptSmall > 0)
+    std::cout << "; kept fp32: " << report.keptSmall << " small, " << report.keptShared << " shared";
+  std::cout << "\n";
+}
+
+int commandConvert(const std::string& in, const std::string& out, const WeightOptions& weightOptions) {
   const auto start = Clock::now();
+  const petrel::WeightEncoding encoding = weightOptions.encoding();  // bad options fail before any work
   petrel::ConvertOptions options;
   options.log = [](const std::string& line) { std::cerr << "  " << line << "\n"; };
   petrel::ConvertReport report;
   std::cerr << "converting " << in << "\n";
   petrel::Graph graph = petrel::importOnnx(in, options, &report);
+  if (encoding.storage != petrel::WeightStorage::kFloat32) {
+    std::cerr << "  encoding weights as " << petrel::describeWeightEncoding(encoding) << "\n";
+    printEncodingSummary(petrel::encodeWeightMatrices(graph, encoding), encoding);
+  }
 
   // Self-check before writing: plan a session, so every node is known to be
   // executable (planners reject what they cannot run). Nothing is written on failure.
@@ -308,6 +356,16 @@ int main(int argc, char** argv) {
   auto* convert = app.add_subcommand("convert", "Convert an ONNX model (opset 11-17) to a .petrel file");
   convert->add_option("input", convertIn, "The .onnx model")->required()->check(CLI::ExistingFile);
   convert->add_option("output", convertOut, "The .petrel file to write")->required();
+  WeightOptions weightOptions;
+  convert->add_option("--weights", weightOptions.storage,
+                      "Storage of Conv/ConvTranspose/Gemm/MatMul weights: fp32 (default), fp16, int8, int4")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8", "int4"}));
+  auto* blockSizeOption =
+      convert->add_option("--block-size", weightOptions.blockSize,
+                          "int4 only: weights per scale along the reduction, 16/32/64/128 (default 32), 0 = per channel")
+          ->check(CLI::IsMember({0, 16, 32, 64, 128}));
+  convert->add_flag("--asymmetric", weightOptions.asymmetric,
+                    "int8/int4 only: a zero point per scale (default symmetric: none)");
 
   std::string runModel, outputDir;
   std::vector<std::string> runInputs;
@@ -353,7 +411,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (*convert) return commandConvert(convertIn, convertOut);
+    if (*convert) {
+      weightOptions.blockSizeGiven = blockSizeOption->count() > 0;
+      return commandConvert(convertIn, convertOut, weightOptions);
+    }
     if (*run) return commandRun(runModel, runInputs, outputDir, runOptions);
     if (*info) return commandInfo(infoModel, infoOptions);
     if (*bench) return commandBench(benchModel, benchOptions, warmup, loops, json, profile);

@@ -21,15 +21,24 @@ size_t alignUp(size_t value, size_t alignment) { return (value + alignment - 1) 
 
 size_t tensorAlignment(size_t bytes) { return bytes >= kLargeTensorBytes ? kLargeTensorAlignment : kTensorAlignment; }
 
-// Bytes a constant of this storage and shape must occupy, or -1 if not
-// computable (a kind this version does not read).
-int64_t expectedConstantBytes(Storage storage, const Shape& shape) {
-  const int64_t n = shapeElements(shape);
-  switch (storage) {
-    case Storage::kFloat32: return n * 4;
-    case Storage::kInt64: return n * 8;
-    default: return -1;
+// Largest dimension and element count a file may declare; keeps every byte
+// count computed from them far from overflow.
+constexpr int64_t kMaxFileElements = int64_t{1} << 40;
+
+// Elements of a shape read from a file, or -1 if a dimension is negative or
+// the count exceeds kMaxFileElements (possibly through overflow).
+int64_t checkedElements(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || d > kMaxFileElements) return -1;
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxFileElements) return -1;
   }
+  return n;
+}
+
+// Bytes a plain (fp32 / int64) constant of `elements` must occupy.
+int64_t plainConstantBytes(Storage storage, int64_t elements) {
+  return storage == Storage::kInt64 ? elements * 8 : elements * 4;
 }
 
 fb::AttributeKind attributeKind(const AttributeValue& v) {
@@ -47,8 +56,15 @@ fb::AttributeKind attributeKind(const AttributeValue& v) {
 // ---------------------------------------------------------------------------
 // Writing
 
+uint32_t formatVersionFor(const Graph& graph) {
+  for (const Value& v : graph.values)
+    if (v.constant && v.constant->isEncoded()) return kFormatVersionEncoded;
+  return kFormatVersionPlain;
+}
+
 void writeModelFile(const Graph& graph, const std::string& path, const std::string& producer) {
-  graph.validate();
+  graph.validate();  // also checks every encoded constant against its layout
+  const uint32_t formatVersion = formatVersionFor(graph);
 
   // Lay out the data section first: offsets go into the FlatBuffer.
   std::vector<uint64_t> dataOffsets(graph.values.size(), 0);
@@ -67,9 +83,15 @@ void writeModelFile(const Graph& graph, const std::string& path, const std::stri
     const Value& v = graph.values[i];
     flatbuffers::Offset<fb::Constant> constant = 0;
     if (v.constant) {
-      const fb::DataRange range(dataOffsets[i], v.constant->byteSize);
-      constant = fb::CreateConstant(fbb, static_cast<fb::Storage>(v.constant->storage),
-                                    fbb.CreateVector(v.constant->shape), &range);
+      const ConstantData& c = *v.constant;
+      const fb::DataRange range(dataOffsets[i], c.byteSize);
+      // The matrix fields are written for compressed weights only; plain
+      // constants leave them at their defaults (absent from the buffer).
+      const EncodedLayout plain;
+      const EncodedLayout& layout = c.isEncoded() ? c.encoding : plain;
+      constant = fb::CreateConstant(fbb, static_cast<fb::Storage>(c.storage), fbb.CreateVector(c.shape), &range,
+                                    layout.rows, layout.depth, static_cast<int32_t>(layout.blockSize),
+                                    layout.symmetric);
     }
     values.push_back(fb::CreateValue(fbb, fbb.CreateString(v.name), static_cast<fb::DType>(v.dtype),
                                      fbb.CreateVector(v.shape), constant));
@@ -94,13 +116,13 @@ void writeModelFile(const Graph& graph, const std::string& path, const std::stri
     nodes.push_back(fb::CreateNode(fbb, fbb.CreateString(n.name), fbb.CreateString(n.op), fbb.CreateVector(n.inputs),
                                    fbb.CreateVector(n.outputs), fbb.CreateVector(attributes)));
   }
-  auto root = fb::CreateModel(fbb, kFormatVersion, fbb.CreateString(producer), fbb.CreateVector(values),
+  auto root = fb::CreateModel(fbb, formatVersion, fbb.CreateString(producer), fbb.CreateVector(values),
                               fbb.CreateVector(nodes), fbb.CreateVector(graph.inputs), fbb.CreateVector(graph.outputs));
   fb::FinishModelBuffer(fbb, root);
 
   FileHeader header{};
   std::memcpy(header.magic, kFileMagic, sizeof(kFileMagic));
-  header.formatVersion = kFormatVersion;
+  header.formatVersion = formatVersion;
   header.headerSize = kFileHeaderSize;
   header.graphOffset = kFileHeaderSize;
   header.graphSize = fbb.GetSize();
@@ -173,10 +195,11 @@ Graph parseModelBytes(const uint8_t* bytes, size_t size, const std::string& what
   std::memcpy(&header, bytes, sizeof(header));
   if (std::memcmp(header.magic, kFileMagic, sizeof(kFileMagic)) != 0)
     throw corrupt("wrong magic bytes (not a .petrel file)");
-  if (header.formatVersion != kFormatVersion)
+  if (header.formatVersion < kFormatVersionPlain || header.formatVersion > kNewestFormatVersion)
     throw Error("'" + what + "' has format version " + std::to_string(header.formatVersion) +
-                ", this Petrel reads version " + std::to_string(kFormatVersion) +
-                (header.formatVersion > kFormatVersion ? ": upgrade Petrel" : ": convert the model again"));
+                ", this Petrel reads versions " + std::to_string(kFormatVersionPlain) + " to " +
+                std::to_string(kNewestFormatVersion) +
+                (header.formatVersion > kNewestFormatVersion ? ": upgrade Petrel" : ": convert the model again"));
   if (header.headerSize != kFileHeaderSize) throw corrupt("unexpected header size");
   if (header.fileSize != size)
     throw corrupt("file is " + std::to_string(size) + " bytes but its header says " + std::to_string(header.fileSize) +
@@ -208,25 +231,50 @@ Graph parseModelBytes(const uint8_t* bytes, size_t size, const std::string& what
         throw corrupt("value '" + value.name + "' has an unknown dtype");
       value.shape = toVector(v->shape());
       if (const fb::Constant* c = v->constant()) {
+        const std::string named = "constant '" + value.name + "'";
         auto constant = std::make_shared<ConstantData>();
-        constant->storage = static_cast<Storage>(c->storage());
+        const int storageCode = static_cast<int>(c->storage());
+        if (storageCode < 0 || storageCode > static_cast<int>(Storage::kInt64))
+          throw corrupt(named + " uses storage kind " + std::to_string(storageCode) + ", unknown to this version");
+        constant->storage = static_cast<Storage>(storageCode);
         constant->shape = toVector(c->shape());
-        for (int64_t d : constant->shape)
-          if (d < 0 || d > (int64_t{1} << 40)) throw corrupt("constant '" + value.name + "' has a bad dimension");
-        const int64_t expected = expectedConstantBytes(constant->storage, constant->shape);
-        if (expected < 0)
-          throw corrupt("constant '" + value.name + "' uses storage kind " +
-                        std::to_string(static_cast<int>(constant->storage)) + ", unknown to this version");
+        const int64_t elements = checkedElements(constant->shape);
+        if (elements < 0)
+          throw corrupt(named + " has a bad shape " + shapeToString(constant->shape) + " (negative or too large)");
         const fb::DataRange* range = c->data();
         uint64_t end = 0;
         if (!range || __builtin_add_overflow(range->offset(), range->size(), &end) || end > header.dataSize)
-          throw corrupt("constant '" + value.name + "' points outside the data section");
-        if (range->size() != static_cast<uint64_t>(expected))
-          throw corrupt("constant '" + value.name + "' of shape " + shapeToString(constant->shape) + " has " +
-                        std::to_string(range->size()) + " bytes, expected " + std::to_string(expected));
-        if (range->offset() % kTensorAlignment != 0) throw corrupt("constant '" + value.name + "' is misaligned");
+          throw corrupt(named + " points outside the data section");
+        if (range->offset() % kTensorAlignment != 0) throw corrupt(named + " is misaligned");
         constant->bytes = data + range->offset();
         constant->byteSize = range->size();
+        if (constant->isEncoded()) {
+          if (header.formatVersion < kFormatVersionEncoded)
+            throw corrupt(named + " is stored as " + storageName(constant->storage) + ", which format version " +
+                          std::to_string(header.formatVersion) + " cannot hold");
+          if (value.dtype != DType::kFloat32)
+            throw corrupt(named + " is stored as " + storageName(constant->storage) + " but is not a float tensor");
+          constant->encoding.storage = static_cast<WeightStorage>(constant->storage);
+          constant->encoding.rows = c->rows();
+          constant->encoding.depth = c->depth();
+          constant->encoding.blockSize = c->block_size();
+          constant->encoding.symmetric = c->symmetric();
+          try {
+            constant->encodedView(value.name);  // storage, layout and data size (one place for these checks)
+          } catch (const Error& e) {
+            throw corrupt(e.what());
+          }
+          // The layout is valid, so rows * depth cannot overflow.
+          if (constant->encoding.rows * constant->encoding.depth != elements)
+            throw corrupt(named + " of shape " + shapeToString(constant->shape) + " (" + std::to_string(elements) +
+                          " elements) is encoded as a [" + std::to_string(constant->encoding.rows) + ", " +
+                          std::to_string(constant->encoding.depth) + "] matrix");
+        } else {
+          const int64_t expected = plainConstantBytes(constant->storage, elements);
+          if (range->size() != static_cast<uint64_t>(expected))
+            throw corrupt(named + " of shape " + shapeToString(constant->shape) + " has " +
+                          std::to_string(range->size()) + " bytes, expected " + std::to_string(expected));
+        }
         value.constant = std::move(constant);
       }
       graph.values.push_back(std::move(value));

@@ -9,8 +9,16 @@
 namespace petrel {
 
 constexpr char kFileMagic[8] = {'P', 'E', 'T', 'R', 'E', 'L', '\0', '\x1a'};
-// Version 1: fp32/int64 constants. Bump when the meaning of a file changes.
-constexpr uint32_t kFormatVersion = 1;
+// Format versions. Bump when the meaning of a file changes.
+//   1: fp32/int64 constants only.
+//   2: may hold compressed weights (fp16/int8/int4 constants with rows, depth,
+//      block_size, symmetric; schema/petrel.fbs).
+// The writer uses the lowest version that can hold the graph, so a plain fp32
+// model stays readable by version-1 readers. The reader accepts every version
+// up to kNewestFormatVersion.
+constexpr uint32_t kFormatVersionPlain = 1;
+constexpr uint32_t kFormatVersionEncoded = 2;
+constexpr uint32_t kNewestFormatVersion = kFormatVersionEncoded;
 constexpr size_t kFileHeaderSize = 64;
 constexpr size_t kTensorAlignment = 64;    // every tensor's data
 constexpr size_t kLargeTensorAlignment = 4096;  // tensors of at least kLargeTensorBytes
@@ -28,6 +36,10 @@ struct FileHeader {
   uint8_t reserved[8];
 };
 static_assert(sizeof(FileHeader) == kFileHeaderSize, "FileHeader must be exactly 64 bytes");
+
+// The version writeModelFile gives `graph`: kFormatVersionEncoded if any
+// constant is compressed, else kFormatVersionPlain.
+uint32_t formatVersionFor(const Graph& graph);
 
 // Writes `graph` to `path` atomically (a temporary file renamed into place),
 // so a failed write never leaves a partial model behind.

@@ -1,15 +1,20 @@
 // The `petrel` program on bad input: each case must print one clear error
 // line and exit non-zero - never crash, never write a partial file.
+#include <flatbuffers/flatbuffers.h>
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
+#include "format/model_file.h"
 #include "format/npy.h"
+#include "graph/encode_weights.h"
 #include "model/model_support.h"
 
 namespace petrel {
@@ -118,6 +123,156 @@ TEST(Cli, ConvertsAndRunsASmallModel) {
                      "'x'");
   expectCleanFailure(runPetrel("run " + (dir / "relu.petrel").string() + " --input nope=" + (dir / "x.npy").string()),
                      "nope");
+}
+
+TEST(Cli, ConvertHelpExplainsTheWeightOptions) {
+  const Outcome o = runPetrel("convert --help");
+  EXPECT_EQ(o.code, 0) << o.output;
+  for (const char* option : {"--weights", "fp16", "int8", "int4", "--block-size", "per channel", "--asymmetric"})
+    EXPECT_NE(o.output.find(option), std::string::npos) << option << " in: " << o.output;
+}
+
+TEST(Cli, BadWeightOptionsAreRefusedAndNothingIsWritten) {
+  const fs::path dir = scratchDir();
+  writeOnnx(modelWithOp("Relu"), dir / "relu.onnx");
+  const fs::path out = dir / "options.petrel";
+  const std::string convert = "convert " + (dir / "relu.onnx").string() + " " + out.string() + " ";
+  struct Case {
+    std::string options, mention;
+  };
+  for (const Case& c : std::vector<Case>{{"--weights fp12", "--weights"},
+                                         {"--weights int3", "--weights"},
+                                         {"--weights fp16 --block-size 32", "--block-size"},
+                                         {"--block-size 64", "--block-size"},  // fp32 by default
+                                         {"--weights int8 --block-size 16", "--block-size"},
+                                         {"--weights int4 --block-size 48", "--block-size"},
+                                         {"--weights int4 --block-size -32", "--block-size"},
+                                         {"--weights fp16 --asymmetric", "--asymmetric"},
+                                         {"--asymmetric", "--asymmetric"}}) {
+    SCOPED_TRACE(c.options);
+    fs::remove(out);
+    expectCleanFailure(runPetrel(convert + c.options), c.mention);
+    EXPECT_FALSE(fs::exists(out));
+  }
+}
+
+TEST(Cli, WeightOptionsOnAModelWithoutWeights) {
+  // Nothing to encode: the summary says so and the file stays format version 1.
+  const fs::path dir = scratchDir();
+  writeOnnx(modelWithOp("Relu"), dir / "relu.onnx");
+  for (const std::string options : {"--weights int4 --block-size 0 --asymmetric", "--weights int8 --asymmetric",
+                                    "--weights fp16", "--weights int4 --block-size 128"}) {
+    SCOPED_TRACE(options);
+    const fs::path out = dir / "encoded_relu.petrel";
+    const Outcome o = runPetrel("convert " + (dir / "relu.onnx").string() + " " + out.string() + " " + options);
+    ASSERT_EQ(o.code, 0) << o.output;
+    EXPECT_NE(o.output.find("weights: 0 tensors encoded as"), std::string::npos) << o.output;
+    EXPECT_EQ(readModelFile(out.string()).graph.nodes.size(), 1u);
+    std::ifstream in(out, std::ios::binary);
+    FileHeader header{};
+    in.read(reinterpret_cast<char*>(&header), sizeof(header));
+    EXPECT_EQ(header.formatVersion, kFormatVersionPlain);
+  }
+}
+
+// A .petrel file with one int8 weight matrix "fc.weight" (Gemm transB 1, [10][40]).
+std::vector<uint8_t> encodedModelBytes(const fs::path& path) {
+  Graph g;
+  Value x;
+  x.name = "x";
+  x.shape = {1, 40};
+  g.inputs.push_back(g.addValue(x));
+  std::vector<float> weights(400);
+  for (size_t i = 0; i < weights.size(); ++i) weights[i] = std::cos(0.1f * static_cast<float>(i));
+  Value w;
+  w.name = "fc.weight";
+  w.shape = {10, 40};
+  w.constant = ConstantData::fromFloats({10, 40}, weights);
+  const int wid = g.addValue(w);
+  Value y;
+  y.name = "y";
+  const int yid = g.addValue(y);
+  Node n;
+  n.name = "fc";
+  n.op = "Gemm";
+  n.inputs = {g.inputs[0], wid};
+  n.outputs = {yid};
+  n.attributes["transB"] = int64_t{1};
+  g.nodes.push_back(n);
+  g.outputs.push_back(yid);
+  EXPECT_EQ(encodeWeightMatrices(g, {WeightStorage::kInt8, 0, true}).tensors.size(), 1u);
+  writeModelFile(g, path.string(), "cli test");
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Field `field` of the Constant of value 1 ("fc.weight"). FlatBuffers vtable
+// slots 4 + 2 * field index, in the field order of schema/petrel.fbs:
+// Model.values is field 2, Value.constant field 3.
+uint8_t* weightConstantField(std::vector<uint8_t>& file, flatbuffers::voffset_t field) {
+  FileHeader header;
+  std::memcpy(&header, file.data(), sizeof(header));
+  auto* model = flatbuffers::GetMutableRoot<flatbuffers::Table>(file.data() + header.graphOffset);
+  auto* values = model->GetPointer<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::Table>>*>(8);
+  auto* constant = values->GetMutableObject(1)->GetPointer<flatbuffers::Table*>(10);
+  return constant ? constant->GetAddressOf(field) : nullptr;
+}
+constexpr flatbuffers::voffset_t kConstantStorage = 4, kConstantData = 8, kConstantRows = 10, kConstantDepth = 12;
+
+TEST(Cli, DamagedEncodedWeightsAreNamed) {
+  const fs::path dir = scratchDir();
+  const std::vector<uint8_t> bytes = encodedModelBytes(dir / "encoded.petrel");
+  auto check = [&dir](const std::vector<uint8_t>& damaged, const std::string& mention) {
+    std::ofstream(dir / "damaged.petrel", std::ios::binary)
+        .write(reinterpret_cast<const char*>(damaged.data()), static_cast<std::streamsize>(damaged.size()));
+    const Outcome o = runPetrel("info " + (dir / "damaged.petrel").string());
+    expectCleanFailure(o, "fc.weight");
+    EXPECT_NE(o.output.find(mention), std::string::npos) << o.output;
+  };
+  {  // A flipped storage byte: int8 -> int4 (its layout needs other sizes), and an unknown storage.
+    std::vector<uint8_t> damaged = bytes;
+    uint8_t* storage = weightConstantField(damaged, kConstantStorage);
+    ASSERT_NE(storage, nullptr);
+    ASSERT_EQ(*storage, 2);  // Int8
+    *storage = 3;
+    check(damaged, "int4");
+    *storage = 0x42;
+    check(damaged, "storage kind");
+  }
+  {  // rows/depth that still fit the data size ([20][...] would not) but not the shape.
+    std::vector<uint8_t> damaged = bytes;
+    int64_t rows = 0, depth = 0;
+    std::memcpy(&rows, weightConstantField(damaged, kConstantRows), 8);
+    std::memcpy(&depth, weightConstantField(damaged, kConstantDepth), 8);
+    ASSERT_EQ(rows, 10);
+    ASSERT_EQ(depth, 40);
+    // int8 symmetric [r][d] needs r * (4 + d) bytes: [10][40] 440 = [11][36] 440, 396 elements instead of 400.
+    rows = 11;
+    depth = 36;
+    std::memcpy(weightConstantField(damaged, kConstantRows), &rows, 8);
+    std::memcpy(weightConstantField(damaged, kConstantDepth), &depth, 8);
+    check(damaged, "[11, 36]");
+    rows = 20;
+    std::memcpy(weightConstantField(damaged, kConstantRows), &rows, 8);
+    check(damaged, "bytes");
+  }
+  {  // A truncated blob: the data range one scale shorter.
+    std::vector<uint8_t> damaged = bytes;
+    uint8_t* range = weightConstantField(damaged, kConstantData);
+    ASSERT_NE(range, nullptr);
+    uint64_t size = 0;
+    std::memcpy(&size, range + 8, 8);
+    ASSERT_EQ(size, 440u);
+    size -= 4;
+    std::memcpy(range + 8, &size, 8);
+    check(damaged, "436 bytes");
+  }
+  {  // The whole file cut short inside the blob.
+    std::vector<uint8_t> damaged(bytes.begin(), bytes.end() - 100);
+    std::ofstream(dir / "cut.petrel", std::ios::binary)
+        .write(reinterpret_cast<const char*>(damaged.data()), static_cast<std::streamsize>(damaged.size()));
+    expectCleanFailure(runPetrel("info " + (dir / "cut.petrel").string()), "truncated");
+  }
 }
 
 // Truncated and bit-flipped copies of a real model: an error or a result, never a crash.
