@@ -1,5 +1,8 @@
 #include "graph/weight_matrix.h"
 
+#include "petrel/error.h"
+#include "weights/decode.h"
+
 namespace petrel {
 
 std::optional<WeightMatrix> weightMatrixOf(const Node& node, int input, const Shape& shape) {
@@ -42,6 +45,31 @@ std::vector<float> toWeightMatrix(const WeightMatrix& matrix, const float* logic
       for (int64_t r = 0; r < rowsPerGroup; ++r) dst[r * matrix.depth + k] = block[k * rowsPerGroup + r];
   }
   return out;
+}
+
+std::vector<float> fromWeightMatrix(const WeightMatrix& matrix, const float* rowsByDepth) {
+  const int64_t total = matrix.rows * matrix.depth;
+  if (matrix.asStored()) return std::vector<float>(rowsByDepth, rowsByDepth + total);
+  std::vector<float> out(static_cast<size_t>(total));
+  const int64_t rowsPerGroup = matrix.rows / matrix.groups;
+  for (int64_t g = 0; g < matrix.groups; ++g) {
+    const float* src = rowsByDepth + g * rowsPerGroup * matrix.depth;  // [rowsPerGroup][depth]
+    float* block = out.data() + g * rowsPerGroup * matrix.depth;       // [depth][rowsPerGroup]
+    for (int64_t r = 0; r < rowsPerGroup; ++r)
+      for (int64_t k = 0; k < matrix.depth; ++k) block[k * rowsPerGroup + r] = src[r * matrix.depth + k];
+  }
+  return out;
+}
+
+std::vector<float> decodeWeightConstant(const ConstantData& constant, const Node& node, int input,
+                                        const std::string& name) {
+  const EncodedMatrixView view = constant.encodedView(name);
+  const std::optional<WeightMatrix> matrix = weightMatrixOf(node, input, constant.shape);
+  if (!matrix || matrix->rows != view.layout.rows || matrix->depth != view.layout.depth)
+    throw Error("constant '" + name + "' is not encoded as the weight matrix of " + node.describe());
+  std::vector<float> decoded(static_cast<size_t>(matrix->rows * matrix->depth));
+  decodeMatrix(view, decoded.data());
+  return fromWeightMatrix(*matrix, decoded.data());
 }
 
 }  // namespace petrel

@@ -43,5 +43,13 @@ std::optional<WeightMatrix> weightMatrixOf(const Node& node, int input, const Sh
 
 // The logical fp32 tensor rearranged into the matrix [rows][depth].
 std::vector<float> toWeightMatrix(const WeightMatrix& matrix, const float* logical);
+// The inverse: the matrix [rows][depth] back in the logical layout.
+std::vector<float> fromWeightMatrix(const WeightMatrix& matrix, const float* rowsByDepth);
+
+// The fp32 tensor an encoded constant stands for, in its logical layout:
+// decoded, then rearranged (e.g. to run the same model with the dequantized
+// weights as fp32 constants). `node` and `input` say whose weight it is.
+std::vector<float> decodeWeightConstant(const ConstantData& constant, const Node& node, int input,
+                                        const std::string& name);
 
 }  // namespace petrel

@@ -175,6 +175,31 @@ TEST(EncodeWeights, EveryOpKindInEveryEncodingDecodesWithinTheBound) {
   }
 }
 
+// fromWeightMatrix undoes toWeightMatrix for every kind of weight matrix.
+TEST(WeightMatrix, FromUndoesTo) {
+  struct Case {
+    Node node;
+    Shape shape;
+  };
+  Node conv, convT, gemm0, gemm1, matmul;
+  conv.op = "Conv";
+  convT.op = "ConvTranspose";
+  convT.attributes["group"] = int64_t{3};
+  gemm0.op = gemm1.op = "Gemm";
+  gemm1.attributes["transB"] = int64_t{1};
+  matmul.op = "MatMul";
+  const Case cases[] = {{conv, {5, 3, 3, 3}}, {convT, {6, 4, 3, 2}}, {gemm0, {7, 5}}, {gemm1, {7, 5}}, {matmul, {4, 9}}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.node.op);
+    const std::optional<WeightMatrix> m = weightMatrixOf(c.node, kWeightInput, c.shape);
+    ASSERT_TRUE(m.has_value());
+    const std::vector<float> logical = randomFloats(static_cast<size_t>(shapeElements(c.shape)), 3);
+    const std::vector<float> matrix = toWeightMatrix(*m, logical.data());
+    EXPECT_EQ(fromWeightMatrix(*m, matrix.data()), logical);
+    if (!m->asStored()) EXPECT_NE(matrix, logical);
+  }
+}
+
 TEST(EncodeWeights, Fp32IsANoOp) {
   GraphBuilder b;
   const int w = b.constant("w", {12, 5, 3, 3}, 1);

@@ -13,7 +13,6 @@
 
 #include <cmath>
 #include <map>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -167,14 +166,7 @@ Built build(const GeometryCase& g, const WeightEncoding& encoding) {
                                                 matrix->depth, encoding, "W");
     weightConstant = ConstantData::fromEncoded(b.weightShape, encoded.layout, encoded.blob());
     b.layout = encoded.layout;
-    // Dequantize, then undo the matrix permutation (found by permuting the indices).
-    std::vector<float> decoded(static_cast<size_t>(b.weightCount));
-    decodeMatrix(encoded.view(), decoded.data());
-    std::vector<float> index(static_cast<size_t>(b.weightCount));
-    std::iota(index.begin(), index.end(), 0.0f);
-    const std::vector<float> logicalOf = toWeightMatrix(*matrix, index.data());
-    b.dequantized.resize(decoded.size());
-    for (size_t j = 0; j < decoded.size(); ++j) b.dequantized[static_cast<size_t>(logicalOf[j])] = decoded[j];
+    b.dequantized = decodeWeightConstant(*weightConstant, node, kWeightInput, "W");
   }
   b.storedWeightBytes = weightConstant->byteSize;
 
