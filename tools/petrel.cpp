@@ -301,10 +301,12 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
         "{\"model\": \"%s\", \"threads\": %d, \"memory\": \"%s\", \"precision\": \"%s\", \"load_ms\": %.3f, "
         "\"avg_ms\": %.3f, \"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"peak_rss_bytes\": %zu, "
         "\"weight_bytes\": %zu, \"arena_bytes\": %zu, \"scratch_bytes\": %zu, \"prepared_weight_bytes\": %zu, "
-        "\"released_weight_bytes\": %zu}\n",
+        "\"released_weight_bytes\": %zu, \"held_weight_bytes\": %zu, \"stored_weight_bytes\": {\"fp32\": %zu, "
+        "\"fp16\": %zu, \"int8\": %zu, \"int4\": %zu}}\n",
         modelPath.c_str(), options.threads, options.memory.c_str(), options.precision.c_str(), loadMs, avg, median,
         sorted.front(), sorted.back(), peak, model->weightBytes(), stats.arenaBytes, stats.scratchBytes,
-        stats.preparedWeightBytes, stats.releasedWeightBytes);
+        stats.preparedWeightBytes, stats.releasedWeightBytes, stats.weightBytes(), stats.storedWeightBytes.fp32,
+        stats.storedWeightBytes.fp16, stats.storedWeightBytes.int8, stats.storedWeightBytes.int4);
   } else {
     std::printf("model %s  threads %d  memory %s  precision %s\n", modelPath.c_str(), options.threads,
                 options.memory.c_str(), options.precision.c_str());
@@ -315,8 +317,13 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
                 formatBytes(static_cast<double>(stats.arenaBytes)).c_str(),
                 formatBytes(static_cast<double>(stats.unplannedBytes)).c_str(),
                 formatBytes(static_cast<double>(stats.scratchBytes)).c_str());
-    std::printf("prepared weights %s   model-file pages released after packing %s\n",
+    const petrel::WeightBytesByStorage& stored = stats.storedWeightBytes;
+    std::printf("weights held %s: prepared (fp32) %s, read as stored fp32 %s fp16 %s int8 %s int4 %s\n",
+                formatBytes(static_cast<double>(stats.weightBytes())).c_str(),
                 formatBytes(static_cast<double>(stats.preparedWeightBytes)).c_str(),
+                formatBytes(static_cast<double>(stored.fp32)).c_str(), formatBytes(static_cast<double>(stored.fp16)).c_str(),
+                formatBytes(static_cast<double>(stored.int8)).c_str(), formatBytes(static_cast<double>(stored.int4)).c_str());
+    std::printf("model-file pages released after packing %s\n",
                 formatBytes(static_cast<double>(stats.releasedWeightBytes)).c_str());
   }
   if (profile) {
@@ -396,7 +403,8 @@ int main(int argc, char** argv) {
   bench->add_option("--loops", loops, "Timed runs (default 20)")->check(CLI::Range(1, 1000000));
   bench->add_flag("--json", json,
                   "Print one JSON object: load_ms, avg_ms, median_ms, min_ms, max_ms, peak_rss_bytes, weight_bytes, "
-                  "arena_bytes, scratch_bytes, prepared_weight_bytes, released_weight_bytes");
+                  "arena_bytes, scratch_bytes, prepared_weight_bytes, released_weight_bytes, held_weight_bytes, "
+                  "stored_weight_bytes {fp32, fp16, int8, int4}");
   bench->add_flag("--profile", profile, "Also print time per op type and the slowest nodes");
 
   try {
