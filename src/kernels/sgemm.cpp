@@ -126,6 +126,13 @@ SgemmPackedLhs::SgemmPackedLhs(const SgemmMatrix& a, int64_t m, int64_t k)
     sgemmPackLhs(a, 0, m, k0, std::min(kb, k - k0), data_.data() + k0 * roundUp(m, MR));
 }
 
+SgemmPackedLhs::SgemmPackedLhs(const EncodedMatrixView& w)
+    : m_(w.layout.rows), k_(w.layout.depth), data_(static_cast<size_t>(roundUp(m_, MR) * k_)) {
+  const int64_t kb = sgemmDepthBlock(k_);
+  for (int64_t k0 = 0; k0 < k_; k0 += kb)
+    decodePackLhs(w, 0, m_, k0, std::min(kb, k_ - k0), data_.data() + k0 * roundUp(m_, MR));
+}
+
 const float* SgemmPackedLhs::panels(int64_t k0, int64_t panel) const {
   return panelsAt(data_.data(), roundUp(m_, MR), k_, k0, panel, MR);
 }
@@ -135,6 +142,13 @@ SgemmPackedRhs::SgemmPackedRhs(const SgemmMatrix& b, int64_t k, int64_t n)
   const int64_t kb = sgemmDepthBlock(k);
   for (int64_t k0 = 0; k0 < k; k0 += kb)
     sgemmPackRhs(b, k0, std::min(kb, k - k0), 0, n, data_.data() + k0 * roundUp(n, NR));
+}
+
+SgemmPackedRhs::SgemmPackedRhs(const EncodedMatrixView& w)
+    : k_(w.layout.depth), n_(w.layout.rows), data_(static_cast<size_t>(roundUp(n_, NR) * k_)) {
+  const int64_t kb = sgemmDepthBlock(k_);
+  for (int64_t k0 = 0; k0 < k_; k0 += kb)
+    decodePackRhs(w, 0, n_, k0, std::min(kb, k_ - k0), data_.data() + k0 * roundUp(n_, NR));
 }
 
 const float* SgemmPackedRhs::panels(int64_t k0, int64_t panel) const {

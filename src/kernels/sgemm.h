@@ -66,6 +66,8 @@ class SgemmPackedLhs {
  public:
   SgemmPackedLhs() = default;
   SgemmPackedLhs(const SgemmMatrix& a, int64_t m, int64_t k);
+  // A = W, encoded weights [M][K], decoded straight into the panels (no fp32 copy of W).
+  explicit SgemmPackedLhs(const EncodedMatrixView& w);
   int64_t rows() const { return m_; }
   int64_t depth() const { return k_; }
   size_t bytes() const { return data_.bytes(); }
@@ -82,6 +84,8 @@ class SgemmPackedRhs {
  public:
   SgemmPackedRhs() = default;
   SgemmPackedRhs(const SgemmMatrix& b, int64_t k, int64_t n);
+  // B = W^T, encoded weights W [N][K], decoded straight into the panels.
+  explicit SgemmPackedRhs(const EncodedMatrixView& w);
   int64_t depth() const { return k_; }
   int64_t columns() const { return n_; }
   size_t bytes() const { return data_.bytes(); }

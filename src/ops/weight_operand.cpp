@@ -15,17 +15,14 @@ WeightOperand WeightOperand::prepare(PlanContext& ctx, WeightOperandSpec spec) {
   const bool lhs = spec.side == GemmSide::kLhs;
   const int64_t groupFloats = spec.rows * spec.depth;
   if (ctx.weightStorage(spec.input) != Storage::kFloat32) {
-    if (spec.keepStored) {
-      const EncodedMatrixView whole = ctx.encodedWeights(spec.input);
-      for (int64_t g = 0; g < spec.groups; ++g) w.encoded_.push_back(whole.rowRange(g * spec.rows, spec.rows));
-      return w;
-    }
-    const std::vector<float> matrix = ctx.decodedWeights(spec.input);  // [groups * rows][depth]
+    const EncodedMatrixView whole = ctx.encodedWeights(spec.input);
     for (int64_t g = 0; g < spec.groups; ++g) {
-      const SgemmMatrix wg{matrix.data() + g * groupFloats, spec.depth, false};
-      if (lhs) w.packedLhs_.emplace_back(wg, spec.rows, spec.depth);
-      else w.packedRhs_.emplace_back(transposedView(wg), spec.depth, spec.rows);
+      const EncodedMatrixView group = whole.rowRange(g * spec.rows, spec.rows);
+      if (spec.keepStored) w.encoded_.push_back(group);
+      else if (lhs) w.packedLhs_.emplace_back(group);  // decoded straight into the packed panels
+      else w.packedRhs_.emplace_back(group);
     }
+    if (!spec.keepStored) ctx.markInputCopied(spec.input);
     return w;
   }
   const float* data = ctx.staticFloats(spec.input);

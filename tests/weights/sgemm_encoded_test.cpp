@@ -5,9 +5,12 @@
 // changes the order of the sums.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/sgemm.h"
+#include "kernels/sgemm_internal.h"
 #include "runtime/thread_pool.h"
 #include "weights/decode.h"
 #include "weights/fp16.h"
@@ -95,6 +98,30 @@ TEST(SgemmEncoded, WeightsAsRhsEqualTheDequantizedMatrix) {
           ASSERT_EQ(runGemm(s.m, s.n, s.k, encoded, true, threads, isa),
                     runGemm(s.m, s.n, s.k, plain, false, threads, isa));
         }
+}
+
+// Packing ahead straight from the encoded weights (memory normal) gives the
+// same panels as packing the dequantized matrix.
+TEST(SgemmEncoded, PackedFromEncodedEqualsPackedFromTheDequantizedMatrix) {
+  for (const WeightEncoding& e : test::everyEncoding())
+    for (const Shape3& s : kShapes) {
+      SCOPED_TRACE(test::describe(e) + " m=" + std::to_string(s.m) + " k=" + std::to_string(s.k));
+      const EncodedMatrix w = encodeWeights(test::awkwardWeights(s.m, s.k, 7).data(), s.m, s.k, e, "w");
+      std::vector<float> dequantized(static_cast<size_t>(s.m * s.k));
+      decodeMatrix(w.view(), dequantized.data(), Isa::kScalar);
+      const SgemmPackedLhs lhsFromEncoded(w.view()), lhsFromMatrix({dequantized.data(), s.k, false}, s.m, s.k);
+      const SgemmPackedRhs rhsFromEncoded(w.view()), rhsFromMatrix({dequantized.data(), s.k, true}, s.k, s.m);
+      ASSERT_EQ(lhsFromEncoded.bytes(), lhsFromMatrix.bytes());
+      ASSERT_EQ(rhsFromEncoded.bytes(), rhsFromMatrix.bytes());
+      const int64_t kb = sgemmDepthBlock(s.k);
+      for (int64_t k0 = 0; k0 < s.k; k0 += kb) {  // each K block's panels, whole
+        const int64_t kc = std::min(kb, s.k - k0);
+        const size_t lhsFloats = static_cast<size_t>((s.m + kSgemmMR - 1) / kSgemmMR * kSgemmMR * kc);
+        const size_t rhsFloats = static_cast<size_t>((s.m + kSgemmNR - 1) / kSgemmNR * kSgemmNR * kc);
+        ASSERT_EQ(0, std::memcmp(lhsFromEncoded.panels(k0, 0), lhsFromMatrix.panels(k0, 0), lhsFloats * 4)) << k0;
+        ASSERT_EQ(0, std::memcmp(rhsFromEncoded.panels(k0, 0), rhsFromMatrix.panels(k0, 0), rhsFloats * 4)) << k0;
+      }
+    }
 }
 
 // Encoded B is decoded per tile, never shared whole (a narrow run-time B is
