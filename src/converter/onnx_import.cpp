@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -447,10 +448,57 @@ onnx::ModelProto readModelFile(const std::string& path) {
   return model;
 }
 
+// Reads a tensor's external data (ONNX keeps tensors of models over 2 GB in
+// side files: key "location" relative to the model's folder, optional
+// "offset" and "length") into its raw_data, so the rest of the import sees
+// an ordinary tensor.
+void loadExternalTensor(onnx::TensorProto& tensor, const std::filesystem::path& modelDir) {
+  if (tensor.data_location() != onnx::TensorProto::EXTERNAL) return;
+  const std::string what = "tensor '" + tensor.name() + "'";
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto& entry : tensor.external_data()) {
+    try {
+      if (entry.key() == "location") location = entry.value();
+      if (entry.key() == "offset") offset = std::stoll(entry.value());
+      if (entry.key() == "length") length = std::stoll(entry.value());
+    } catch (const std::exception&) {
+      throw Error(what + ": external data " + entry.key() + " '" + entry.value() + "' is not a number");
+    }
+  }
+  const std::filesystem::path relative(location);
+  if (location.empty() || relative.is_absolute() ||
+      std::find(relative.begin(), relative.end(), std::filesystem::path("..")) != relative.end())
+    throw Error(what + ": external data location '" + location +
+                "' must be a file name relative to the model's folder, without '..'");
+  const std::filesystem::path file = modelDir / relative;
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(what + ": cannot open its external data file '" + file.string() + "'");
+  const int64_t fileSize = static_cast<int64_t>(in.tellg());
+  if (length < 0) length = fileSize - offset;
+  if (offset < 0 || length < 0 || offset > fileSize || length > fileSize - offset)
+    throw Error(what + ": external data range [" + std::to_string(offset) + ", +" + std::to_string(length) +
+                ") is outside '" + file.string() + "' (" + std::to_string(fileSize) + " bytes)");
+  std::string bytes(static_cast<size_t>(length), '\0');
+  in.seekg(offset);
+  if (!in.read(bytes.data(), length)) throw Error(what + ": cannot read '" + file.string() + "'");
+  tensor.set_raw_data(std::move(bytes));
+  tensor.clear_external_data();
+  tensor.set_data_location(onnx::TensorProto::DEFAULT);
+}
+
+void loadExternalData(onnx::ModelProto& model, const std::filesystem::path& modelDir) {
+  for (onnx::TensorProto& tensor : *model.mutable_graph()->mutable_initializer()) loadExternalTensor(tensor, modelDir);
+  for (onnx::NodeProto& node : *model.mutable_graph()->mutable_node())
+    for (onnx::AttributeProto& attribute : *node.mutable_attribute())
+      if (attribute.has_t()) loadExternalTensor(*attribute.mutable_t(), modelDir);
+}
+
 }  // namespace
 
 Graph importOnnx(const std::string& onnxPath, const ConvertOptions& options, ConvertReport* report) {
   onnx::ModelProto model = readModelFile(onnxPath);
+  loadExternalData(model, std::filesystem::path(onnxPath).parent_path());
   return convert(model, "'" + onnxPath + "'", options, report);
 }
 

@@ -3,7 +3,8 @@
 // Petrel's graph IR and runs the graph passes (src/graph/passes.h).
 //
 // Steps, in order:
-//   1. read and check the file (an ONNX model, supported opset, no external data);
+//   1. read and check the file (an ONNX model, supported opset); tensors kept
+//      in external data files (models over 2 GB) are read into memory;
 //   2. ONNX shape inference (fills the shapes and dtypes of every value);
 //   3. build the Graph: initializers and Constant nodes become constants,
 //      attributes become typed Node attributes, opset 11-12 forms are rewritten

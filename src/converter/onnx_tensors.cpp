@@ -120,7 +120,7 @@ int64_t typedIntAt(const TensorProto& t, int i, const std::string& what) {
 
 std::shared_ptr<ConstantData> tensorToConstant(const TensorProto& tensor, const std::string& what) {
   if (tensor.data_location() == TensorProto::EXTERNAL || tensor.external_data_size() > 0)
-    throw Error(what + " keeps its data in an external file; Petrel needs the weights inside the .onnx file");
+    throw Error(what + " keeps its data in an external file, which is read only when importing from a file path");
   if (tensor.has_segment()) throw Error(what + " is a segmented tensor, which Petrel does not support");
   const DType dtype = petrelDTypeOf(tensor.data_type(), what);
 

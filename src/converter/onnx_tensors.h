@@ -22,7 +22,8 @@ std::string onnxElemTypeName(int elemType);
 DType petrelDTypeOf(int elemType, const std::string& what);
 
 // A tensor (initializer, Constant value) as owned constant data. Reads typed
-// fields and raw_data; rejects external data, segments, wrong sizes.
+// fields and raw_data; rejects external data not loaded yet (importOnnx from
+// a path loads it first), segments, wrong sizes.
 // `what` names the tensor in errors.
 std::shared_ptr<ConstantData> tensorToConstant(const onnx::TensorProto& tensor, const std::string& what);
 

@@ -523,7 +523,54 @@ TEST(OnnxImportErrors, GarbageFiles) {
   std::remove(path.c_str());
 }
 
-TEST(OnnxImportErrors, ExternalDataIsRejected) {
+// A tensor in an external data file (as ONNX saves models over 2 GB): read
+// from the model's folder when importing from a path; bad references are
+// errors naming the tensor.
+TEST(OnnxImport, ExternalDataFiles) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "petrel_external_data_test";
+  std::filesystem::create_directories(dir);
+  const float values[3] = {1.5f, -2.0f, 4.0f};
+  {
+    std::ofstream data(dir / "weights.bin", std::ios::binary);
+    data.write("padding!", 8);  // the tensor starts at offset 8
+    data.write(reinterpret_cast<const char*>(values), sizeof(values));
+  }
+  auto writeModel = [&](const std::string& location, const std::string& offset, const std::string& length) {
+    OnnxBuilder b(13);
+    b.input("x", {3});
+    TensorProto w;
+    w.set_name("w");
+    w.set_data_type(TensorProto::FLOAT);
+    w.add_dims(3);
+    w.set_data_location(TensorProto::EXTERNAL);
+    for (const auto& [key, value] : {std::pair<std::string, std::string>{"location", location}, {"offset", offset},
+                                     {"length", length}}) {
+      auto* entry = w.add_external_data();
+      entry->set_key(key);
+      entry->set_value(value);
+    }
+    b.initializerTensor(w);
+    b.node("Add", {"x", "w"}, {"y"});
+    b.output("y");
+    std::ofstream out(dir / "model.onnx", std::ios::binary);
+    b.model.SerializeToOstream(&out);
+    return (dir / "model.onnx").string();
+  };
+  const Graph g = importOnnx(writeModel("weights.bin", "8", "12"));
+  const int w = g.findValue("w");
+  ASSERT_GE(w, 0);
+  ASSERT_TRUE(g.values[w].constant);
+  EXPECT_EQ(std::vector<float>(g.values[w].constant->floats(), g.values[w].constant->floats() + 3),
+            std::vector<float>(values, values + 3));
+  expectImportError(writeModel("missing.bin", "0", "12"), {"'w'", "missing.bin"});
+  expectImportError(writeModel("weights.bin", "8", "400"), {"'w'", "outside"});
+  expectImportError(writeModel("../weights.bin", "8", "12"), {"'w'", "relative", ".."});
+  expectImportError(writeModel("/etc/passwd", "0", "12"), {"'w'", "relative"});
+  expectImportError(writeModel("weights.bin", "eight", "12"), {"'w'", "not a number"});
+  std::filesystem::remove_all(dir);
+}
+
+TEST(OnnxImportErrors, ExternalDataOfAModelInMemoryIsRejected) {
   OnnxBuilder b(13);
   b.input("x", {2});
   TensorProto w;
