@@ -104,8 +104,12 @@ void depthwiseConv2d(const Conv2dGeometry& g, int64_t batch, const float* input,
                  depthwiseScratchBytes(g, 1, isa));
     std::abort();
   }
-  // Several planes per task keep the hand-out cheap; still enough tasks to balance.
-  const int64_t threads = std::min<int64_t>(pool ? pool->threads() : 1, slots);
+  // Several planes per task keep the hand-out cheap; still enough tasks to
+  // balance. Each extra thread needs enough work to pay for waking it.
+  constexpr int64_t kMinMultiplyAddsPerThread = 64 * 1024;
+  const int64_t multiplyAdds = planes * g.outPixels() * g.kernelH * g.kernelW;
+  const int64_t threads = std::clamp<int64_t>(multiplyAdds / kMinMultiplyAddsPerThread, 1,
+                                              std::min<int64_t>(pool ? pool->threads() : 1, slots));
   const int64_t perTask = std::max<int64_t>(1, planes / (8 * threads));
   struct Job {
     const Conv2dGeometry* g;

@@ -181,6 +181,10 @@ constexpr int64_t kMinTileCols = 32;
 // (small N: late ResNet layers, N = 49) is packed once per product, in
 // parallel, and shared - if it is at most this big.
 constexpr int64_t kSharedRhsMaxBytes = 8 << 20;
+// Each extra thread must get at least this many multiply-adds: below it
+// (e.g. the 1x1 convolutions of a squeeze-excitation block, N = 1) waking a
+// thread costs more than it saves.
+constexpr int64_t kMinMultiplyAddsPerThread = 128 * 1024;
 
 // The tile size (a multiple of `unit`, at most `limit`) that cuts `size`
 // into the fewest, equal tiles: 512 rows are 2 x 258, not 480 + 32.
@@ -405,8 +409,14 @@ class SingleProblem final : public SgemmBatch {
 size_t sgemmScratchBytes(int64_t m, int64_t n, int64_t k, bool lhsPacked, bool rhsPacked, int threads,
                          bool rhsEncoded) {
   // Splitting for threads only shrinks tiles: the unsplit tiling is the bound.
-  const Tiling t = planTiling(m, n, k, 0, lhsPacked, rhsPacked, rhsEncoded, threads);
-  return static_cast<size_t>(t.sharedFloats + t.slotFloats() * std::max(threads, 1)) * sizeof(float);
+  // The driver may use fewer threads than asked (small products), and with
+  // one thread B is not shared, so the bound covers every thread count.
+  size_t bound = 0;
+  for (int th = 1; th <= std::max(threads, 1); ++th) {
+    const Tiling t = planTiling(m, n, k, 0, lhsPacked, rhsPacked, rhsEncoded, th);
+    bound = std::max(bound, static_cast<size_t>(t.sharedFloats + t.slotFloats() * th) * sizeof(float));
+  }
+  return bound;
 }
 
 void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int64_t ldc,
@@ -418,8 +428,10 @@ void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int6
   const bool lhsPacked = first.lhs.packed != nullptr, rhsPacked = first.rhs.packed != nullptr;
   const bool rhsEncoded = first.rhs.encoded != nullptr;
 
-  // The threads are limited by the scratch the caller provided.
+  // The threads are limited by the work and by the scratch the caller provided.
   int threads = pool ? pool->threads() : 1;
+  const int64_t multiplyAdds = m * n * std::max<int64_t>(k, 1) * count;
+  threads = static_cast<int>(std::clamp<int64_t>(multiplyAdds / kMinMultiplyAddsPerThread, 1, threads));
   Tiling tiling = planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, threads);
   auto needed = [&](const Tiling& t, int th) {
     return static_cast<size_t>(t.sharedFloats + t.slotFloats() * th) * sizeof(float);

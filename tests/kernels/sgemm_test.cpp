@@ -224,6 +224,15 @@ TEST_P(SgemmTest, ScratchForOneThreadWithTwoThreadPool) {
   EXPECT_EQ(out, ref);
 }
 
+// A product too small to split runs on one thread; the scratch sized for two
+// (where B would be shared) must still do for one (where it is not).
+TEST_P(SgemmTest, SmallProductOnATwoThreadPoolFitsItsScratch) {
+  GemmCase c;
+  c.m = 48, c.n = 20, c.k = 100;  // under the per-thread work minimum
+  c.threads = 2;
+  runCase(c, GetParam());
+}
+
 // B read straight from an image (packing im2col on the fly) equals B = im2col
 // materialised; batched over images. With 2 threads and few columns, B is
 // packed once per image and shared by the threads.
