@@ -1,10 +1,13 @@
 // SGEMM micro-benchmarks in GFLOP/s and as a fraction of the FMA peak measured
-// by this same program (bench/fma_peak_avx2.cpp), on one thread.
+// by this same program (bench/fma_peak_avx2.cpp), on one thread; ResNet's 3x3
+// convolutions by im2col + SGEMM and by Winograd F(4x4, 3x3), in effective
+// GFLOP/s (direct-convolution flops / time), on 1 and 2 threads.
 //
 //   cmake -S . -B build -DPETREL_BUILD_BENCH=ON && cmake --build build --target kernels_bench
 //   build/bench/kernels_bench
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +16,8 @@
 
 #include "kernels/cpu.h"
 #include "kernels/sgemm.h"
+#include "kernels/winograd.h"
+#include "runtime/thread_pool.h"
 
 namespace petrel::bench {
 
@@ -77,6 +82,121 @@ BENCHMARK(BM_SgemmPackedWeights)
     ->Args({512, 49, 2048})
     ->Args({2048, 49, 512})
     ->Unit(benchmark::kMillisecond);
+
+// ResNet's 3x3 stride-1 pad-1 convolutions, C -> C channels on a side x side
+// image. Args: channels, side, threads, then (Winograd) tiles per block and
+// split, then batch.
+Conv2dGeometry resnet3x3(int64_t channels, int64_t side) {
+  Conv2dGeometry g;
+  g.channels = channels;
+  g.inH = g.inW = g.outH = g.outW = side;
+  g.kernelH = g.kernelW = 3;
+  g.padTop = g.padLeft = 1;
+  return g;
+}
+
+using AlignedScratch = std::unique_ptr<void, decltype(&std::free)>;
+AlignedScratch alignedScratch(size_t bytes) {
+  return AlignedScratch(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64), &std::free);
+}
+
+void setConvCounters(benchmark::State& state, const Conv2dGeometry& g, int64_t batch) {
+  const double flops = 2.0 * g.channels * g.depth() * g.outPixels() * batch * state.iterations();
+  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
+}
+
+// conv.im2col.sgemm: packed weights times the im2col matrix packed tile by tile.
+void BM_Conv3x3Im2col(benchmark::State& state) {
+  const Conv2dGeometry g = resnet3x3(state.range(0), state.range(1));
+  const int threads = static_cast<int>(state.range(2));
+  const int64_t batch = state.range(3);
+  const int64_t m = g.channels, n = g.outPixels(), k = g.depth();
+  std::vector<float> w(m * k, 0.01f), image(batch * g.channels * g.inPixels(), 0.5f), out(batch * m * n);
+  const SgemmPackedLhs packed(SgemmMatrix{w.data(), k, false}, m, k);
+  const size_t scratchBytes = sgemmScratchBytes(m, n, k, true, false, threads);
+  AlignedScratch scratch = alignedScratch(scratchBytes);
+  ThreadPool pool(threads);
+  SgemmProblem problem;
+  problem.lhs.packed = &packed;
+  problem.rhs.im2col = &g;
+  problem.rhs.image = image.data();
+  problem.c = out.data();
+  for (auto _ : state) {
+    for (int64_t i = 0; i < batch; ++i) {  // as conv.im2col.sgemm, one product per image
+      problem.rhs.image = image.data() + i * g.channels * g.inPixels();
+      problem.c = out.data() + i * m * n;
+      sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  setConvCounters(state, g, batch);
+}
+
+// Winograd F(4x4, 3x3). Extra args (tuning): tiles per block (0: the
+// planner's), split (0: the planner's, 1: blocks per thread, 2: shared blocks).
+void BM_Conv3x3Winograd(benchmark::State& state) {
+  const Conv2dGeometry g = resnet3x3(state.range(0), state.range(1));
+  const int threads = static_cast<int>(state.range(2));
+  const int64_t tilesPerBlock = state.range(3);
+  const int split = static_cast<int>(state.range(4));
+  const int64_t batch = state.range(5);
+  std::vector<float> w(g.channels * g.depth(), 0.01f), image(batch * g.channels * g.inPixels(), 0.5f),
+      out(batch * g.channels * g.outPixels());
+  const WinogradShape s = winogradShape(g, batch, g.channels);
+  const WinogradWeights weights(w.data(), g.channels, g.channels);
+  const WinogradBlocking blocking = planWinograd(s, threads, tilesPerBlock, split);
+  AlignedScratch scratch = alignedScratch(blocking.scratchBytes());
+  ThreadPool pool(threads);
+  for (auto _ : state) {
+    winogradConv2d(s, blocking, image.data(), weights, nullptr, ActivationParams{}, out.data(), scratch.get(),
+                   blocking.scratchBytes(), &pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  setConvCounters(state, g, batch);
+  state.counters["tiles_per_block"] = static_cast<double>(blocking.tilesPerBlock);
+  state.counters["blocks_per_thread"] = blocking.blocksPerThread ? 1 : 0;
+}
+
+// The machine may be shared: with --benchmark_repetitions=N, "min" is the
+// least disturbed run (its time; its GFLOPS counter is the minimum too, i.e.
+// the slowest run's rate).
+double minimum(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+
+void resnet3x3Layers(benchmark::internal::Benchmark* b, bool tuning, bool winograd) {
+  b->ComputeStatistics("min", minimum);
+  const int64_t layers[][2] = {{64, 56}, {128, 28}, {256, 14}, {512, 7}, {16, 56}, {32, 56}};
+  for (int threads : {1, 2})
+    for (const auto& layer : layers) {
+      if (tuning && layer[0] < 64) continue;
+      if (!tuning) {
+        // 512x7x7 has only 4 tiles per image: also batches 2 and 4.
+        // Few channels (where the transforms weigh more): 16 and 32 on 56x56.
+        for (int64_t batch : {1, 2, 4}) {
+          if (batch > 1 && layer[0] != 512) continue;
+          if (winograd)
+            b->Args({layer[0], layer[1], threads, 0, 0, batch});
+          else
+            b->Args({layer[0], layer[1], threads, batch});
+        }
+        continue;
+      }
+      for (int64_t tilesPerBlock : {16, 32, 48, 64, 96, 128, 192, 256})
+        for (int split : {1, 2}) b->Args({layer[0], layer[1], threads, tilesPerBlock, split, 1});
+    }
+}
+
+BENCHMARK(BM_Conv3x3Im2col)
+    ->Apply([](benchmark::internal::Benchmark* b) { resnet3x3Layers(b, false, false); })
+    ->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Conv3x3Winograd)
+    ->Apply([](benchmark::internal::Benchmark* b) { resnet3x3Layers(b, false, true); })
+    ->UseRealTime()->Unit(benchmark::kMillisecond);
+// The block-size / thread-split sweep behind planWinograd's choices:
+// kernels_bench --benchmark_filter=Conv3x3WinogradTuning
+void BM_Conv3x3WinogradTuning(benchmark::State& state) { BM_Conv3x3Winograd(state); }
+BENCHMARK(BM_Conv3x3WinogradTuning)
+    ->Apply([](benchmark::internal::Benchmark* b) { resnet3x3Layers(b, true, true); })
+    ->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace petrel::bench
 

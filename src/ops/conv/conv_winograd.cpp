@@ -41,6 +41,10 @@ class ConvWinogradExecutor final : public Executor {
 
 bool convWinogradServes(const ConvPlan& plan) { return plan.group == 1 && winogradSupports(plan.geometry); }
 
+bool convWinogradPays(const ConvPlan& plan) {
+  return convWinogradServes(plan) && winogradPays(winogradShape(plan.geometry, plan.batch, plan.outChannels));
+}
+
 std::unique_ptr<Executor> makeConvWinogradExecutor(const ConvPlan& plan, const float* weights) {
   if (!convWinogradServes(plan))
     throw Error("conv.winograd.f4x4: needs a 3x3 group-1 convolution with stride 1 and dilation 1");

@@ -3,7 +3,8 @@
 // Winograd F(4x4, 3x3) (kernels/winograd.h). The weights are transformed and
 // packed once at planning (36 x outChannels x inChannels floats, 4x the fp32
 // weights: a memory-mode-high executor); fp32 arithmetic with more rounding
-// than a direct sum (relative L2 ~3e-6 per ResNet layer): not for precision high.
+// than a direct sum (relative L2 1-2e-6 per ResNet layer against fp64, vs
+// ~3e-7 for im2col + SGEMM): not for precision high.
 #include <memory>
 
 #include "ops/conv/conv_executors.h"
@@ -16,6 +17,10 @@ constexpr const char* kConvWinogradName = "conv.winograd.f4x4";
 // True if the Winograd executor can compute this plan (3x3, stride 1,
 // dilation 1, group 1).
 bool convWinogradServes(const ConvPlan& plan);
+
+// True if it is also expected to beat conv.im2col.sgemm (kernels/winograd.h
+// winogradPays: at least 8 output tiles of 4x4 over the batch, and 32 channels).
+bool convWinogradPays(const ConvPlan& plan);
 
 // weights [outChannels][inChannels][3][3] (fp32), read only here (the executor
 // keeps its transformed copy). Error if !convWinogradServes(plan).

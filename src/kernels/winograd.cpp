@@ -1,0 +1,491 @@
+// Winograd F(4x4, 3x3) convolution: weight transform, scalar reference
+// transforms, blocking and the driver (see winograd.h for the method).
+#include "kernels/winograd.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "petrel/error.h"
+#include "runtime/thread_pool.h"
+
+namespace petrel {
+
+namespace {
+
+constexpr int64_t P = kWinogradPositions;
+
+// The F(4x4, 3x3) matrices for the points 0, 1, -1, 1/2, -2 and infinity.
+// Against the usual 0, 1, -1, 2, -2 (Lavin & Gray) they lose ~35% less to fp32
+// rounding (relative L2 on ResNet layers: 1.2e-6 vs 1.8e-6 at 64 channels,
+// 2.2e-6 vs 3.4e-6 at 256; cf. Barabasz et al., "Error analysis and improving
+// the accuracy of Winograd convolution for DNNs"). B^T's entries are halves:
+// exact in fp32. G (1/N_j of each finite point) is applied in double.
+constexpr double kBt[6][6] = {
+    {1, -1.5, -2, 1.5, 1, 0},  {0, -1, 0.5, 2.5, 1, 0},   {0, 1, -2.5, 0.5, 1, 0},
+    {0, -2, -1, 2, 1, 0},      {0, 0.5, -1, -0.5, 1, 0},  {0, 1, -1.5, -2, 1.5, 1},
+};
+constexpr double kG[6][3] = {
+    {1, 0, 0},
+    {1.0 / 3, 1.0 / 3, 1.0 / 3},
+    {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+    {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+    {1.0 / 15, -2.0 / 15, 4.0 / 15},
+    {0, 0, 1},
+};
+constexpr double kAt[4][6] = {
+    {1, 1, 1, 1, 1, 0},
+    {0, 1, -1, 0.5, -2, 0},
+    {0, 1, 1, 0.25, 4, 0},
+    {0, 1, -1, 0.125, -8, 1},
+};
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+}  // namespace
+
+bool winogradSupports(const Conv2dGeometry& g) {
+  return g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 &&
+         g.dilationW == 1 && g.channels >= 1 && g.inH >= 1 && g.inW >= 1 && g.outH >= 1 && g.outW >= 1;
+}
+
+bool winogradPays(const WinogradShape& s) {
+  return s.tiles() >= 8 && std::min(s.inChannels, s.outChannels) >= 32;
+}
+
+WinogradShape winogradShape(const Conv2dGeometry& g, int64_t batch, int64_t outChannels) {
+  if (!winogradSupports(g))
+    throw Error("winograd convolution: needs a 3x3 kernel with stride 1 and dilation 1, got " +
+                std::to_string(g.kernelH) + "x" + std::to_string(g.kernelW) + " stride " +
+                std::to_string(g.strideH) + "," + std::to_string(g.strideW) + " dilation " +
+                std::to_string(g.dilationH) + "," + std::to_string(g.dilationW));
+  if (batch < 1 || outChannels < 1)
+    throw Error("winograd convolution: batch and output channels must be positive");
+  WinogradShape s;
+  s.batch = batch;
+  s.inChannels = g.channels;
+  s.outChannels = outChannels;
+  s.inH = g.inH;
+  s.inW = g.inW;
+  s.outH = g.outH;
+  s.outW = g.outW;
+  s.padTop = g.padTop;
+  s.padLeft = g.padLeft;
+  s.tilesH = ceilDiv(g.outH, kWinogradTile);
+  s.tilesW = ceilDiv(g.outW, kWinogradTile);
+  return s;
+}
+
+namespace {
+
+// The tiles (down or across) whose patch lies inside an image of `size`
+// pixels: [first, first + count).
+struct InsideRange {
+  int64_t first = 0, count = 0;
+};
+InsideRange insideTiles(int64_t size, int64_t pad, int64_t tiles) {
+  // Patch of tile t: [4t - pad, 4t - pad + 6) within [0, size).
+  InsideRange r;
+  r.first = ceilDiv(pad, kWinogradTile);
+  const int64_t last = size + pad - kWinogradInputTile >= 0 ? (size + pad - kWinogradInputTile) / kWinogradTile : -1;
+  r.count = std::max<int64_t>(0, std::min(last, tiles - 1) - r.first + 1);
+  return r;
+}
+
+}  // namespace
+
+WinogradTilePlace winogradTilePlace(const WinogradShape& s, int64_t tile) {
+  WinogradTilePlace t;
+  t.image = tile / s.tilesPerImage();
+  int64_t k = tile % s.tilesPerImage();
+  const InsideRange rows = insideTiles(s.inH, s.padTop, s.tilesH);
+  const InsideRange cols = insideTiles(s.inW, s.padLeft, s.tilesW);
+  int64_t ty = 0, tx = 0;
+  if (k < rows.count * cols.count) {
+    ty = rows.first + k / cols.count;
+    tx = cols.first + k % cols.count;
+  } else {
+    // The k-th tile, row by row, outside the inside rectangle.
+    k -= rows.count * cols.count;
+    const int64_t above = rows.first * s.tilesW;
+    const int64_t besidePerRow = s.tilesW - cols.count;
+    if (k < above) {
+      ty = k / s.tilesW;
+      tx = k % s.tilesW;
+    } else if (k - above < rows.count * besidePerRow) {
+      k -= above;
+      ty = rows.first + k / besidePerRow;
+      const int64_t j = k % besidePerRow;
+      tx = j < cols.first ? j : j + cols.count;
+    } else {
+      k -= above + rows.count * besidePerRow;
+      ty = rows.first + rows.count + k / s.tilesW;
+      tx = k % s.tilesW;
+    }
+  }
+  t.outY = ty * kWinogradTile;
+  t.outX = tx * kWinogradTile;
+  t.inY = t.outY - s.padTop;
+  t.inX = t.outX - s.padLeft;
+  return t;
+}
+
+// ------------------------------------------------------------- weights
+
+void winogradTransformWeights(const float* weights, int64_t outChannels, int64_t inChannels, float* u) {
+  const int64_t plane = outChannels * inChannels;
+  for (int64_t o = 0; o < outChannels; ++o)
+    for (int64_t c = 0; c < inChannels; ++c) {
+      const float* g = weights + (o * inChannels + c) * 9;
+      double gg[6][3];  // G g
+      for (int i = 0; i < 6; ++i)
+        for (int k = 0; k < 3; ++k) {
+          double sum = 0;
+          for (int l = 0; l < 3; ++l) sum += kG[i][l] * g[l * 3 + k];
+          gg[i][k] = sum;
+        }
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) {
+          double sum = 0;  // (G g G^T)[i][j]
+          for (int k = 0; k < 3; ++k) sum += gg[i][k] * kG[j][k];
+          u[(i * 6 + j) * plane + o * inChannels + c] = static_cast<float>(sum);
+        }
+    }
+}
+
+WinogradWeights::WinogradWeights(const float* weights, int64_t outChannels, int64_t inChannels)
+    : outChannels_(outChannels), inChannels_(inChannels) {
+  if (outChannels < 1 || inChannels < 1) throw Error("winograd weights: channel counts must be positive");
+  const int64_t plane = outChannels * inChannels;
+  std::vector<float> u(static_cast<size_t>(P * plane));  // planning only
+  winogradTransformWeights(weights, outChannels, inChannels, u.data());
+  positions_.reserve(P);
+  for (int64_t p = 0; p < P; ++p)
+    positions_.emplace_back(SgemmMatrix{u.data() + p * plane, inChannels, false}, outChannels, inChannels);
+}
+
+size_t WinogradWeights::bytes() const {
+  size_t total = 0;
+  for (const SgemmPackedLhs& p : positions_) total += p.bytes();
+  return total;
+}
+
+// ---------------------------------------------------- scalar transforms
+
+void winogradInputTransformScalar(const WinogradShape& s, const float* input, int64_t firstTile,
+                                  int64_t tileCount, int64_t c0, int64_t c1, float* v, int64_t ld,
+                                  int64_t positionStride) {
+  for (int64_t j = 0; j < tileCount; ++j) {
+    const WinogradTilePlace t = winogradTilePlace(s, firstTile + j);
+    for (int64_t c = c0; c < c1; ++c) {
+      const float* plane = input + (t.image * s.inChannels + c) * s.inH * s.inW;
+      float d[6][6];
+      for (int y = 0; y < 6; ++y)
+        for (int x = 0; x < 6; ++x) {
+          const int64_t iy = t.inY + y, ix = t.inX + x;
+          d[y][x] = iy >= 0 && iy < s.inH && ix >= 0 && ix < s.inW ? plane[iy * s.inW + ix] : 0.0f;
+        }
+      float bd[6][6];  // B^T d
+      for (int i = 0; i < 6; ++i)
+        for (int x = 0; x < 6; ++x) {
+          float sum = 0;
+          for (int l = 0; l < 6; ++l) sum += static_cast<float>(kBt[i][l]) * d[l][x];
+          bd[i][x] = sum;
+        }
+      for (int i = 0; i < 6; ++i)
+        for (int k = 0; k < 6; ++k) {
+          float sum = 0;  // (B^T d B)[i][k]
+          for (int l = 0; l < 6; ++l) sum += bd[i][l] * static_cast<float>(kBt[k][l]);
+          v[(i * 6 + k) * positionStride + c * ld + j] = sum;
+        }
+    }
+  }
+}
+
+void winogradOutputTransformScalar(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
+                                   int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
+                                   const float* bias, const ActivationParams& activation, float* output) {
+  for (int64_t j = 0; j < tileCount; ++j) {
+    const WinogradTilePlace t = winogradTilePlace(s, firstTile + j);
+    const int64_t rows = std::min(kWinogradTile, s.outH - t.outY);
+    const int64_t cols = std::min(kWinogradTile, s.outW - t.outX);
+    for (int64_t o = o0; o < o1; ++o) {
+      float am[4][6];  // A^T m
+      for (int i = 0; i < 4; ++i)
+        for (int x = 0; x < 6; ++x) {
+          float sum = 0;
+          for (int l = 0; l < 6; ++l)
+            sum += static_cast<float>(kAt[i][l]) * m[(l * 6 + x) * positionStride + o * ld + j];
+          am[i][x] = sum;
+        }
+      const float b = bias ? bias[o] : 0.0f;
+      float* out = output + ((t.image * s.outChannels + o) * s.outH + t.outY) * s.outW + t.outX;
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t k = 0; k < cols; ++k) {
+          float sum = 0;  // (A^T m A)[i][k]
+          for (int l = 0; l < 6; ++l) sum += am[i][l] * static_cast<float>(kAt[k][l]);
+          out[i * s.outW + k] = applyActivation(activation, sum + b);
+        }
+    }
+  }
+}
+
+void winogradInputTransform(const WinogradShape& s, const float* input, int64_t firstTile, int64_t tileCount,
+                            int64_t c0, int64_t c1, float* v, int64_t ld, int64_t positionStride, Isa isa) {
+  if (isa == Isa::kAvx2)
+    winogradInputTransformAvx2(s, input, firstTile, tileCount, c0, c1, v, ld, positionStride);
+  else
+    winogradInputTransformScalar(s, input, firstTile, tileCount, c0, c1, v, ld, positionStride);
+}
+
+void winogradOutputTransform(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
+                             int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1, const float* bias,
+                             const ActivationParams& activation, float* output, Isa isa) {
+  if (isa == Isa::kAvx2)
+    winogradOutputTransformAvx2(s, m, ld, positionStride, firstTile, tileCount, o0, o1, bias, activation, output);
+  else
+    winogradOutputTransformScalar(s, m, ld, positionStride, firstTile, tileCount, o0, o1, bias, activation,
+                                  output);
+}
+
+// ------------------------------------------------------------- blocking
+
+namespace {
+
+// V and M of a block together should stay near one core's L2 (512 KiB on the
+// machines we tune for). Measured on ResNet's layers (kernels_bench
+// Conv3x3WinogradTuning), 16 to 256 tiles per block perform within noise of
+// each other on one thread; fewer than 16 makes narrow GEMMs.
+constexpr int64_t kBlockBytes = 640 << 10;
+constexpr int64_t kMinTilesPerBlock = 16;
+constexpr int64_t kMaxTilesPerBlock = 128;
+// Blocks handed to threads need at least this many tiles each; with fewer
+// tiles than threads x this, the threads share each block.
+constexpr int64_t kMinTilesPerThreadBlock = 16;
+
+}  // namespace
+
+size_t WinogradBlocking::scratchBytes() const {
+  const size_t vm = static_cast<size_t>(P * (vPositionStride + mPositionStride)) * sizeof(float);
+  return slots * vm + gemmSlots * gemmScratchBytes;
+}
+
+WinogradBlocking planWinograd(const WinogradShape& s, int threads, int64_t tilesPerBlock, int split) {
+  threads = std::max(threads, 1);
+  const int64_t tiles = s.tiles();
+  WinogradBlocking b;
+  if (tilesPerBlock > 0) {
+    b.tilesPerBlock = std::min(tilesPerBlock, tiles);
+    b.blocks = ceilDiv(tiles, b.tilesPerBlock);
+    b.blocksPerThread = threads == 1 || split != 2;
+  } else {
+    // Blocks of a multiple of 16 tiles: whole column panels of the SGEMM's
+    // 6x16 micro-kernel (a narrower last panel goes through a slower edge path).
+    const int64_t bytesPerTile = P * (s.inChannels + s.outChannels) * static_cast<int64_t>(sizeof(float));
+    const int64_t largest = std::clamp(kBlockBytes / bytesPerTile / 16 * 16, kMinTilesPerBlock, kMaxTilesPerBlock);
+    b.tilesPerBlock = std::min(largest, tiles);
+    b.blocksPerThread = threads == 1 || split == 1;
+    if (threads > 1 && split == 0) {
+      // Blocks per thread (one synchronisation in all) if some block size
+      // (a multiple of 16, or the tiles over the threads) leaves the busiest
+      // thread at most 50% above an even share; else the threads share
+      // blocks (three synchronisations per block), each thread's part of a
+      // block about one L2's worth. Measured on 2 threads: 128x28x28 (49
+      // tiles) is faster as blocks of 16 per thread (32 + 17 tiles) than as
+      // shared blocks; 256x14x14 (16 tiles) faster shared than on one thread.
+      const int64_t evenShare = ceilDiv(tiles, threads);
+      std::vector<int64_t> candidates{evenShare};
+      for (int64_t nb = largest; nb >= kMinTilesPerBlock; nb -= 16) candidates.push_back(nb);
+      int64_t bestLoad = 0, bestBlock = 0;
+      for (int64_t nb : candidates) {
+        if (nb < kMinTilesPerThreadBlock || nb > largest) continue;
+        const int64_t load = ceilDiv(ceilDiv(tiles, nb), threads) * nb;
+        if (bestLoad == 0 || load < bestLoad) {
+          bestLoad = load;
+          bestBlock = nb;
+        }
+      }
+      if (bestLoad > 0 && bestLoad * 2 <= evenShare * 3) {
+        b.tilesPerBlock = bestBlock;
+        b.blocksPerThread = true;
+      } else {
+        b.tilesPerBlock = std::min(tiles, largest * threads);
+      }
+    }
+    b.blocks = ceilDiv(tiles, b.tilesPerBlock);
+  }
+  b.ld = roundUp(b.tilesPerBlock, 8);
+  // One extra cache line per position, so the 36 rows the transforms write
+  // for one channel do not all fall in the same L1 set.
+  b.vPositionStride = roundUp(s.inChannels * b.ld, 16) + 16;
+  b.mPositionStride = roundUp(s.outChannels * b.ld, 16) + 16;
+  b.slots = b.blocksPerThread ? threads : 1;
+  b.gemmSlots = threads;
+  b.gemmScratchBytes = static_cast<size_t>(
+      roundUp(static_cast<int64_t>(sgemmScratchBytes(s.outChannels, b.tilesPerBlock, s.inChannels, true, false, 1)),
+              64));
+  return b;
+}
+
+size_t winogradScratchBytes(const WinogradShape& s, int threads) { return planWinograd(s, threads).scratchBytes(); }
+
+// --------------------------------------------------------------- driver
+
+namespace {
+
+// The 36 products of one block: M[p] = U[p] * V[p].
+class PositionProducts final : public SgemmBatch {
+ public:
+  PositionProducts(const WinogradWeights& w, const float* v, float* m, const WinogradBlocking& b)
+      : w_(w), v_(v), m_(m), b_(b) {}
+  int64_t count() const override { return P; }
+  SgemmProblem problem(int64_t p) const override {
+    SgemmProblem problem;
+    problem.lhs.packed = &w_.position(p);
+    problem.rhs.matrix = SgemmMatrix{v_ + p * b_.vPositionStride, b_.ld, false};
+    problem.c = m_ + p * b_.mPositionStride;
+    return problem;
+  }
+
+ private:
+  const WinogradWeights& w_;
+  const float* v_;
+  float* m_;
+  const WinogradBlocking& b_;
+};
+
+// Shared by the workers of one call.
+struct Conv {
+  const WinogradShape* s;
+  const WinogradBlocking* b;
+  const float* input;
+  const WinogradWeights* weights;
+  const float* bias;
+  ActivationParams activation;
+  float* output;
+  char* scratch;
+  Isa isa;
+  std::atomic<int64_t> next{0};
+
+  float* v(int slot) const {
+    const size_t vm = static_cast<size_t>(P * (b->vPositionStride + b->mPositionStride)) * sizeof(float);
+    return reinterpret_cast<float*>(scratch + slot * vm);
+  }
+  float* m(int slot) const { return v(slot) + P * b->vPositionStride; }
+  void* gemmScratch(int slot) const {
+    const size_t vm = static_cast<size_t>(P * (b->vPositionStride + b->mPositionStride)) * sizeof(float);
+    return scratch + b->slots * vm + slot * b->gemmScratchBytes;
+  }
+  int64_t firstTile(int64_t block) const { return block * b->tilesPerBlock; }
+  int64_t tileCount(int64_t block) const { return std::min(b->tilesPerBlock, s->tiles() - firstTile(block)); }
+
+  // One block, start to end, on one thread.
+  void wholeBlock(int64_t block, int slot) {
+    const int64_t first = firstTile(block), count = tileCount(block);
+    winogradInputTransform(*s, input, first, count, 0, s->inChannels, v(slot), b->ld, b->vPositionStride, isa);
+    sgemmBatched(s->outChannels, count, s->inChannels, PositionProducts(*weights, v(slot), m(slot), *b), b->ld,
+                 SgemmEpilogue{}, gemmScratch(slot), b->gemmScratchBytes, nullptr, isa);
+    winogradOutputTransform(*s, m(slot), b->ld, b->mPositionStride, first, count, 0, s->outChannels, bias,
+                            activation, output, isa);
+  }
+};
+
+// Runs fn(slot) on `workers` threads (slot in [0, workers)), the caller as slot 0.
+template <typename Fn>
+void runWorkers(ThreadPool* pool, int workers, Fn& fn) {
+  if (workers <= 1 || !pool) {
+    fn(0);
+    return;
+  }
+  Fn* shared = &fn;  // one pointer: the std::function stays allocation-free
+  pool->parallelTasks(static_cast<size_t>(workers), [shared](size_t worker, int) { (*shared)(static_cast<int>(worker)); });
+}
+
+// Channel ranges handed out to threads sharing a block.
+constexpr int64_t kChannelsPerTask = 8;
+
+}  // namespace
+
+void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const float* input,
+                    const WinogradWeights& weights, const float* bias, const ActivationParams& activation,
+                    float* output, void* scratch, size_t scratchBytes, ThreadPool* pool, Isa isa) {
+  if (scratchBytes < b.scratchBytes() || weights.inChannels() != s.inChannels ||
+      weights.outChannels() != s.outChannels) {
+    std::fprintf(stderr, "petrel: winograd convolution given %zu scratch bytes (needs %zu) or mismatched weights\n",
+                 scratchBytes, b.scratchBytes());
+    std::abort();
+  }
+  Conv conv;
+  conv.s = &s;
+  conv.b = &b;
+  conv.input = input;
+  conv.weights = &weights;
+  conv.bias = bias;
+  conv.activation = activation;
+  conv.output = output;
+  conv.scratch = static_cast<char*>(scratch);
+  conv.isa = isa;
+  const int available = pool ? pool->threads() : 1;
+
+  if (b.blocksPerThread) {
+    const int workers = static_cast<int>(std::min<int64_t>({available, b.slots, b.blocks}));
+    auto worker = [&conv](int slot) {
+      for (;;) {
+        const int64_t block = conv.next.fetch_add(1, std::memory_order_relaxed);
+        if (block >= conv.b->blocks) break;
+        conv.wholeBlock(block, slot);
+      }
+    };
+    runWorkers(pool, workers, worker);
+    return;
+  }
+
+  // Threads share each block: transforms split by channel, GEMMs by position.
+  const int workers = std::min(available, b.gemmSlots);
+  for (int64_t block = 0; block < b.blocks; ++block) {
+    const int64_t first = conv.firstTile(block), count = conv.tileCount(block);
+    float* v = conv.v(0);
+    float* m = conv.m(0);
+    conv.next.store(0, std::memory_order_relaxed);
+    auto inputPhase = [&](int) {
+      for (;;) {
+        const int64_t c0 = conv.next.fetch_add(kChannelsPerTask, std::memory_order_relaxed);
+        if (c0 >= s.inChannels) break;
+        winogradInputTransform(s, input, first, count, c0, std::min(c0 + kChannelsPerTask, s.inChannels), v, b.ld,
+                               b.vPositionStride, isa);
+      }
+    };
+    runWorkers(pool, workers, inputPhase);
+
+    conv.next.store(0, std::memory_order_relaxed);
+    auto gemmPhase = [&](int slot) {
+      for (;;) {
+        const int64_t p = conv.next.fetch_add(1, std::memory_order_relaxed);
+        if (p >= P) break;
+        SgemmProblem problem;
+        problem.lhs.packed = &weights.position(p);
+        problem.rhs.matrix = SgemmMatrix{v + p * b.vPositionStride, b.ld, false};
+        problem.c = m + p * b.mPositionStride;
+        sgemm(s.outChannels, count, s.inChannels, problem, b.ld, SgemmEpilogue{}, conv.gemmScratch(slot),
+              b.gemmScratchBytes, nullptr, isa);
+      }
+    };
+    runWorkers(pool, workers, gemmPhase);
+
+    conv.next.store(0, std::memory_order_relaxed);
+    auto outputPhase = [&](int) {
+      for (;;) {
+        const int64_t o0 = conv.next.fetch_add(kChannelsPerTask, std::memory_order_relaxed);
+        if (o0 >= s.outChannels) break;
+        winogradOutputTransform(s, m, b.ld, b.mPositionStride, first, count, o0,
+                                std::min(o0 + kChannelsPerTask, s.outChannels), bias, activation, output, isa);
+      }
+    };
+    runWorkers(pool, workers, outputPhase);
+  }
+}
+
+}  // namespace petrel
