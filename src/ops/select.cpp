@@ -25,6 +25,7 @@ struct Rule {
 constexpr std::nullopt_t kAnyMode = std::nullopt;
 constexpr StorageSet kAny = kEveryWeightStorage;
 constexpr MemoryMode kLow = MemoryMode::kLow;
+constexpr MemoryMode kHigh = MemoryMode::kHigh;
 using G = OpGeometry;
 using E = ExecutorKind;
 
@@ -32,19 +33,26 @@ using E = ExecutorKind;
 //  - Memory low: weights stay in their stored form; every GEMM-based
 //    executor decodes (or, for fp32, packs) them block by block. fp32
 //    depthwise filters are read in place by the direct kernel already.
+//  - Memory high, unless precision is high: Winograd where it pays, its
+//    transformed weights being 4x the fp32 ones and its rounding a little
+//    coarser (about 2e-6 relative per layer against 3e-7).
 //  - Otherwise: weights are prepared once at planning (compressed storages
 //    decoded to fp32) and packed for the GEMM.
 constexpr Rule kRules[] = {
     // weights memory    precision  geometry         executor
     {kAny,  kLow,     kAnyMode,  G::kPointwise,  E::kPointwiseSgemmStored},
     {kAny,  kLow,     kAnyMode,  G::kGeneral,    E::kIm2colSgemmStored},
+    {kAny,  kLow,     kAnyMode,  G::kWinograd,   E::kIm2colSgemmStored},
     {kFp32, kLow,     kAnyMode,  G::kDepthwise,  E::kDepthwise},
     {kAny,  kLow,     kAnyMode,  G::kDepthwise,  E::kDepthwiseStored},
     {kAny,  kLow,     kAnyMode,  G::kGrouped,    E::kGroupedIm2colSgemmStored},
     {kAny,  kLow,     kAnyMode,  G::kTransposed, E::kTransposedSgemmStored},
     {kAny,  kLow,     kAnyMode,  G::kLinear,     E::kLinearSgemmStored},
     {kAny,  kAnyMode, kAnyMode,  G::kPointwise,  E::kPointwiseSgemm},
+    {kAny,  kHigh,    PrecisionMode::kNormal, G::kWinograd, E::kWinograd},
+    {kAny,  kHigh,    PrecisionMode::kLow,    G::kWinograd, E::kWinograd},
     {kAny,  kAnyMode, kAnyMode,  G::kGeneral,    E::kIm2colSgemm},
+    {kAny,  kAnyMode, kAnyMode,  G::kWinograd,   E::kIm2colSgemm},
     {kAny,  kAnyMode, kAnyMode,  G::kDepthwise,  E::kDepthwise},
     {kAny,  kAnyMode, kAnyMode,  G::kGrouped,    E::kGroupedIm2colSgemm},
     {kAny,  kAnyMode, kAnyMode,  G::kTransposed, E::kTransposedSgemm},
@@ -56,14 +64,14 @@ constexpr Rule kRules[] = {
 struct Capability {
   ExecutorKind executor;
   StorageSet storages;
-  OpGeometry geometries[2];
+  OpGeometry geometries[3];
   int geometryCount;
   StorageSet keepsStored;  // storages it reads in place, never expanding them
 };
 constexpr Capability kCapabilities[] = {
     {E::kPointwiseSgemm, kAny, {G::kPointwise, G::kPointwise}, 1, 0},
     // im2col serves any group-1 convolution, 1x1 included.
-    {E::kIm2colSgemm, kAny, {G::kGeneral, G::kPointwise}, 2, 0},
+    {E::kIm2colSgemm, kAny, {G::kGeneral, G::kPointwise, G::kWinograd}, 3, 0},
     // The direct kernel reads fp32 filters in place; others are decoded once.
     {E::kDepthwise, kAny, {G::kDepthwise, G::kDepthwise}, 1, kFp32},
     // Per-group im2col serves depthwise too (groups of one channel).
@@ -71,11 +79,12 @@ constexpr Capability kCapabilities[] = {
     {E::kTransposedSgemm, kAny, {G::kTransposed, G::kTransposed}, 1, 0},
     {E::kLinearSgemm, kAny, {G::kLinear, G::kLinear}, 1, 0},
     {E::kPointwiseSgemmStored, kAny, {G::kPointwise, G::kPointwise}, 1, kAny},
-    {E::kIm2colSgemmStored, kAny, {G::kGeneral, G::kPointwise}, 2, kAny},
+    {E::kIm2colSgemmStored, kAny, {G::kGeneral, G::kPointwise, G::kWinograd}, 3, kAny},
     {E::kDepthwiseStored, kAny, {G::kDepthwise, G::kDepthwise}, 1, kAny},
     {E::kGroupedIm2colSgemmStored, kAny, {G::kGrouped, G::kDepthwise}, 2, kAny},
     {E::kTransposedSgemmStored, kAny, {G::kTransposed, G::kTransposed}, 1, kAny},
     {E::kLinearSgemmStored, kAny, {G::kLinear, G::kLinear}, 1, kAny},
+    {E::kWinograd, kAny, {G::kWinograd, G::kWinograd}, 1, 0},
 };
 
 const Capability* capabilityOf(ExecutorKind kind) {
@@ -124,6 +133,7 @@ const char* executorName(ExecutorKind kind) {
     case E::kGroupedIm2colSgemmStored: return "conv.grouped.im2col.sgemm.stored";
     case E::kTransposedSgemmStored: return "conv_transpose.sgemm.col2im.stored";
     case E::kLinearSgemmStored: return "linear.sgemm.stored";
+    case E::kWinograd: return "conv.winograd.f4x4";
   }
   return "?";
 }
@@ -136,6 +146,7 @@ const char* opGeometryName(OpGeometry geometry) {
   switch (geometry) {
     case G::kPointwise: return "pointwise";
     case G::kGeneral: return "general";
+    case G::kWinograd: return "winograd3x3";
     case G::kDepthwise: return "depthwise";
     case G::kGrouped: return "grouped";
     case G::kTransposed: return "transposed";
@@ -150,11 +161,11 @@ std::string describeFacts(const WeightedOpFacts& facts) {
 }
 
 OpGeometry classifyConv(int64_t group, int64_t inChannels, int64_t outChannels, bool unitKernel, bool unitStrides,
-                        bool zeroPads) {
+                        bool zeroPads, bool winogradPays) {
   if (group > 1 && group == inChannels && group == outChannels) return G::kDepthwise;
   if (group > 1) return G::kGrouped;
   if (unitKernel && unitStrides && zeroPads) return G::kPointwise;
-  return G::kGeneral;
+  return winogradPays ? G::kWinograd : G::kGeneral;
 }
 
 }  // namespace petrel

@@ -24,12 +24,14 @@ namespace petrel {
 enum class OpGeometry : uint8_t {
   kPointwise,   // Conv 1x1, stride 1, no padding, group 1: a plain GEMM on the NCHW input
   kGeneral,     // any other group-1 Conv
+  kWinograd,    // a group-1 Conv 3x3, stride 1, dilation 1 on which Winograd F(4x4, 3x3)
+                // pays: at least 8 output tiles of 4x4 and 32 channels (conv_winograd.h)
   kDepthwise,   // Conv with group == input channels == output channels
   kGrouped,     // any other grouped Conv
   kTransposed,  // ConvTranspose (any group)
   kLinear,      // Gemm, or MatMul with a constant 2-D weight matrix
 };
-constexpr int kOpGeometryCount = 6;
+constexpr int kOpGeometryCount = 7;
 
 struct WeightedOpFacts {
   Storage weightStorage = Storage::kFloat32;
@@ -56,8 +58,9 @@ enum class ExecutorKind : uint8_t {
   kGroupedIm2colSgemmStored,  // conv.grouped.im2col.sgemm.stored
   kTransposedSgemmStored,     // conv_transpose.sgemm.col2im.stored
   kLinearSgemmStored,         // linear.sgemm.stored
+  kWinograd,                  // conv.winograd.f4x4 (transformed weights: 4x fp32)
 };
-constexpr int kExecutorKindCount = 13;
+constexpr int kExecutorKindCount = 14;
 
 ExecutorKind selectExecutor(const WeightedOpFacts& facts);
 
@@ -74,8 +77,9 @@ std::string executorKernelName(ExecutorKind kind, Storage weightStorage);
 const char* opGeometryName(OpGeometry geometry);
 std::string describeFacts(const WeightedOpFacts& facts);  // for error messages
 
-// The geometry class of a (non-transposed) convolution.
+// The geometry class of a (non-transposed) convolution; `winogradPays`:
+// 3x3, stride 1, dilation 1 with enough tiles and channels (group 1 implied).
 OpGeometry classifyConv(int64_t group, int64_t inChannels, int64_t outChannels, bool unitKernel, bool unitStrides,
-                        bool zeroPads);
+                        bool zeroPads, bool winogradPays);
 
 }  // namespace petrel

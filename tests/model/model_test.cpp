@@ -1,6 +1,6 @@
 // Whole torchvision models (random weights) against PyTorch's own output:
-// ONNX -> import -> .petrel file -> load -> run, at 1 and 2 threads and at
-// precision high and normal. Each prints its error so regressions show early.
+// ONNX -> import -> .petrel file -> load -> run, at 1 and 2 threads, at
+// precision high and normal, and in memory mode high (Winograd). Each prints its error so regressions show early.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -31,18 +31,23 @@ TEST_P(WholeModel, MatchesPyTorch) {
   const Tensor input = readNpy(inputPath);
   const Tensor reference = readNpy(outputPath);
 
+  // Memory high adds Winograd for the 3x3 convolutions (not at precision high).
+  const std::pair<PrecisionMode, MemoryMode> modes[] = {{PrecisionMode::kHigh, MemoryMode::kNormal},
+                                                        {PrecisionMode::kNormal, MemoryMode::kNormal},
+                                                        {PrecisionMode::kNormal, MemoryMode::kHigh}};
   for (int threads : {1, 2}) {
-    for (PrecisionMode precision : {PrecisionMode::kHigh, PrecisionMode::kNormal}) {
-      Session session(model, {threads, precision, MemoryMode::kNormal});
+    for (const auto& [precision, memory] : modes) {
+      Session session(model, {threads, precision, memory});
       const auto start = std::chrono::steady_clock::now();
       auto outputs = session.run({{model->inputs().at(0).name, input}});
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       const Tensor& out = outputs.at(model->outputs().at(0).name);
       ASSERT_EQ(out.shape, reference.shape);
       const double error = test::relativeL2(out.data, reference.data);
-      std::printf("%-20s threads %d precision %-6s rel L2 %.3e  (%.1f ms)\n", name.c_str(), threads, toString(precision),
-                  error, ms);
-      EXPECT_LE(error, 1e-4) << name << " threads " << threads << " precision " << toString(precision);
+      std::printf("%-20s threads %d precision %-6s memory %-6s rel L2 %.3e  (%.1f ms)\n", name.c_str(), threads,
+                  toString(precision), toString(memory), error, ms);
+      EXPECT_LE(error, 1e-4) << name << " threads " << threads << " precision " << toString(precision) << " memory "
+                             << toString(memory);
     }
   }
   std::filesystem::remove(petrelPath);

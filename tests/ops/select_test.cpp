@@ -30,9 +30,10 @@ TEST(Select, EveryCombinationGetsAnExecutorThatServesIt) {
           ++combinations;
           ASSERT_NE(kind, ExecutorKind::kUnsupported) << describeFacts(facts);
           EXPECT_TRUE(executorServes(kind, facts)) << executorName(kind) << " chosen for " << describeFacts(facts);
-          if (memory == MemoryMode::kLow)
+          if (memory == MemoryMode::kLow) {
             EXPECT_TRUE(executorKeepsWeightsStored(kind, storage))
                 << executorName(kind) << " would expand the weights for " << describeFacts(facts);
+          }
         }
   EXPECT_EQ(combinations, 4 * 3 * 3 * kOpGeometryCount);
 }
@@ -71,6 +72,11 @@ TEST(Select, TheTable) {
         EXPECT_EQ(pick(m, OpGeometry::kTransposed), ExecutorKind::kTransposedSgemm);
         EXPECT_EQ(pick(m, OpGeometry::kLinear), ExecutorKind::kLinearSgemm);
       }
+      // Winograd: memory high (its weights are 4x), never at precision high.
+      EXPECT_EQ(pick(MemoryMode::kNormal, OpGeometry::kWinograd), ExecutorKind::kIm2colSgemm);
+      EXPECT_EQ(pick(MemoryMode::kHigh, OpGeometry::kWinograd),
+                precision == PrecisionMode::kHigh ? ExecutorKind::kIm2colSgemm : ExecutorKind::kWinograd);
+      EXPECT_EQ(pick(MemoryMode::kLow, OpGeometry::kWinograd), ExecutorKind::kIm2colSgemmStored);
       const MemoryMode low = MemoryMode::kLow;
       EXPECT_EQ(pick(low, OpGeometry::kPointwise), ExecutorKind::kPointwiseSgemmStored);
       EXPECT_EQ(pick(low, OpGeometry::kGeneral), ExecutorKind::kIm2colSgemmStored);
@@ -83,13 +89,15 @@ TEST(Select, TheTable) {
 }
 
 TEST(Select, GeometryClassification) {
-  EXPECT_EQ(classifyConv(1, 8, 16, true, true, true), OpGeometry::kPointwise);
-  EXPECT_EQ(classifyConv(1, 8, 16, true, false, true), OpGeometry::kGeneral);
-  EXPECT_EQ(classifyConv(1, 8, 16, true, true, false), OpGeometry::kGeneral);
-  EXPECT_EQ(classifyConv(1, 8, 16, false, true, true), OpGeometry::kGeneral);
-  EXPECT_EQ(classifyConv(8, 8, 8, false, true, false), OpGeometry::kDepthwise);
-  EXPECT_EQ(classifyConv(8, 8, 16, false, true, false), OpGeometry::kGrouped);
-  EXPECT_EQ(classifyConv(2, 8, 16, true, true, true), OpGeometry::kGrouped);
+  EXPECT_EQ(classifyConv(1, 8, 16, true, true, true, false), OpGeometry::kPointwise);
+  EXPECT_EQ(classifyConv(1, 8, 16, true, false, true, false), OpGeometry::kGeneral);
+  EXPECT_EQ(classifyConv(1, 8, 16, true, true, false, false), OpGeometry::kGeneral);
+  EXPECT_EQ(classifyConv(1, 8, 16, false, true, true, false), OpGeometry::kGeneral);
+  EXPECT_EQ(classifyConv(8, 8, 8, false, true, false, false), OpGeometry::kDepthwise);
+  EXPECT_EQ(classifyConv(8, 8, 16, false, true, false, false), OpGeometry::kGrouped);
+  EXPECT_EQ(classifyConv(2, 8, 16, true, true, true, false), OpGeometry::kGrouped);
+  EXPECT_EQ(classifyConv(1, 64, 64, false, true, false, true), OpGeometry::kWinograd);
+  EXPECT_EQ(classifyConv(2, 64, 64, false, true, false, true), OpGeometry::kGrouped);
 }
 
 TEST(Select, KernelNamesCarryTheStorage) {

@@ -53,6 +53,7 @@ const GeometryCase kGeometries[] = {
     {"conv1x1_s2", OpKind::kConv, 7, 13, 1, 2, 0},
     {"conv3x3_s1", OpKind::kConv, 7, 13, 3, 1, 1},
     {"conv3x3_s2", OpKind::kConv, 7, 13, 3, 2, 1},
+    {"conv3x3_s1_winograd", OpKind::kConv, 33, 35, 3, 1, 1},  // enough channels and tiles: Winograd in memory high
     {"conv5x5", OpKind::kConv, 5, 11, 5, 1, 2},
     {"conv7x7_s2", OpKind::kConv, 3, 9, 7, 2, 3},
     {"conv3x3_dilated", OpKind::kConv, 7, 13, 3, 1, 2, 2},

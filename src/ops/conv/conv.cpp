@@ -3,9 +3,11 @@
 // picks the executor with selectExecutor (ops/select.h).
 #include <array>
 #include <string>
+#include <vector>
 
 #include "ops/conv/conv_attributes.h"
 #include "ops/conv/conv_executors.h"
+#include "ops/conv/conv_winograd.h"
 #include "ops/select.h"
 
 namespace petrel {
@@ -66,10 +68,18 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
   facts.precision = ctx.config.precision;
   const bool zeroPads = a.padBegin == std::array<int64_t, 2>{0, 0} && a.padEnd == std::array<int64_t, 2>{0, 0};
   facts.geometry = classifyConv(a.group, in.channels, outChannels, a.kernel == std::array<int64_t, 2>{1, 1},
-                                a.stride == std::array<int64_t, 2>{1, 1}, zeroPads);
+                                a.stride == std::array<int64_t, 2>{1, 1}, zeroPads, convWinogradPays(plan));
 
   const ExecutorKind kind = selectExecutor(facts);
   switch (kind) {
+    case ExecutorKind::kWinograd: {
+      if (facts.weightStorage == Storage::kFloat32) {
+        ctx.markInputCopied(1);  // transformed at planning
+        return makeConvWinogradExecutor(plan, ctx.staticFloats(1), facts.weightStorage);
+      }
+      const std::vector<float> decoded = ctx.decodedWeights(1);  // [Cout][Cin*9]: the weight matrix as stored
+      return makeConvWinogradExecutor(plan, decoded.data(), facts.weightStorage);
+    }
     case ExecutorKind::kDepthwise:
     case ExecutorKind::kDepthwiseStored:
       return makeConvDepthwiseExecutor(kind, plan, ctx);

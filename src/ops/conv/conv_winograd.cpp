@@ -14,13 +14,14 @@ namespace {
 
 class ConvWinogradExecutor final : public Executor {
  public:
-  ConvWinogradExecutor(const ConvPlan& plan, const float* weights)
+  ConvWinogradExecutor(const ConvPlan& plan, const float* weights, Storage storage)
       : plan_(plan),
+        storage_(storage),
         shape_(winogradShape(plan.geometry, plan.batch, plan.outChannels)),
         weights_(weights, plan.outChannels, plan.geometry.channels),
         blocking_(planWinograd(shape_, plan.threads)) {}
 
-  std::string kernelName() const override { return kConvWinogradName; }
+  std::string kernelName() const override { return executorKernelName(ExecutorKind::kWinograd, storage_); }
   size_t scratchBytes() const override { return blocking_.scratchBytes(); }
   size_t preparedWeightBytes() const override { return weights_.bytes(); }
 
@@ -32,6 +33,7 @@ class ConvWinogradExecutor final : public Executor {
 
  private:
   ConvPlan plan_;
+  Storage storage_;
   WinogradShape shape_;
   WinogradWeights weights_;
   WinogradBlocking blocking_;
@@ -45,11 +47,11 @@ bool convWinogradPays(const ConvPlan& plan) {
   return convWinogradServes(plan) && winogradPays(winogradShape(plan.geometry, plan.batch, plan.outChannels));
 }
 
-std::unique_ptr<Executor> makeConvWinogradExecutor(const ConvPlan& plan, const float* weights) {
+std::unique_ptr<Executor> makeConvWinogradExecutor(const ConvPlan& plan, const float* weights, Storage storage) {
   if (!convWinogradServes(plan))
     throw Error("conv.winograd.f4x4: needs a 3x3 group-1 convolution with stride 1 and dilation 1");
   if (!weights) throw Error("conv.winograd.f4x4: needs the weights at planning");
-  return std::make_unique<ConvWinogradExecutor>(plan, weights);
+  return std::make_unique<ConvWinogradExecutor>(plan, weights, storage);
 }
 
 }  // namespace petrel

@@ -11,9 +11,6 @@
 
 namespace petrel {
 
-// The kernelName() of the executor.
-constexpr const char* kConvWinogradName = "conv.winograd.f4x4";
-
 // True if the Winograd executor can compute this plan (3x3, stride 1,
 // dilation 1, group 1).
 bool convWinogradServes(const ConvPlan& plan);
@@ -22,8 +19,9 @@ bool convWinogradServes(const ConvPlan& plan);
 // winogradPays: at least 8 output tiles of 4x4 over the batch, and 32 channels).
 bool convWinogradPays(const ConvPlan& plan);
 
-// weights [outChannels][inChannels][3][3] (fp32), read only here (the executor
-// keeps its transformed copy). Error if !convWinogradServes(plan).
-std::unique_ptr<Executor> makeConvWinogradExecutor(const ConvPlan& plan, const float* weights);
+// weights [outChannels][inChannels][3][3] (fp32, decoded from `storage`),
+// read only here (the executor keeps its transformed copy). Error if
+// !convWinogradServes(plan).
+std::unique_ptr<Executor> makeConvWinogradExecutor(const ConvPlan& plan, const float* weights, Storage storage);
 
 }  // namespace petrel
