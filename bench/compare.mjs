@@ -20,7 +20,7 @@ const PETREL = path.join(ROOT, 'build', 'petrel');
 const TEST_SET = ['resnet18', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_small', 'squeezenet1_1', 'vit_b_16'];
 
 const USAGE = `usage: bench/compare [--models LIST] [--threads LIST] [--loops N] [--warmup N] [--rounds N]
-                     [--models-dir DIR] [--json FILE]
+                     [--memory MODE] [--models-dir DIR] [--json FILE]
 
 Compares Petrel (build/petrel) with ONNX Runtime (onnxruntime-node, CPU) on each model and thread count.
   --models LIST     comma-separated torchvision names (default: ${TEST_SET.join(',')})
@@ -28,7 +28,8 @@ Compares Petrel (build/petrel) with ONNX Runtime (onnxruntime-node, CPU) on each
   --loops N         timed runs per engine per block (default 10)
   --warmup N        untimed runs before each block (default 3)
   --rounds N        blocks per engine, alternating ORT and Petrel (default 3)
-  --models-dir DIR  where NAME.onnx, NAME.input.npy, NAME.output.npy and NAME.petrel live
+  --memory MODE     Petrel's memory mode: high (default; the fastest, e.g. Winograd, as ORT
+                    runs with every graph optimisation), normal or low  --models-dir DIR  where NAME.onnx, NAME.input.npy, NAME.output.npy and NAME.petrel live
                     (default: $PETREL_MODEL_DIR or models/); missing files are exported/converted
   --json FILE       also write the machine description and the rows as JSON`;
 
@@ -48,7 +49,7 @@ function parseOptions() {
       options: {
         models: { type: 'string' }, threads: { type: 'string' }, loops: { type: 'string' },
         warmup: { type: 'string' }, rounds: { type: 'string' }, 'models-dir': { type: 'string' },
-        json: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        json: { type: 'string' }, memory: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {
@@ -58,6 +59,8 @@ function parseOptions() {
   const list = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
   const warmup = values.warmup === undefined ? 3 : Number(values.warmup);
   if (!Number.isInteger(warmup) || warmup < 0) throw new UserError(`--warmup must be 0 or more, not '${values.warmup}'`);
+  const memory = values.memory ?? 'high';
+  if (!['high', 'normal', 'low'].includes(memory)) throw new UserError(`--memory must be high, normal or low, not '${memory}'`);
   const models = values.models ? list(values.models) : TEST_SET;
   if (models.length === 0) throw new UserError('--models is empty');
   return {
@@ -66,6 +69,7 @@ function parseOptions() {
     loops: values.loops === undefined ? 10 : positiveInt('loops', values.loops),
     warmup,
     rounds: values.rounds === undefined ? 3 : positiveInt('rounds', values.rounds),
+    memory,
     modelsDir: path.resolve(values['models-dir'] ?? process.env.PETREL_MODEL_DIR ?? path.join(ROOT, 'models')),
     json: values.json,
   };
@@ -197,7 +201,7 @@ async function compareOne(ort, model, paths, threads, options) {
     let diff;
     try {
       run(PETREL, ['run', paths.petrel, '--input', `${session.inputNames[0]}=${paths.input}`,
-        '--output-dir', outDir, '--threads', String(threads)], { what: `petrel run ${model}` });
+        '--output-dir', outDir, '--threads', String(threads), '--memory', options.memory], { what: `petrel run ${model}` });
       const mine = readNpy(path.join(outDir, outputName.replaceAll('/', '_') + '.npy'));
       diff = compareOutputs(mine, { shape: ortOutput.dims, data: ortOutput.data });
     } finally {
@@ -217,7 +221,7 @@ async function compareOne(ort, model, paths, threads, options) {
       ortBlocks.push(median(times));
 
       const json = run(PETREL, ['bench', paths.petrel, '--threads', String(threads), '--warmup', String(options.warmup),
-        '--loops', String(options.loops), '--json'], { what: `petrel bench ${model}` });
+        '--loops', String(options.loops), '--memory', options.memory, '--json'], { what: `petrel bench ${model}` });
       petrelBlocks.push(JSON.parse(json).median_ms);
     }
     const ortMs = median(ortBlocks), petrelMs = median(petrelBlocks);
@@ -261,7 +265,8 @@ async function main() {
   const ms = (x) => x.toFixed(2), sci = (x) => x.toExponential(2);
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores (${machine.simd}); ONNX Runtime ${version} ` +
     `(onnxruntime-node, CPU EP, Node ${machine.node}); load average ${loadBefore} before, ${loadAfter} after`);
-  console.log(`median of ${options.rounds} alternating block medians per engine, ${options.loops} timed runs per block\n`);
+  console.log(`median of ${options.rounds} alternating block medians per engine, ${options.loops} timed runs per block; ` +
+    `Petrel memory mode ${options.memory}\n`);
   console.log('| model | threads | ORT median ms | Petrel median ms | Petrel/ORT | max abs diff | rel L2 |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
@@ -270,7 +275,7 @@ async function main() {
   }
   if (options.json) {
     const report = { machine: { ...machine, load_average_before: loadBefore, load_average_after: loadAfter },
-      settings: { loops: options.loops, warmup: options.warmup, rounds: options.rounds }, rows };
+      settings: { loops: options.loops, warmup: options.warmup, rounds: options.rounds, memory: options.memory }, rows };
     fs.writeFileSync(options.json, JSON.stringify(report, null, 2) + '\n');
   }
 }
