@@ -145,6 +145,7 @@ class BinaryExecutor final : public Executor {
   }
 
   std::string kernelName() const override { return name_; }
+  bool writesElementwise() const override { return true; }
 
   void run(const RunArgs& args) override {
     const float* a = captured_[0].empty() ? args.inputs[0] : captured_[0].data();

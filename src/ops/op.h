@@ -78,6 +78,11 @@ class Executor {
   virtual size_t scratchBytes() const { return 0; }
   // Weight bytes this executor copied or transformed at planning.
   virtual size_t preparedWeightBytes() const { return 0; }
+  // True if output element j is computed from element j of every input of
+  // the output's shape (others broadcast), each read before output j is
+  // written: the session may then give the output the memory of such an
+  // input that no later step reads (e.g. a residual Add, a Relu).
+  virtual bool writesElementwise() const { return false; }
   virtual void run(const RunArgs& args) = 0;
 };
 

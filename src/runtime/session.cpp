@@ -364,12 +364,50 @@ class SessionImpl {
     for (size_t o = 0; o < node.outputs.size(); ++o) storeStatic(node.outputs[o], std::move(results[o]));
   }
 
+  // The last step reading each root value (graph outputs: past the end).
+  std::vector<int> lastReadingStep() const {
+    std::vector<int> last(values_.size(), -1);
+    for (size_t s = 0; s < steps_.size(); ++s)
+      for (int id : steps_[s].inputs)
+        if (id >= 0) last[id] = static_cast<int>(s);
+    for (int id : graph_.outputs) last[rootOf(id)] = static_cast<int>(steps_.size());
+    return last;
+  }
+
+  // The arena buffer an elementwise step may write its output into: that of
+  // an input of the output's shape which no later step reads; -1 if none.
+  int reusableInputBuffer(size_t s, const std::vector<int>& bufferOfValue, const std::vector<int>& lastRead) const {
+    const Step& step = steps_[s];
+    if (step.outputs.size() != 1 || !step.executor->writesElementwise()) return -1;
+    const Node& node = graph_.nodes[step.node];
+    const Shape& outShape = values_[step.outputs[0]].shape;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int root = step.inputs[i];
+      if (root < 0 || bufferOfValue[root] < 0 || lastRead[root] != static_cast<int>(s)) continue;
+      if (values_[node.inputs[i]].shape != outShape) continue;
+      // Every other input of this step must not share that buffer (x + x).
+      bool shared = false;
+      for (size_t j = 0; j < node.inputs.size(); ++j)
+        shared = shared || (j != i && step.inputs[j] >= 0 && bufferOfValue[step.inputs[j]] == bufferOfValue[root]);
+      if (!shared) return bufferOfValue[root];
+    }
+    return -1;
+  }
+
   void planMemory() {
-    // Liveness of arena buffers, in step indices.
+    // Liveness of arena buffers, in step indices. An elementwise step whose
+    // input dies there writes its output over that input (one buffer).
     std::vector<BufferRequest> requests;
     std::vector<int> bufferOfValue(values_.size(), -1);
+    const std::vector<int> lastRead = lastReadingStep();
     for (size_t s = 0; s < steps_.size(); ++s) {
+      const int reuse = reusableInputBuffer(s, bufferOfValue, lastRead);
       for (int id : steps_[s].outputs) {
+        if (reuse >= 0) {
+          values_[id].arenaBuffer = reuse;
+          bufferOfValue[id] = reuse;
+          continue;
+        }
         values_[id].arenaBuffer = static_cast<int>(requests.size());
         bufferOfValue[id] = values_[id].arenaBuffer;
         const int64_t bytes = checkedBytes(shapeElements(values_[id].shape), sizeof(float),

@@ -2,6 +2,8 @@
 // resize, aliasing, errors for bad inputs, and the allocator's refusals.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "format/model_file.h"
@@ -163,6 +165,33 @@ TEST(Session, PackedWeightsDoNotStayResidentTwice) {
     EXPECT_EQ(session.run({{"x", Tensor({2, k}, input)}}).at("y").data, expected) << "round " << round;
   }
   std::filesystem::remove(path);
+}
+
+// An elementwise step writes its output over an input that dies there, but
+// never over one still read later. d = (relu(x) + sigmoid(x)) * relu(x):
+// Add may overwrite sigmoid(x) but not relu(x) (Mul reads it), Mul may
+// overwrite the sum; so two tensors of arena instead of three.
+TEST(Session, ElementwiseStepsWriteOverInputsThatDieThere) {
+  GraphBuilder b;
+  const int64_t n = 1000;
+  const int x = b.input("x", {n});
+  const int a = b.node("Relu", {x});
+  const int s = b.node("Sigmoid", {x});
+  const int c = b.node("Add", {a, s});
+  const int d = b.node("Mul", {c, a});
+  b.g.outputs.push_back(d);
+  b.g.values[d].name = "d";
+  Session session(Model::fromGraph(b.g));
+  const size_t tensorBytes = n * sizeof(float);
+  EXPECT_GE(session.memoryStats().arenaBytes, 2 * tensorBytes);
+  EXPECT_LT(session.memoryStats().arenaBytes, 3 * tensorBytes);  // buffers are 64-byte aligned
+  std::vector<float> input(n);
+  for (int64_t i = 0; i < n; ++i) input[i] = static_cast<float>(i - n / 2) / 100.0f;
+  const std::vector<float> out = session.run({{"x", Tensor({n}, input)}}).at("d").data;
+  for (int64_t i = 0; i < n; ++i) {
+    const float relu = std::max(0.0f, input[i]), sigmoid = 1.0f / (1.0f + std::exp(-input[i]));
+    ASSERT_NEAR(out[i], (relu + sigmoid) * relu, 1e-5f * (1.0f + std::fabs((relu + sigmoid) * relu))) << i;
+  }
 }
 
 TEST(Allocator, RefusesImpossibleSizesNamingTheOwner) {
