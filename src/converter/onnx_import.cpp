@@ -414,6 +414,9 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ConvertO
   if (gelus) log(options, "fused " + std::to_string(gelus) + " Gelu patterns");
   r.fusedActivations = fuseActivations(graph);
   log(options, "fused " + std::to_string(r.fusedActivations) + " activations");
+  r.fusedResidualAdds = fuseResidualAdds(graph);
+  if (r.fusedResidualAdds) log(options, "fused " + std::to_string(r.fusedResidualAdds) + " residual Adds into their Conv");
+  sortTopologically(graph);  // a fused Conv may now read a value produced after it; removeDeadNodes needs the order
   const int dead = removeDeadNodes(graph);
   if (dead) log(options, "removed " + std::to_string(dead) + " dead nodes");
   sortTopologically(graph);

@@ -10,7 +10,7 @@
 //      attributes become typed Node attributes, opset 11-12 forms are rewritten
 //      to the opset-13+ "parameters are inputs" form (see graph/graph.h);
 //   4. passes: remove no-ops, fold constants, fold BatchNormalization, fuse
-//      Gelu and activations, remove dead nodes, sort, validate;
+//      Gelu, activations and residual Adds, remove dead nodes, sort, validate;
 //   5. check that every remaining op has a Petrel planner.
 // Any problem is a petrel::Error with one line naming the file, node or value;
 // a partial graph is never returned.
@@ -37,6 +37,7 @@ struct ConvertReport {
   int foldedConstants = 0;   // nodes evaluated at conversion and replaced by constants
   int foldedBatchNorms = 0;  // BatchNormalization nodes folded into a Conv/ConvTranspose
   int fusedActivations = 0;  // activation nodes fused into their producer
+  int fusedResidualAdds = 0; // Add(Conv(x), r) fused into the Conv
   int removedNoOps = 0;      // Identity / Dropout / no-op Cast nodes removed
   std::map<std::string, int> opCounts;  // op type -> count in the resulting graph
 };

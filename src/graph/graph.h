@@ -10,7 +10,9 @@
 //   - Conv, ConvTranspose, Gemm, MatMul and Add may carry a fused activation in
 //     the attributes "activation" (string, see Activation in ops/activation.h),
 //     "activation_alpha" and "activation_beta" (floats);
-//   - Identity and Dropout are removed, BatchNormalization is folded into Conv.
+//   - Identity and Dropout are removed, BatchNormalization is folded into Conv;
+//   - Conv may have a 4th input, a residual summand R of the output's shape:
+//     Y = act(conv(X, W) + B + R) (an Add fused by graph/passes.h fuseResidualAdds).
 //
 // Values are float32 tensors computed at run time, or int64/float32 tensors
 // that are static: constants stored in the model, or values computed from

@@ -750,6 +750,42 @@ int fuseActivations(Graph& graph) {
   return fused;
 }
 
+int fuseResidualAdds(Graph& graph) {
+  Uses uses = findUses(graph);
+  std::vector<bool> dead(graph.nodes.size(), false);
+  int fused = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& add = graph.nodes[i];
+    if (dead[i] || add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
+    for (int side = 0; side < 2; ++side) {
+      const int convOut = add.inputs[side], residual = add.inputs[1 - side];
+      if (convOut < 0 || residual < 0 || convOut == residual || !onlyReadBy(uses, convOut, static_cast<int>(i)))
+        continue;
+      const int p = uses.producer[convOut];
+      if (p < 0 || dead[p]) continue;
+      Node& conv = graph.nodes[p];
+      if (conv.op != "Conv" || conv.has("activation") || conv.outputs.size() != 1 || conv.inputs.size() > 3) continue;
+      // The same shape, known but for a dynamic batch (no broadcasting: the
+      // runtime checks it again when planning).
+      const Shape& shape = graph.values[convOut].shape;
+      if (shape.size() < 3 || !allKnown(Shape(shape.begin() + 1, shape.end())) ||
+          graph.values[residual].shape != shape || graph.values[residual].dtype != DType::kFloat32)
+        continue;
+      conv.inputs.resize(3, -1);  // bias absent: -1
+      conv.inputs.push_back(residual);
+      for (const char* key : {"activation", "activation_alpha", "activation_beta"})
+        if (add.has(key)) conv.attributes[key] = add.attributes.at(key);
+      conv.outputs[0] = add.outputs[0];
+      uses.producer[add.outputs[0]] = p;
+      dead[i] = true;
+      ++fused;
+      break;
+    }
+  }
+  eraseNodes(graph, dead);
+  return fused;
+}
+
 // ---------------------------------------------------------------------------
 // removeDeadNodes, sortTopologically
 

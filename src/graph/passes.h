@@ -5,7 +5,8 @@
 // them (and the nodes that feed nothing). The order used by the converter:
 //
 //   removeDeadNodes, removeNoOps, rewriteEinsum, foldConstants, foldBatchNorm, fuseGelu,
-//   fuseActivations, removeDeadNodes, sortTopologically, Graph::validate
+//   fuseActivations, fuseResidualAdds, sortTopologically, removeDeadNodes, sortTopologically,
+//   Graph::validate
 //
 // Rewrites keep the topological order: a fused node takes over the output
 // value of the last node of its pattern, and new nodes are inserted where the
@@ -68,6 +69,16 @@ int fuseGelu(Graph& graph);
 // activation's output. Returns the number of activations fused (an x * f(x)
 // counts once).
 int fuseActivations(Graph& graph);
+
+// Add(Conv(x), r) where the Conv's output is read only by that Add, the Conv
+// has no fused activation and r has the Conv output's shape
+// becomes one Conv with r as its input 3, the residual summand:
+// Y = act(conv(X) + B + R), the Add's fused activation moving to the Conv
+// (ResNet's "conv3 + identity, relu"). The shapes must be equal and known but
+// for a dynamic batch. The Conv may then come before r's producer:
+// sortTopologically must run next (removeDeadNodes relies on the order).
+// Returns the number fused.
+int fuseResidualAdds(Graph& graph);
 
 // Removes nodes none of whose outputs reach a graph output, then values that
 // no node, input or output refers to (ids are renumbered). Returns the number

@@ -145,7 +145,7 @@ class BinaryExecutor final : public Executor {
   }
 
   std::string kernelName() const override { return name_; }
-  bool writesElementwise() const override { return true; }
+  std::vector<size_t> inputsReadElementwise() const override { return {0, 1}; }
 
   void run(const RunArgs& args) override {
     const float* a = captured_[0].empty() ? args.inputs[0] : captured_[0].data();

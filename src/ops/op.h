@@ -78,11 +78,11 @@ class Executor {
   virtual size_t scratchBytes() const { return 0; }
   // Weight bytes this executor copied or transformed at planning.
   virtual size_t preparedWeightBytes() const { return 0; }
-  // True if output element j is computed from element j of every input of
-  // the output's shape (others broadcast), each read before output j is
-  // written: the session may then give the output the memory of such an
-  // input that no later step reads (e.g. a residual Add, a Relu).
-  virtual bool writesElementwise() const { return false; }
+  // Inputs whose element j is read only to compute element j of output 0,
+  // before that element is written: the session may give output 0 the
+  // memory of such an input (of the output's shape) when no later step reads
+  // it, e.g. an Add or Relu whose operand dies there, or a Conv's residual.
+  virtual std::vector<size_t> inputsReadElementwise() const { return {}; }
   virtual void run(const RunArgs& args) = 0;
 };
 

@@ -72,7 +72,7 @@ class UnaryExecutor final : public Executor {
       : name_(std::move(name)), elements_(elements), activation_(activation), map_(map) {}
 
   std::string kernelName() const override { return name_; }
-  bool writesElementwise() const override { return true; }
+  std::vector<size_t> inputsReadElementwise() const override { return {0}; }
 
   void run(const RunArgs& args) override {
     const float* in = args.inputs[0];

@@ -374,14 +374,16 @@ class SessionImpl {
     return last;
   }
 
-  // The arena buffer an elementwise step may write its output into: that of
-  // an input of the output's shape which no later step reads; -1 if none.
+  // The arena buffer a step may write its output into: that of an input it
+  // reads elementwise (Executor::inputsReadElementwise), of the output's
+  // shape, which no later step reads; -1 if none.
   int reusableInputBuffer(size_t s, const std::vector<int>& bufferOfValue, const std::vector<int>& lastRead) const {
     const Step& step = steps_[s];
-    if (step.outputs.size() != 1 || !step.executor->writesElementwise()) return -1;
+    if (step.outputs.size() != 1) return -1;
     const Node& node = graph_.nodes[step.node];
     const Shape& outShape = values_[step.outputs[0]].shape;
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
+    for (size_t i : step.executor->inputsReadElementwise()) {
+      if (i >= node.inputs.size()) continue;
       const int root = step.inputs[i];
       if (root < 0 || bufferOfValue[root] < 0 || lastRead[root] != static_cast<int>(s)) continue;
       if (values_[node.inputs[i]].shape != outShape) continue;

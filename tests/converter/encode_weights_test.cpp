@@ -196,7 +196,9 @@ TEST(WeightMatrix, FromUndoesTo) {
     const std::vector<float> logical = randomFloats(static_cast<size_t>(shapeElements(c.shape)), 3);
     const std::vector<float> matrix = toWeightMatrix(*m, logical.data());
     EXPECT_EQ(fromWeightMatrix(*m, matrix.data()), logical);
-    if (!m->asStored()) EXPECT_NE(matrix, logical);
+    if (!m->asStored()) {
+      EXPECT_NE(matrix, logical);
+    }
   }
 }
 

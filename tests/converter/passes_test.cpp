@@ -392,6 +392,45 @@ TEST(FuseActivations, GemmMatMulAndAddProducers) {
   }
 }
 
+// fuseResidualAdds: Relu(Add(Conv(x), x)) becomes one Conv with x as its
+// residual input 3 and the Relu; not when R broadcasts or the Conv already
+// has an activation.
+TEST(FuseResidualAdds, ConvPlusIdentityThenRelu) {
+  auto build = [](const Shape& residualShape, bool reluBeforeAdd, ConvertReport* report) {
+    OnnxBuilder b(17);
+    b.input("x", {1, 4, 8, 8});
+    b.input("r", residualShape);
+    b.initializer("w", {4, 4, 3, 3}, randomFloats(144, 5));
+    setInts(b.node("Conv", {"x", "w"}, {"c"}, "conv"), "pads", {1, 1, 1, 1});
+    std::string convOut = "c";
+    if (reluBeforeAdd) {
+      b.node("Relu", {"c"}, {"c_relu"});
+      convOut = "c_relu";
+    }
+    b.node("Add", {"r", convOut}, {"s"});
+    b.node("Relu", {"s"}, {"y"});
+    b.output("y");
+    return importOnnx(b.model, {}, report);
+  };
+  ConvertReport report;
+  const Graph fused = build({1, 4, 8, 8}, false, &report);
+  ASSERT_EQ(opsOf(fused), std::vector<std::string>{"Conv"});
+  const Node& conv = fused.nodes[0];
+  ASSERT_EQ(conv.inputs.size(), 4u);
+  EXPECT_EQ(conv.inputs[2], -1);  // no bias
+  EXPECT_EQ(fused.values[conv.inputs[3]].name, "r");
+  EXPECT_EQ(conv.getString("activation", ""), "relu");
+  EXPECT_EQ(conv.outputs[0], fused.outputs[0]);
+  EXPECT_EQ(report.fusedResidualAdds, 1);
+
+  const Graph broadcast = build({1, 4, 1, 1}, false, &report);
+  EXPECT_EQ(opsOf(broadcast), (std::vector<std::string>{"Conv", "Add"}));
+  EXPECT_EQ(report.fusedResidualAdds, 0);
+  const Graph activated = build({1, 4, 8, 8}, true, &report);
+  EXPECT_EQ(opsOf(activated), (std::vector<std::string>{"Conv", "Add"}));
+  EXPECT_EQ(report.fusedResidualAdds, 0);
+}
+
 TEST(FuseActivations, NotFusedWhenTheProducerOutputIsReadElsewhere) {
   OnnxBuilder b(13);
   b.input("x", {1, 3, 8, 8});

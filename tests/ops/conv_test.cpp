@@ -26,13 +26,16 @@ struct ConvCase {
   ActivationParams activation;
   int threads = 1;
   bool oneD = false;  // [N, C, W] input (h must be 1, kh 1)
+  bool residual = false;  // input 3: R of the output's shape, added before the activation
+  MemoryMode memory = MemoryMode::kNormal;
 
   std::string describe() const {
     std::ostringstream s;
     s << "N" << n << " C" << c << " " << h << "x" << w << " M" << m << " k" << kh << "x" << kw << " g" << group
       << " s" << strideH << "," << strideW << " d" << dilationH << "," << dilationW << " pads " << padTop << ","
       << padLeft << "," << padBottom << "," << padRight << " auto_pad '" << autoPad << "' bias " << bias << " act "
-      << activationName(activation.kind) << " threads " << threads << (oneD ? " 1-D" : "");
+      << activationName(activation.kind) << " threads " << threads << (oneD ? " 1-D" : "")
+      << (residual ? " residual" : "") << " memory " << toString(memory);
     return s.str();
   }
 };
@@ -54,7 +57,7 @@ struct Reference {
 };
 
 Reference referenceConv(ConvCase c, const std::vector<float>& x, const std::vector<float>& w,
-                        const std::vector<float>& b) {
+                        const std::vector<float>& b, const std::vector<float>* residual = nullptr) {
   resolvePads(c.h, c.kh, c.strideH, c.dilationH, c.autoPad, &c.padTop, &c.padBottom);
   resolvePads(c.w, c.kw, c.strideW, c.dilationW, c.autoPad, &c.padLeft, &c.padRight);
   const int64_t oh = (c.h + c.padTop + c.padBottom - ((c.kh - 1) * c.dilationH + 1)) / c.strideH + 1;
@@ -78,7 +81,9 @@ Reference referenceConv(ConvCase c, const std::vector<float>& x, const std::vect
                 sum += double(x[((n * c.c + g * cg + ci) * c.h + ih) * c.w + iw]) *
                        w[((m * cg + ci) * c.kh + i) * c.kw + j];
               }
-          r.data[((n * c.m + m) * oh + y) * ow + xo] = applyActivation(c.activation, static_cast<float>(sum));
+          const int64_t o = ((n * c.m + m) * oh + y) * ow + xo;
+          if (residual) sum += (*residual)[o];
+          r.data[o] = applyActivation(c.activation, static_cast<float>(sum));
         }
   return r;
 }
@@ -121,10 +126,18 @@ std::string checkConv(const ConvCase& c) {
   const Shape wShape = c.oneD ? Shape{c.m, cg, c.kw} : Shape{c.m, cg, c.kh, c.kw};
   std::vector<HarnessInput> inputs{HarnessInput::runtime(xShape, x), HarnessInput::constant(wShape, w)};
   if (c.bias) inputs.push_back(HarnessInput::constant({c.m}, b));
+  std::vector<float> residual;
+  if (c.residual) {
+    const Shape outShape = referenceConv(c, x, w, b).shape;
+    residual = test::randomFloats(shapeElements(outShape), 14);
+    if (!c.bias) inputs.push_back(HarnessInput::absent());
+    inputs.push_back(HarnessInput::runtime(outShape, residual));
+  }
   SessionConfig config;
   config.threads = c.threads;
+  config.memory = c.memory;
   const test::HarnessResult r = test::runOp(convNode(c), inputs, config);
-  const Reference want = referenceConv(c, x, w, b);
+  const Reference want = referenceConv(c, x, w, b, c.residual ? &residual : nullptr);
   EXPECT_EQ(r.shapes.at(0), want.shape);
   if (r.outputs.at(0).size() != want.data.size()) {
     ADD_FAILURE() << "output size " << r.outputs[0].size() << " want " << want.data.size();
@@ -132,6 +145,43 @@ std::string checkConv(const ConvCase& c) {
   }
   EXPECT_LE(test::relativeL2(r.outputs[0], want.data), 1e-5) << "kernel " << r.kernel;
   return r.kernel;
+}
+
+// The residual summand (input 3, from the fuseResidualAdds pass) in every
+// executor: added before the activation.
+TEST(Conv, ResidualInputInEveryExecutor) {
+  struct Named {
+    ConvCase c;
+    const char* kernel;
+  };
+  std::vector<Named> cases;
+  ConvCase pointwise;
+  pointwise.c = 8, pointwise.m = 12, pointwise.kh = pointwise.kw = 1;
+  cases.push_back({pointwise, "conv.pointwise.sgemm[fp32]"});
+  ConvCase general;
+  general.c = 5, general.m = 7, general.padTop = general.padLeft = general.padBottom = general.padRight = 1;
+  cases.push_back({general, "conv.im2col.sgemm[fp32]"});
+  ConvCase grouped = general;
+  grouped.c = 6, grouped.m = 9, grouped.group = 3;
+  cases.push_back({grouped, "conv.grouped.im2col.sgemm[fp32]"});
+  ConvCase depthwise = general;
+  depthwise.c = depthwise.m = depthwise.group = 11;
+  cases.push_back({depthwise, "conv.depthwise[fp32]+residual"});
+  ConvCase winograd = general;
+  winograd.c = 32, winograd.m = 33, winograd.h = 13, winograd.w = 11, winograd.memory = MemoryMode::kHigh;
+  cases.push_back({winograd, "conv.winograd.f4x4[fp32]+residual"});
+  ConvCase stored = general;
+  stored.memory = MemoryMode::kLow;
+  cases.push_back({stored, "conv.im2col.sgemm.stored[fp32]"});
+  for (Named& named : cases)
+    for (int threads : {1, 2})
+      for (bool bias : {true, false}) {
+        named.c.residual = true;
+        named.c.threads = threads;
+        named.c.bias = bias;
+        named.c.activation = {Activation::kRelu};
+        EXPECT_EQ(checkConv(named.c), named.kernel);
+      }
 }
 
 TEST(Conv, DenseKernelsStridesPadsDilations) {

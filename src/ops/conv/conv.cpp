@@ -1,6 +1,7 @@
 // ONNX Conv (1-D and 2-D, any group, auto_pad, optional bias, fused
-// activation). The planner checks the node, computes the output shape and
-// picks the executor with selectExecutor (ops/select.h).
+// activation, and Petrel's optional residual summand as input 3). The planner
+// checks the node, computes the output shape and picks the executor with
+// selectExecutor (ops/select.h).
 #include <array>
 #include <string>
 #include <vector>
@@ -15,7 +16,8 @@ namespace petrel {
 namespace {
 
 std::unique_ptr<Executor> planConv(PlanContext& ctx) {
-  if (ctx.inputs.size() < 2 || ctx.inputs.size() > 3) ctx.fail("expects 2 or 3 inputs (X, W, optional B)");
+  if (ctx.inputs.size() < 2 || ctx.inputs.size() > 4)
+    ctx.fail("expects 2 to 4 inputs (X, W, optional B, optional residual R)");
   const OpInput& x = ctx.input(0);
   const OpInput& w = ctx.input(1);
   const SpatialShape in = readSpatialShape(ctx, x.shape, "input X");
@@ -59,6 +61,10 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
   plan.threads = ctx.config.threads;
   ctx.outputShapes[0] = spatialRank == 2 ? Shape{in.batch, outChannels, g.outH, g.outW}
                                          : Shape{in.batch, outChannels, g.outW};
+  plan.hasResidual = ctx.hasInput(3);
+  if (plan.hasResidual && ctx.input(3).shape != ctx.outputShapes[0])
+    ctx.fail("residual R " + shapeToString(ctx.input(3).shape) + " must have the output's shape " +
+             shapeToString(ctx.outputShapes[0]));
 
   if (!w.isStatic())
     ctx.fail("weights W must be a constant stored in the model; run-time weights are not supported");
@@ -71,18 +77,25 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
                                 a.stride == std::array<int64_t, 2>{1, 1}, zeroPads, convWinogradPays(plan));
 
   const ExecutorKind kind = selectExecutor(facts);
+  // Depthwise and Winograd have no residual input of their own: they run
+  // without the activation and a second pass adds R and applies it.
+  ConvPlan direct = plan;
+  if (plan.hasResidual) direct.activation = ActivationParams{};
+  auto residualAfter = [&](std::unique_ptr<Executor> inner) {
+    return plan.hasResidual ? withResidualAfter(std::move(inner), plan) : std::move(inner);
+  };
   switch (kind) {
     case ExecutorKind::kWinograd: {
       if (facts.weightStorage == Storage::kFloat32) {
         ctx.markInputCopied(1);  // transformed at planning
-        return makeConvWinogradExecutor(plan, ctx.staticFloats(1), facts.weightStorage);
+        return residualAfter(makeConvWinogradExecutor(direct, ctx.staticFloats(1), facts.weightStorage));
       }
       const std::vector<float> decoded = ctx.decodedWeights(1);  // [Cout][Cin*9]: the weight matrix as stored
-      return makeConvWinogradExecutor(plan, decoded.data(), facts.weightStorage);
+      return residualAfter(makeConvWinogradExecutor(direct, decoded.data(), facts.weightStorage));
     }
     case ExecutorKind::kDepthwise:
     case ExecutorKind::kDepthwiseStored:
-      return makeConvDepthwiseExecutor(kind, plan, ctx);
+      return residualAfter(makeConvDepthwiseExecutor(kind, direct, ctx));
     case ExecutorKind::kPointwiseSgemm:
     case ExecutorKind::kIm2colSgemm:
     case ExecutorKind::kGroupedIm2colSgemm:

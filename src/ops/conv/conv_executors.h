@@ -16,7 +16,8 @@ struct ConvPlan {
   int64_t batch = 1;
   int64_t group = 1;
   int64_t outChannels = 1;
-  bool hasBias = false;  // input 2
+  bool hasBias = false;      // input 2
+  bool hasResidual = false;  // input 3, added before the activation (graph passes: fuseResidualAdds)
   ActivationParams activation;
   int threads = 1;
 };
@@ -25,6 +26,11 @@ struct ConvPlan {
 // their .stored twins: weights [outChannels][channels][kH][kW] (input 1)
 // packed once per group, or read as stored (ops/weight_operand.h).
 std::unique_ptr<Executor> makeConvSgemmExecutor(ExecutorKind kind, const ConvPlan& plan, PlanContext& ctx);
+// Runs `inner` (planned without the activation and the residual), then adds
+// the residual (input 3) and applies plan.activation: for executors with no
+// residual support of their own (depthwise, Winograd).
+std::unique_ptr<Executor> withResidualAfter(std::unique_ptr<Executor> inner, const ConvPlan& plan);
+
 // conv.depthwise: the direct kernel reads fp32 filters in place (compressed
 // ones are decoded once); conv.depthwise.stored decodes compressed filters
 // into scratch on every run.

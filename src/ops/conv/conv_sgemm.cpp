@@ -2,7 +2,10 @@
 // per image and group, with the weights packed once (or decoded block by
 // block from their stored form, memory mode low) and the image's im2col
 // packed tile by tile straight from the input (never materialised). The 1x1
-// stride-1 unpadded case reads the NCHW input directly as the GEMM's B.
+// stride-1 unpadded case reads the NCHW input directly as the GEMM's B. A
+// residual R (input 3) is the GEMM's C on entry (accumulated onto), so the
+// output may be R's own memory.
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,9 @@ class ConvSgemmExecutor final : public Executor {
   std::string kernelName() const override { return executorKernelName(kind_, storage_); }
   size_t scratchBytes() const override { return scratchBytes_; }
   size_t preparedWeightBytes() const override { return weights_.preparedBytes(); }
+  std::vector<size_t> inputsReadElementwise() const override {
+    return plan_.hasResidual ? std::vector<size_t>{3} : std::vector<size_t>{};
+  }
 
   void run(const RunArgs& args) override {
     // One GEMM per (image, group); the threads share the tiles of all of them.
@@ -74,6 +80,12 @@ class ConvSgemmExecutor final : public Executor {
     SgemmEpilogue epilogue;
     epilogue.bias = problems.bias ? SgemmBias::kPerRow : SgemmBias::kNone;
     epilogue.activation = plan_.activation;
+    if (plan_.hasResidual) {
+      const float* residual = args.inputs[3];
+      const int64_t elements = plan_.batch * plan_.outChannels * plan_.geometry.outPixels();
+      if (residual != problems.output) std::memcpy(problems.output, residual, elements * sizeof(float));
+      epilogue.accumulate = true;
+    }
     sgemmBatched(plan_.outChannels / plan_.group, plan_.geometry.outPixels(), plan_.geometry.depth(), problems,
                  plan_.geometry.outPixels(), epilogue, args.scratch, scratchBytes_, args.pool);
   }
