@@ -26,6 +26,8 @@ constexpr std::nullopt_t kAnyMode = std::nullopt;
 constexpr StorageSet kAny = kEveryWeightStorage;
 constexpr MemoryMode kLow = MemoryMode::kLow;
 constexpr MemoryMode kHigh = MemoryMode::kHigh;
+constexpr PrecisionMode kNormalP = PrecisionMode::kNormal;
+constexpr PrecisionMode kLowP = PrecisionMode::kLow;
 using G = OpGeometry;
 using E = ExecutorKind;
 
@@ -48,9 +50,9 @@ constexpr Rule kRules[] = {
     {kAny,  kLow,     kAnyMode,  G::kGrouped,    E::kGroupedIm2colSgemmStored},
     {kAny,  kLow,     kAnyMode,  G::kTransposed, E::kTransposedSgemmStored},
     {kAny,  kLow,     kAnyMode,  G::kLinear,     E::kLinearSgemmStored},
+    {kAny,  kHigh,    kNormalP,  G::kWinograd,   E::kWinograd},
+    {kAny,  kHigh,    kLowP,     G::kWinograd,   E::kWinograd},
     {kAny,  kAnyMode, kAnyMode,  G::kPointwise,  E::kPointwiseSgemm},
-    {kAny,  kHigh,    PrecisionMode::kNormal, G::kWinograd, E::kWinograd},
-    {kAny,  kHigh,    PrecisionMode::kLow,    G::kWinograd, E::kWinograd},
     {kAny,  kAnyMode, kAnyMode,  G::kGeneral,    E::kIm2colSgemm},
     {kAny,  kAnyMode, kAnyMode,  G::kWinograd,   E::kIm2colSgemm},
     {kAny,  kAnyMode, kAnyMode,  G::kDepthwise,  E::kDepthwise},
