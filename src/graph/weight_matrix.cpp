@@ -33,32 +33,32 @@ std::optional<WeightMatrix> weightMatrixOf(const Node& node, int input, const Sh
   return m;
 }
 
-std::vector<float> toWeightMatrix(const WeightMatrix& matrix, const float* logical) {
-  const int64_t total = matrix.rows * matrix.depth;
-  if (matrix.asStored()) return std::vector<float>(logical, logical + total);
-  std::vector<float> out(static_cast<size_t>(total));
-  const int64_t rowsPerGroup = matrix.rows / matrix.groups;
-  for (int64_t g = 0; g < matrix.groups; ++g) {
-    const float* block = logical + g * rowsPerGroup * matrix.depth;  // [depth][rowsPerGroup]
-    float* dst = out.data() + g * rowsPerGroup * matrix.depth;       // [rowsPerGroup][depth]
-    for (int64_t k = 0; k < matrix.depth; ++k)
-      for (int64_t r = 0; r < rowsPerGroup; ++r) dst[r * matrix.depth + k] = block[k * rowsPerGroup + r];
+namespace {
+
+// `groups` consecutive blocks of `rows` x `cols` floats, each transposed to
+// `cols` x `rows` in place of the block.
+std::vector<float> transposeBlocks(const float* in, int64_t groups, int64_t rows, int64_t cols) {
+  std::vector<float> out(static_cast<size_t>(groups * rows * cols));
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* src = in + g * rows * cols;
+    float* dst = out.data() + g * rows * cols;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<float> toWeightMatrix(const WeightMatrix& matrix, const float* logical) {
+  if (matrix.asStored()) return std::vector<float>(logical, logical + matrix.rows * matrix.depth);
+  // Each group's block is [depth][rows / groups] in the logical tensor.
+  return transposeBlocks(logical, matrix.groups, matrix.depth, matrix.rows / matrix.groups);
+}
+
 std::vector<float> fromWeightMatrix(const WeightMatrix& matrix, const float* rowsByDepth) {
-  const int64_t total = matrix.rows * matrix.depth;
-  if (matrix.asStored()) return std::vector<float>(rowsByDepth, rowsByDepth + total);
-  std::vector<float> out(static_cast<size_t>(total));
-  const int64_t rowsPerGroup = matrix.rows / matrix.groups;
-  for (int64_t g = 0; g < matrix.groups; ++g) {
-    const float* src = rowsByDepth + g * rowsPerGroup * matrix.depth;  // [rowsPerGroup][depth]
-    float* block = out.data() + g * rowsPerGroup * matrix.depth;       // [depth][rowsPerGroup]
-    for (int64_t r = 0; r < rowsPerGroup; ++r)
-      for (int64_t k = 0; k < matrix.depth; ++k) block[k * rowsPerGroup + r] = src[r * matrix.depth + k];
-  }
-  return out;
+  if (matrix.asStored()) return std::vector<float>(rowsByDepth, rowsByDepth + matrix.rows * matrix.depth);
+  return transposeBlocks(rowsByDepth, matrix.groups, matrix.rows / matrix.groups, matrix.depth);
 }
 
 std::vector<float> decodeWeightConstant(const ConstantData& constant, const Node& node, int input,

@@ -100,8 +100,7 @@ void interleaveRowsAvx2(const float* pieces, int64_t width, int64_t n, float* ou
       }
     }
   }
-  for (; k < n; ++k)
-    for (int64_t i = 0; i < width; ++i) out[k * width + i] = pieces[i * kInterleaveChunk + k];
+  interleaveRowsScalar(pieces + k, width, n - k, out + k * width);  // the n % 8 tail
 }
 
 void decodeRowSegmentAvx2(const EncodedMatrixView& w, int64_t row, int64_t k0, int64_t n, float* out) {

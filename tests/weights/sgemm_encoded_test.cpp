@@ -47,57 +47,66 @@ std::vector<float> runGemm(int64_t m, int64_t n, int64_t k, const SgemmProblem& 
   return out;
 }
 
-TEST(SgemmEncoded, WeightsAsLhsEqualTheDequantizedMatrix) {
+// Encoded weights [rows][depth] (the awkward test matrix) and their dequantized values.
+struct TestWeights {
+  EncodedMatrix encoded;
+  std::vector<float> dequantized;
+};
+TestWeights makeWeights(int64_t rows, int64_t depth, const WeightEncoding& e, uint32_t seed) {
+  TestWeights w{encodeWeights(test::awkwardWeights(rows, depth, seed).data(), rows, depth, e, "w"), {}};
+  w.dequantized.resize(static_cast<size_t>(rows * depth));
+  decodeMatrix(w.encoded.view(), w.dequantized.data(), Isa::kScalar);
+  return w;
+}
+
+// Calls fn(encoding, shape, isa, threads) for every combination, traced.
+template <typename Fn>
+void forEveryCase(Fn fn) {
   for (const WeightEncoding& e : test::everyEncoding())
     for (const Shape3& s : kShapes)
       for (Isa isa : isas())
         for (int threads : {1, 2}) {
           SCOPED_TRACE(test::describe(e) + " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) +
                        " k=" + std::to_string(s.k) + " " + isaName(isa) + " threads=" + std::to_string(threads));
-          const EncodedMatrix w = encodeWeights(test::awkwardWeights(s.m, s.k, 1).data(), s.m, s.k, e, "w");
-          std::vector<float> dequantized(static_cast<size_t>(s.m * s.k));
-          decodeMatrix(w.view(), dequantized.data(), Isa::kScalar);
-          const std::vector<float> x = test::randomFloats(static_cast<size_t>(s.k * s.n), 2);
-          const std::vector<float> bias = test::randomFloats(static_cast<size_t>(s.m), 3);
-          const EncodedMatrixView view = w.view();
-
-          SgemmProblem encoded;
-          encoded.lhs.encoded = &view;
-          encoded.rhs.matrix = {x.data(), s.n, false};
-          encoded.bias = bias.data();
-          SgemmProblem plain = encoded;
-          plain.lhs.encoded = nullptr;
-          plain.lhs.matrix = {dequantized.data(), s.k, false};
-          ASSERT_EQ(runGemm(s.m, s.n, s.k, encoded, false, threads, isa),
-                    runGemm(s.m, s.n, s.k, plain, false, threads, isa));
+          fn(e, s, isa, threads);
+          if (::testing::Test::HasFatalFailure()) return;
         }
 }
 
-TEST(SgemmEncoded, WeightsAsRhsEqualTheDequantizedMatrix) {
-  for (const WeightEncoding& e : test::everyEncoding())
-    for (const Shape3& s : kShapes)
-      for (Isa isa : isas())
-        for (int threads : {1, 2}) {
-          SCOPED_TRACE(test::describe(e) + " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) +
-                       " k=" + std::to_string(s.k) + " " + isaName(isa) + " threads=" + std::to_string(threads));
-          // Linear layer: W [N][K], B = W^T.
-          const EncodedMatrix w = encodeWeights(test::awkwardWeights(s.n, s.k, 4).data(), s.n, s.k, e, "w");
-          std::vector<float> dequantized(static_cast<size_t>(s.n * s.k));
-          decodeMatrix(w.view(), dequantized.data(), Isa::kScalar);
-          const std::vector<float> x = test::randomFloats(static_cast<size_t>(s.m * s.k), 5);
-          const std::vector<float> bias = test::randomFloats(static_cast<size_t>(s.m), 6);
-          const EncodedMatrixView view = w.view();
+TEST(SgemmEncoded, WeightsAsLhsEqualTheDequantizedMatrix) {
+  forEveryCase([](const WeightEncoding& e, const Shape3& s, Isa isa, int threads) {
+    const TestWeights w = makeWeights(s.m, s.k, e, 1);
+    const std::vector<float> x = test::randomFloats(static_cast<size_t>(s.k * s.n), 2);
+    const std::vector<float> bias = test::randomFloats(static_cast<size_t>(s.m), 3);
+    const EncodedMatrixView view = w.encoded.view();
 
-          SgemmProblem encoded;
-          encoded.lhs.matrix = {x.data(), s.k, false};
-          encoded.rhs.encoded = &view;
-          encoded.bias = bias.data();
-          SgemmProblem plain = encoded;
-          plain.rhs.encoded = nullptr;
-          plain.rhs.matrix = {dequantized.data(), s.k, true};
-          ASSERT_EQ(runGemm(s.m, s.n, s.k, encoded, true, threads, isa),
-                    runGemm(s.m, s.n, s.k, plain, false, threads, isa));
-        }
+    SgemmProblem encoded;
+    encoded.lhs.encoded = &view;
+    encoded.rhs.matrix = {x.data(), s.n, false};
+    encoded.bias = bias.data();
+    SgemmProblem plain = encoded;
+    plain.lhs.encoded = nullptr;
+    plain.lhs.matrix = {w.dequantized.data(), s.k, false};
+    ASSERT_EQ(runGemm(s.m, s.n, s.k, encoded, false, threads, isa), runGemm(s.m, s.n, s.k, plain, false, threads, isa));
+  });
+}
+
+TEST(SgemmEncoded, WeightsAsRhsEqualTheDequantizedMatrix) {
+  forEveryCase([](const WeightEncoding& e, const Shape3& s, Isa isa, int threads) {
+    const TestWeights w = makeWeights(s.n, s.k, e, 4);  // linear layer: W [N][K], B = W^T
+    const std::vector<float> x = test::randomFloats(static_cast<size_t>(s.m * s.k), 5);
+    const std::vector<float> bias = test::randomFloats(static_cast<size_t>(s.m), 6);
+    const EncodedMatrixView view = w.encoded.view();
+
+    SgemmProblem encoded;
+    encoded.lhs.matrix = {x.data(), s.k, false};
+    encoded.rhs.encoded = &view;
+    encoded.bias = bias.data();
+    SgemmProblem plain = encoded;
+    plain.rhs.encoded = nullptr;
+    plain.rhs.matrix = {w.dequantized.data(), s.k, true};
+    ASSERT_EQ(runGemm(s.m, s.n, s.k, encoded, true, threads, isa), runGemm(s.m, s.n, s.k, plain, false, threads, isa));
+  });
 }
 
 // Packing ahead straight from the encoded weights (memory normal) gives the
@@ -106,11 +115,9 @@ TEST(SgemmEncoded, PackedFromEncodedEqualsPackedFromTheDequantizedMatrix) {
   for (const WeightEncoding& e : test::everyEncoding())
     for (const Shape3& s : kShapes) {
       SCOPED_TRACE(test::describe(e) + " m=" + std::to_string(s.m) + " k=" + std::to_string(s.k));
-      const EncodedMatrix w = encodeWeights(test::awkwardWeights(s.m, s.k, 7).data(), s.m, s.k, e, "w");
-      std::vector<float> dequantized(static_cast<size_t>(s.m * s.k));
-      decodeMatrix(w.view(), dequantized.data(), Isa::kScalar);
-      const SgemmPackedLhs lhsFromEncoded(w.view()), lhsFromMatrix({dequantized.data(), s.k, false}, s.m, s.k);
-      const SgemmPackedRhs rhsFromEncoded(w.view()), rhsFromMatrix({dequantized.data(), s.k, true}, s.k, s.m);
+      const TestWeights w = makeWeights(s.m, s.k, e, 7);
+      const SgemmPackedLhs lhsFromEncoded(w.encoded.view()), lhsFromMatrix({w.dequantized.data(), s.k, false}, s.m, s.k);
+      const SgemmPackedRhs rhsFromEncoded(w.encoded.view()), rhsFromMatrix({w.dequantized.data(), s.k, true}, s.k, s.m);
       ASSERT_EQ(lhsFromEncoded.bytes(), lhsFromMatrix.bytes());
       ASSERT_EQ(rhsFromEncoded.bytes(), rhsFromMatrix.bytes());
       const int64_t kb = sgemmDepthBlock(s.k);
