@@ -81,7 +81,8 @@ DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g) {
   const int64_t lastRow = (g.outH - 1) * g.strideH + (g.kernelH - 1) * g.dilationH;
   const int64_t lastColumn = (roundUp(g.outW, 8) - 1) * g.strideW + (g.kernelW - 1) * g.dilationW + g.strideW - 1;
   p.rows = std::max(g.padTop + g.inH, lastRow + 1);
-  p.columns = std::max(g.padLeft + g.inW, lastColumn + 1);
+  // Rows are copied in whole vectors (zeros past the input's last column).
+  p.columns = std::max(g.padLeft + roundUp(g.inW, 8), lastColumn + 1);
   return p;
 }
 

@@ -10,8 +10,9 @@
 //
 // `g.channels` is the number of channels (each with its own filter).
 // The AVX2 path copies each plane into a zero-padded buffer (per thread, from
-// the scratch) so that every output row, borders included, is computed by the
-// same vector loop: 8 output columns per vector, up to 4 vectors in flight,
+// the scratch; cheap next to the convolution, and the buffer stays in cache)
+// so that every output row, borders included, is computed by the same vector
+// loop without masks: 8 output columns per vector, up to 4 vectors in flight,
 // stride 1 directly and stride 2 by de-interleaving the even inputs; other
 // strides take the scalar path. Threads split the (image, channel) planes.
 #include <cstddef>

@@ -74,23 +74,32 @@ static inline __m256 clamp01(__m256 x) {
   return _mm256_min_ps(_mm256_max_ps(x, _mm256_setzero_ps()), _mm256_set1_ps(1.0f));
 }
 
+// The activations that need exp, tanh or erf: out of line, so the cheap ones
+// below inline into every kernel's store without bloating it.
+[[gnu::noinline]] static __m256 activateTranscendental(const ActivationParams& p, __m256 x) {
+  switch (p.kind) {
+    case Activation::kSigmoid: return sigmoid(x);
+    case Activation::kSilu: return _mm256_mul_ps(x, sigmoid(x));
+    case Activation::kTanh: return tanh(x);
+    case Activation::kGelu: return gelu(x);
+    default: return x;
+  }
+}
+
 // The vector twin of the scalar applyActivation in kernels/activation.h.
-static inline __m256 activate(const ActivationParams& p, __m256 x) {
+// Always inlined: ReLU6 (Clip) and HardSwish run in every MobileNet store.
+[[gnu::always_inline]] static inline __m256 activate(const ActivationParams& p, __m256 x) {
   switch (p.kind) {
     case Activation::kNone: return x;
     case Activation::kRelu: return _mm256_max_ps(x, _mm256_setzero_ps());
     case Activation::kClip:
       return _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(p.alpha)), _mm256_set1_ps(p.beta));
-    case Activation::kSigmoid: return sigmoid(x);
     case Activation::kHardSigmoid:
       return clamp01(_mm256_fmadd_ps(x, _mm256_set1_ps(p.alpha), _mm256_set1_ps(p.beta)));
     case Activation::kHardSwish:
       return _mm256_mul_ps(x, clamp01(_mm256_fmadd_ps(x, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f))));
-    case Activation::kSilu: return _mm256_mul_ps(x, sigmoid(x));
-    case Activation::kTanh: return tanh(x);
-    case Activation::kGelu: return gelu(x);
+    default: return activateTranscendental(p, x);
   }
-  return x;
 }
 
 }  // namespace petrel::avx2

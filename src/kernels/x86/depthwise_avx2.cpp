@@ -1,7 +1,8 @@
-// Depthwise convolution, AVX2, on a zero-padded copy of the plane: every
-// output row is whole vectors of 8 columns (the last one stored in part), up
-// to 4 vectors in flight; stride 2 de-interleaves the even inputs. 3x3 and
-// 5x5 filters are unrolled at compile time.
+// Depthwise convolution, AVX2, on a zero-padded copy of the plane: output
+// rows are computed 4 at a time, in whole vectors of 8 columns (the last one
+// stored in part), so 4 independent accumulators are in flight however narrow
+// the plane; stride 2 de-interleaves the even inputs. 3x3 and 5x5 filters are
+// unrolled at compile time, so the accumulators stay in registers.
 #include <immintrin.h>
 
 #include <cstring>
@@ -13,64 +14,123 @@ namespace petrel {
 
 namespace {
 
-// p[0], p[2], ..., p[14]: reads p[0..15].
-inline __m256 loadEvens(const float* p) {
+// The 8 inputs of one tap: p[0..7] (stride 1) or p[0], p[2], ..., p[14] (stride 2).
+template <int S>
+[[gnu::always_inline]] inline __m256 loadInputs(const float* p) {
+  if (S == 1) return _mm256_loadu_ps(p);
   const __m256 lo = _mm256_loadu_ps(p);
   const __m256 hi = _mm256_loadu_ps(p + 8);
   const __m256 mixed = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-struct RowArgs {
-  const float* top;  // padded input at the first row and column this output row reads
-  int64_t rowStride;  // padded row stride
+struct PlaneArgs {
   const float* filter;
+  int64_t rowStride;  // of the padded plane
   int64_t kernelH, kernelW, dilationH, dilationW;
   __m256 bias;
-  const ActivationParams* activation;
+  ActivationParams activation;
 };
 
-// Outputs [ow, ow + 8V) of one row, stored at dst. KH/KW: kernel size, 0 = run time.
-template <int V, int Stride, int KH, int KW>
-inline void vectorBlock(const RowArgs& r, int64_t ow, float* dst) {
-  const int64_t kernelH = KH ? KH : r.kernelH, kernelW = KW ? KW : r.kernelW;
-  __m256 acc[V];
-  for (int v = 0; v < V; ++v) acc[v] = r.bias;
-  const float* base = r.top + ow * Stride;
+// V vectors of 8 outputs, activated: vector v from the padded input at
+// top + v*step (the first row and column its first output reads), i.e. V
+// output rows at the same columns. KH/KW: the kernel size, 0 = known at run
+// time; a 3x3 filter's taps come in registers (`taps`).
+template <int V, int S, int KH, int KW>
+[[gnu::always_inline]] inline void computeVectors(const PlaneArgs& a, const __m256* taps, const float* top,
+                                                  int64_t step, __m256* out) {
+  const int64_t kernelH = KH ? KH : a.kernelH, kernelW = KW ? KW : a.kernelW;
+  // A lone vector sums each filter row apart: three short chains of FMAs
+  // instead of one long one.
+  constexpr int kChains = V == 1 && KH == 3 ? 3 : 1;
+  __m256 acc[V][kChains];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    acc[v][0] = a.bias;
+    for (int c = 1; c < kChains; ++c) acc[v][c] = _mm256_setzero_ps();
+  }
+#pragma GCC unroll 8
   for (int64_t kh = 0; kh < kernelH; ++kh) {
-    const float* row = base + kh * r.dilationH * r.rowStride;
+    const float* row = top + kh * a.dilationH * a.rowStride;
+#pragma GCC unroll 8
     for (int64_t kw = 0; kw < kernelW; ++kw) {
-      const __m256 w = _mm256_broadcast_ss(r.filter + kh * kernelW + kw);
-      const float* p = row + kw * r.dilationW;
+      const __m256 w = KH == 3 && KW == 3 ? taps[kh * 3 + kw] : _mm256_broadcast_ss(a.filter + kh * kernelW + kw);
+      const float* p = row + kw * a.dilationW;
+#pragma GCC unroll 4
       for (int v = 0; v < V; ++v) {
-        const __m256 x = Stride == 1 ? _mm256_loadu_ps(p + 8 * v) : loadEvens(p + 16 * v);
-        acc[v] = _mm256_fmadd_ps(x, w, acc[v]);
+        __m256& sum = acc[v][kChains == 1 ? 0 : kh % kChains];
+        sum = _mm256_fmadd_ps(loadInputs<S>(p + v * step), w, sum);
       }
     }
   }
-  for (int v = 0; v < V; ++v) _mm256_storeu_ps(dst + 8 * v, avx2::activate(*r.activation, acc[v]));
-}
-
-template <int Stride, int KH, int KW>
-void outputRow(const RowArgs& r, int64_t outW, float* out) {
-  int64_t ow = 0;
-  for (; ow + 32 <= outW; ow += 32) vectorBlock<4, Stride, KH, KW>(r, ow, out + ow);
-  for (; ow + 8 <= outW; ow += 8) vectorBlock<1, Stride, KH, KW>(r, ow, out + ow);
-  if (ow < outW) {  // the padded plane is wide enough for a whole vector: store part of it
-    alignas(32) float tail[8];
-    vectorBlock<1, Stride, KH, KW>(r, ow, tail);
-    std::memcpy(out + ow, tail, (outW - ow) * sizeof(float));
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    __m256 sum = acc[v][0];
+    for (int c = 1; c < kChains; ++c) sum = _mm256_add_ps(sum, acc[v][c]);
+    out[v] = avx2::activate(a.activation, sum);
   }
 }
 
-template <int Stride>
-void outputRowAnyKernel(const RowArgs& r, int64_t outW, float* out) {
-  if (r.kernelH == 3 && r.kernelW == 3)
-    outputRow<Stride, 3, 3>(r, outW, out);
-  else if (r.kernelH == 5 && r.kernelW == 5)
-    outputRow<Stride, 5, 5>(r, outW, out);
+// R output rows from output row `oh`, 8 columns at a time: R independent
+// accumulators however narrow the plane (MobileNet's 7x7 and 14x14 planes).
+template <int R, int S, int KH, int KW>
+[[gnu::always_inline]] inline void outputRowBlock(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded,
+                                                  int64_t oh, float* out) {
+  __m256 taps[9];
+  if (KH == 3 && KW == 3) {
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) taps[t] = _mm256_broadcast_ss(a.filter + t);
+  }
+  const int64_t rowStep = g.strideH * a.rowStride;
+  const float* top = padded + oh * rowStep;
+  float* y = out + oh * g.outW;
+  const int64_t whole = g.outW / 8 * 8;
+  for (int64_t ow = 0; ow < whole; ow += 8) {
+    __m256 v[R];
+    computeVectors<R, S, KH, KW>(a, taps, top + ow * S, rowStep, v);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * g.outW + ow, v[r]);
+  }
+  if (whole < g.outW) {  // the padded plane is wide enough for a whole vector: store part of it
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(g.outW - whole)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 v[R];
+    computeVectors<R, S, KH, KW>(a, taps, top + whole * S, rowStep, v);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) _mm256_maskstore_ps(y + r * g.outW + whole, mask, v[r]);
+  }
+}
+
+template <int S, int KH, int KW>
+void outputRows(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded, float* out) {
+  int64_t oh = 0;
+  for (; oh + 4 <= g.outH; oh += 4) outputRowBlock<4, S, KH, KW>(g, a, padded, oh, out);
+  for (; oh < g.outH; ++oh) outputRowBlock<1, S, KH, KW>(g, a, padded, oh, out);
+}
+
+template <int S>
+void outputRowsAnyKernel(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded, float* out) {
+  if (g.kernelH == 3 && g.kernelW == 3)
+    outputRows<S, 3, 3>(g, a, padded, out);
+  else if (g.kernelH == 5 && g.kernelW == 5)
+    outputRows<S, 5, 5>(g, a, padded, out);
   else
-    outputRow<Stride, 0, 0>(r, outW, out);
+    outputRows<S, 0, 0>(g, a, padded, out);
+}
+
+// Copies the input rows into the padded plane in whole vectors: the lanes past
+// the row's end are written as zeros, which is what the padding holds.
+void copyRows(const Conv2dGeometry& g, const float* in, float* padded, int64_t rowStride) {
+  const int64_t whole = g.inW / 8 * 8;
+  const int64_t rest = g.inW - whole;
+  const __m256i tailMask =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rest)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int64_t ih = 0; ih < g.inH; ++ih) {
+    const float* src = in + ih * g.inW;
+    float* dst = padded + (g.padTop + ih) * rowStride + g.padLeft;
+    for (int64_t c = 0; c < whole; c += 8) _mm256_storeu_ps(dst + c, _mm256_loadu_ps(src + c));
+    if (rest) _mm256_storeu_ps(dst + whole, _mm256_maskload_ps(src + whole, tailMask));
+  }
 }
 
 }  // namespace
@@ -78,24 +138,20 @@ void outputRowAnyKernel(const RowArgs& r, int64_t outW, float* out) {
 void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
                         const ActivationParams& activation, float* out, float* padded) {
   const DepthwisePaddedPlane plane = depthwisePaddedPlane(g);
-  for (int64_t ih = 0; ih < g.inH; ++ih)
-    std::memcpy(padded + (g.padTop + ih) * plane.columns + g.padLeft, in + ih * g.inW, g.inW * sizeof(float));
-  RowArgs r;
-  r.rowStride = plane.columns;
-  r.filter = filter;
-  r.kernelH = g.kernelH;
-  r.kernelW = g.kernelW;
-  r.dilationH = g.dilationH;
-  r.dilationW = g.dilationW;
-  r.bias = _mm256_set1_ps(bias);
-  r.activation = &activation;
-  for (int64_t oh = 0; oh < g.outH; ++oh) {
-    r.top = padded + oh * g.strideH * plane.columns;
-    if (g.strideW == 1)
-      outputRowAnyKernel<1>(r, g.outW, out + oh * g.outW);
-    else
-      outputRowAnyKernel<2>(r, g.outW, out + oh * g.outW);
-  }
+  copyRows(g, in, padded, plane.columns);
+  PlaneArgs a;
+  a.filter = filter;
+  a.rowStride = plane.columns;
+  a.kernelH = g.kernelH;
+  a.kernelW = g.kernelW;
+  a.dilationH = g.dilationH;
+  a.dilationW = g.dilationW;
+  a.bias = _mm256_set1_ps(bias);
+  a.activation = activation;
+  if (g.strideW == 1)
+    outputRowsAnyKernel<1>(g, a, padded, out);
+  else
+    outputRowsAnyKernel<2>(g, a, padded, out);
 }
 
 }  // namespace petrel

@@ -13,11 +13,7 @@ namespace petrel {
 namespace {
 
 __attribute__((always_inline)) inline __m256 finishValue(const SgemmTileStore& s, __m256 v, __m256 bias) {
-  v = _mm256_add_ps(v, bias);
-  // The common cases inline; the rest through the shared vector math.
-  if (s.activation.kind == Activation::kNone) return v;
-  if (s.activation.kind == Activation::kRelu) return _mm256_max_ps(v, _mm256_setzero_ps());
-  return avx2::activate(s.activation, v);
+  return avx2::activate(s.activation, _mm256_add_ps(v, bias));
 }
 
 // alpha * acc (+ c), then on the last K block + bias and the activation.
