@@ -87,6 +87,12 @@ class Pool2dExecutor final : public Executor {
       : kind_(kind), planes_(planes), h_(h), w_(w), countIncludePad_(countIncludePad),
         threads_(std::max(threads, 1)), isa_(bestIsa()), rows_(axisWindows(h)), columns_(axisWindows(w)) {
     combine_ = poolRowCombine(kind_ == PoolKind::kMax, isa_);
+    // The output columns whose taps all lie inside the input: a contiguous run.
+    auto inside = [&](const AxisWindow& c) { return c.first == 0 && c.last == w_.kernel && c.padded == w_.kernel; };
+    interiorBegin_ = 0;
+    while (interiorBegin_ < w_.out && !inside(columns_[interiorBegin_])) ++interiorBegin_;
+    interiorEnd_ = interiorBegin_;
+    while (interiorEnd_ < w_.out && inside(columns_[interiorEnd_])) ++interiorEnd_;
   }
 
   std::string kernelName() const override {
@@ -128,20 +134,43 @@ class Pool2dExecutor final : public Executor {
         std::copy(first, first + width, line);
         for (int64_t th = r.first + 1; th < r.last; ++th) combine_(line, x + (r.start + th * h_.dilation) * width, width);
       }
-      // 2. Each output's columns of that line.
+      // 2. Each output's columns of that line. Outputs whose taps all lie
+      // inside go tap by tap across the outputs: independent operations that
+      // pipeline, where one output at a time waits on each max in turn.
       const int64_t rowCount = countIncludePad_ ? r.padded : r.last - r.first;
-      for (const AxisWindow& c : columns_) {
-        const float* taps = line + c.start;
-        float acc = identity;
-        for (int64_t tw = c.first; tw < c.last; ++tw)
-          acc = isMax ? std::max(acc, taps[tw * w_.dilation]) : acc + taps[tw * w_.dilation];
-        if constexpr (!isMax) {
-          const int64_t count = rowCount * (countIncludePad_ ? c.padded : c.last - c.first);
-          acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
+      for (int64_t o = 0; o < interiorBegin_; ++o) y[o] = borderColumn<kind>(line, rowCount, columns_[o]);
+      if (interiorBegin_ < interiorEnd_) {
+        const int64_t stride = w_.stride, step = w_.dilation;
+        const float* first = line + columns_[interiorBegin_].start;
+        float* out = y + interiorBegin_;
+        const int64_t n = interiorEnd_ - interiorBegin_;
+        for (int64_t o = 0; o < n; ++o) out[o] = first[o * stride];
+        for (int64_t tw = 1; tw < w_.kernel; ++tw) {
+          const float* taps = first + tw * step;
+          for (int64_t o = 0; o < n; ++o) out[o] = isMax ? std::max(out[o], taps[o * stride]) : out[o] + taps[o * stride];
         }
-        *y++ = acc;
+        if constexpr (!isMax) {
+          const float count = static_cast<float>(rowCount * w_.kernel);
+          for (int64_t o = 0; o < n; ++o) out[o] = rowCount > 0 ? out[o] / count : 0.0f;
+        }
       }
+      for (int64_t o = interiorEnd_; o < w_.out; ++o) y[o] = borderColumn<kind>(line, rowCount, columns_[o]);
+      y += w_.out;
     }
+  }
+
+  template <PoolKind kind>
+  float borderColumn(const float* line, int64_t rowCount, const AxisWindow& c) const {
+    constexpr bool isMax = kind == PoolKind::kMax;
+    const float* taps = line + c.start;
+    float acc = isMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+    for (int64_t tw = c.first; tw < c.last; ++tw)
+      acc = isMax ? std::max(acc, taps[tw * w_.dilation]) : acc + taps[tw * w_.dilation];
+    if constexpr (!isMax) {
+      const int64_t count = rowCount * (countIncludePad_ ? c.padded : c.last - c.first);
+      acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
+    }
+    return acc;
   }
 
   PoolKind kind_;
@@ -152,6 +181,7 @@ class Pool2dExecutor final : public Executor {
   Isa isa_;
   PoolRowCombine combine_ = nullptr;
   std::vector<AxisWindow> rows_, columns_;
+  int64_t interiorBegin_ = 0, interiorEnd_ = 0;  // [begin, end): columns with every tap inside
 };
 
 // Output size and pads of one axis, from the ONNX attributes.
