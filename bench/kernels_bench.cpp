@@ -81,6 +81,11 @@ BENCHMARK(BM_SgemmPackedWeights)
     ->Args({1024, 196, 256})
     ->Args({512, 49, 2048})
     ->Args({2048, 49, 512})
+    // MobileNetV2's expand and project 1x1 convolutions: small K or small M.
+    ->Args({144, 3136, 24})
+    ->Args({24, 3136, 144})
+    ->Args({384, 196, 64})
+    ->Args({64, 196, 384})
     ->Unit(benchmark::kMillisecond);
 
 // ResNet's 3x3 stride-1 pad-1 convolutions, C -> C channels on a side x side
