@@ -266,8 +266,9 @@ struct Job {
   std::atomic<int64_t> next{0};
 };
 
-// One MR x NR micro-tile; tiles cut by the edge of C go through a local buffer
-// so the micro-kernel always writes a whole register tile.
+// One MR x NR micro-tile. A short last row panel is stored by the kernel
+// itself (store.rows); tiles cut by the right edge of C go through a local
+// buffer so the micro-kernel always writes whole vectors.
 void microTile(const Job& job, const SgemmProblem& p, SgemmTileStore store, int64_t kc, const float* a,
                const float* b, int64_t i, int64_t j) {
   const int64_t rows = std::min(MR, job.m - i);
@@ -275,7 +276,8 @@ void microTile(const Job& job, const SgemmProblem& p, SgemmTileStore store, int6
   float* c = p.c + i * job.ldc + j;
   if (store.bias == SgemmBias::kPerRow) store.biasValues = p.bias + i;
   if (store.bias == SgemmBias::kPerColumn) store.biasValues = p.bias + j;
-  if (rows == MR && cols == NR) {
+  if (cols == NR) {
+    store.rows = rows;
     job.kernels.full(kc, a, b, c, job.ldc, store);
     return;
   }

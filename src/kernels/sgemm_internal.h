@@ -9,7 +9,10 @@ namespace petrel {
 
 // How a micro-kernel writes its MR x NR tile of C: c = alpha * acc
 // (+ c if loadC); then on the last K block (finish): + bias, activation.
+// Only the first `rows` rows are read and written (the last row panel of C
+// may be short; the packed A panel is zero-padded past it).
 struct SgemmTileStore {
+  int64_t rows = kSgemmMR;
   float alpha = 1.0f;
   bool loadC = false;
   bool finish = true;

@@ -15,7 +15,7 @@ void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc
     for (int64_t i = 0; i < MR; ++i)
       for (int64_t j = 0; j < Cols; ++j) acc[i][j] += a[i] * b[j];
 
-  for (int64_t i = 0; i < MR; ++i) {
+  for (int64_t i = 0; i < store.rows; ++i) {
     float* row = c + i * ldc;
     for (int64_t j = 0; j < Cols; ++j) {
       float v = store.alpha * acc[i][j];

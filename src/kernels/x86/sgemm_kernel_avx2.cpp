@@ -89,11 +89,19 @@ __attribute__((always_inline)) inline void kernel6xN(int64_t kc, const float* a,
     if (NV == 2) colBias1 = _mm256_loadu_ps(store.biasValues + 8);
   }
   storeRow<NV>(store, 0, c00, c01, c + 0 * ldc, alpha, colBias0, colBias1);
-  storeRow<NV>(store, 1, c10, c11, c + 1 * ldc, alpha, colBias0, colBias1);
-  storeRow<NV>(store, 2, c20, c21, c + 2 * ldc, alpha, colBias0, colBias1);
-  storeRow<NV>(store, 3, c30, c31, c + 3 * ldc, alpha, colBias0, colBias1);
-  storeRow<NV>(store, 4, c40, c41, c + 4 * ldc, alpha, colBias0, colBias1);
-  storeRow<NV>(store, 5, c50, c51, c + 5 * ldc, alpha, colBias0, colBias1);
+  if (store.rows == kSgemmMR) {
+    storeRow<NV>(store, 1, c10, c11, c + 1 * ldc, alpha, colBias0, colBias1);
+    storeRow<NV>(store, 2, c20, c21, c + 2 * ldc, alpha, colBias0, colBias1);
+    storeRow<NV>(store, 3, c30, c31, c + 3 * ldc, alpha, colBias0, colBias1);
+    storeRow<NV>(store, 4, c40, c41, c + 4 * ldc, alpha, colBias0, colBias1);
+    storeRow<NV>(store, 5, c50, c51, c + 5 * ldc, alpha, colBias0, colBias1);
+    return;
+  }
+  // A short last row panel: only its rows exist in C.
+  if (store.rows > 1) storeRow<NV>(store, 1, c10, c11, c + 1 * ldc, alpha, colBias0, colBias1);
+  if (store.rows > 2) storeRow<NV>(store, 2, c20, c21, c + 2 * ldc, alpha, colBias0, colBias1);
+  if (store.rows > 3) storeRow<NV>(store, 3, c30, c31, c + 3 * ldc, alpha, colBias0, colBias1);
+  if (store.rows > 4) storeRow<NV>(store, 4, c40, c41, c + 4 * ldc, alpha, colBias0, colBias1);
 }
 
 }  // namespace
