@@ -35,12 +35,24 @@ void addInto(float* acc, const float* row, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] += row[i];
 }
 
+template <bool IsMax>
+void windowRow(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel) {
+  for (int64_t o = 0; o < n; ++o) out[o] = in[o * stride];
+  for (int64_t t = 1; t < kernel; ++t)
+    for (int64_t o = 0; o < n; ++o) out[o] = IsMax ? std::max(out[o], in[o * stride + t]) : out[o] + in[o * stride + t];
+}
+
 }  // namespace
 
-// The row-combining kernel for `isa`. Also used by the tests.
+// The row kernels for `isa`. Also used by the tests.
 PoolRowCombine poolRowCombine(bool isMax, Isa isa) {
   if (isa == Isa::kAvx2) return poolRowCombineAvx2(isMax);
   return isMax ? maxInto : addInto;
+}
+
+PoolWindowRow poolWindowRow(bool isMax, Isa isa) {
+  if (isa == Isa::kAvx2) return poolWindowRowAvx2(isMax);
+  return isMax ? windowRow<true> : windowRow<false>;
 }
 
 namespace {
@@ -87,6 +99,7 @@ class Pool2dExecutor final : public Executor {
       : kind_(kind), planes_(planes), h_(h), w_(w), countIncludePad_(countIncludePad),
         threads_(std::max(threads, 1)), isa_(bestIsa()), rows_(axisWindows(h)), columns_(axisWindows(w)) {
     combine_ = poolRowCombine(kind_ == PoolKind::kMax, isa_);
+    windowRow_ = poolWindowRow(kind_ == PoolKind::kMax, isa_);
     // The output columns whose taps all lie inside the input: a contiguous run.
     auto inside = [&](const AxisWindow& c) { return c.first == 0 && c.last == w_.kernel && c.padded == w_.kernel; };
     interiorBegin_ = 0;
@@ -144,10 +157,15 @@ class Pool2dExecutor final : public Executor {
         const float* first = line + columns_[interiorBegin_].start;
         float* out = y + interiorBegin_;
         const int64_t n = interiorEnd_ - interiorBegin_;
-        for (int64_t o = 0; o < n; ++o) out[o] = first[o * stride];
-        for (int64_t tw = 1; tw < w_.kernel; ++tw) {
-          const float* taps = first + tw * step;
-          for (int64_t o = 0; o < n; ++o) out[o] = isMax ? std::max(out[o], taps[o * stride]) : out[o] + taps[o * stride];
+        if (step == 1) {
+          windowRow_(first, out, n, stride, w_.kernel);
+        } else {
+          for (int64_t o = 0; o < n; ++o) out[o] = first[o * stride];
+          for (int64_t tw = 1; tw < w_.kernel; ++tw) {
+            const float* taps = first + tw * step;
+            for (int64_t o = 0; o < n; ++o)
+              out[o] = isMax ? std::max(out[o], taps[o * stride]) : out[o] + taps[o * stride];
+          }
         }
         if constexpr (!isMax) {
           const float count = static_cast<float>(rowCount * w_.kernel);
@@ -180,6 +198,7 @@ class Pool2dExecutor final : public Executor {
   int threads_;  // scratch is sized for this many threads
   Isa isa_;
   PoolRowCombine combine_ = nullptr;
+  PoolWindowRow windowRow_ = nullptr;
   std::vector<AxisWindow> rows_, columns_;
   int64_t interiorBegin_ = 0, interiorEnd_ = 0;  // [begin, end): columns with every tap inside
 };

@@ -1,6 +1,7 @@
-// AVX2 twins of the row-combining kernels in pool.cpp: acc[i] = max(acc[i],
-// row[i]) and acc[i] += row[i]. Exact, so they match the scalar kernels bit for
-// bit. Called only when bestIsa() is Isa::kAvx2.
+// AVX2 twins of the row kernels in pool.cpp: acc[i] = max(acc[i], row[i]),
+// acc[i] += row[i], and the windows along one row. Exact and in the same order,
+// so they match the scalar kernels bit for bit (NaNs aside). Called only when
+// bestIsa() is Isa::kAvx2.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -26,8 +27,52 @@ void addIntoAvx2(float* acc, const float* row, int64_t n) {
   for (; i < n; ++i) acc[i] += row[i];
 }
 
+template <bool IsMax>
+__m256 combine(__m256 acc, __m256 x) {
+  return IsMax ? _mm256_max_ps(acc, x) : _mm256_add_ps(acc, x);
+}
+
+// p[0], p[2], ..., p[14] (odd = false) or p[1], p[3], ..., p[15] (odd = true).
+template <bool Odd>
+__m256 everyOther(const float* p) {
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  const __m256 mixed = Odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))
+                           : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+template <bool IsMax>
+void windowRowAvx2(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel) {
+  int64_t o = 0;
+  if (stride == 1) {
+    for (; o + 8 <= n; o += 8) {
+      __m256 acc = _mm256_loadu_ps(in + o);
+      for (int64_t t = 1; t < kernel; ++t) acc = combine<IsMax>(acc, _mm256_loadu_ps(in + o + t));
+      _mm256_storeu_ps(out + o, acc);
+    }
+  } else if (stride == 2) {
+    // A tap's 16-float load reads one float past the block's last tap: stop
+    // while one more output follows, whose taps lie past it.
+    for (; o + 9 <= n; o += 8) {
+      const float* p = in + 2 * o;
+      __m256 acc = everyOther<false>(p);
+      for (int64_t t = 1; t < kernel; ++t)
+        acc = combine<IsMax>(acc, t % 2 ? everyOther<true>(p + t - 1) : everyOther<false>(p + t));
+      _mm256_storeu_ps(out + o, acc);
+    }
+  }
+  for (; o < n; ++o) {
+    const float* p = in + o * stride;
+    float acc = p[0];
+    for (int64_t t = 1; t < kernel; ++t) acc = IsMax ? std::max(acc, p[t]) : acc + p[t];
+    out[o] = acc;
+  }
+}
+
 }  // namespace
 
 PoolRowCombine poolRowCombineAvx2(bool isMax) { return isMax ? maxIntoAvx2 : addIntoAvx2; }
+
+PoolWindowRow poolWindowRowAvx2(bool isMax) { return isMax ? windowRowAvx2<true> : windowRowAvx2<false>; }
 
 }  // namespace petrel
