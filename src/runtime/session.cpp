@@ -6,6 +6,9 @@
 //   user input - the caller's input tensor, read in place during run()
 //   arena      - an intermediate float tensor at a planned offset of the arena
 // Values produced by an alias (Reshape, Flatten, ...) share their source's place.
+// The inputs of a Concat whose parts are contiguous blocks of its output (the
+// channel axis at batch 1) are written in place, as slices of the output:
+// the Concat itself then does nothing.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -33,6 +36,7 @@ struct ValueState {
   const StaticTensor* staticValue = nullptr;  // for kStatic, and small kConstant
   int userInput = -1;                       // index into graph.inputs for kUserInput
   int arenaBuffer = -1;                     // index of the arena buffer for kArena
+  size_t arenaOffset = 0;                   // bytes into that buffer (a slice of a Concat's output)
 };
 
 struct Step {
@@ -40,6 +44,7 @@ struct Step {
   std::unique_ptr<Executor> executor;
   std::vector<int> inputs;   // root value ids, -1 if absent
   std::vector<int> outputs;  // root value ids
+  bool inPlace = false;      // a Concat whose inputs were written into its output: nothing to run
 };
 
 Shape defaultShape(const Shape& declared) {
@@ -102,6 +107,7 @@ class SessionImpl {
     args.pool = pool_.get();
     for (size_t s = 0; s < steps_.size(); ++s) {
       const Step& step = steps_[s];
+      if (step.inPlace) continue;
       args.inputs.clear();
       args.outputs.clear();
       for (int id : step.inputs) args.inputs.push_back(id < 0 ? nullptr : pointerOf(id));
@@ -174,7 +180,8 @@ class SessionImpl {
   const float* pointerOf(int id) const {
     const ValueState& root = values_[rootOf(id)];
     switch (root.place) {
-      case Place::kArena: return reinterpret_cast<const float*>(arena_.get() + arenaPlan_.offsets[root.arenaBuffer]);
+      case Place::kArena:
+        return reinterpret_cast<const float*>(arena_.get() + arenaPlan_.offsets[root.arenaBuffer] + root.arenaOffset);
       case Place::kUserInput: return userInputs_[root.userInput];
       case Place::kStatic: return root.dtype == DType::kFloat32 ? root.staticValue->f32.data() : nullptr;
       case Place::kConstant: {
@@ -374,10 +381,46 @@ class SessionImpl {
     return last;
   }
 
+  // A Concat that can run in place: float, every part a contiguous block of
+  // the output (nothing but size-1 dims before the axis), each part a distinct
+  // arena value made by an earlier step with one output, which is neither a
+  // graph output nor itself a Concat run in place. Returns the byte offset of
+  // each part in the output, or nothing.
+  std::vector<size_t> concatSlices(size_t c, const std::vector<int>& producer) const {
+    const Step& step = steps_[c];
+    const Node& node = graph_.nodes[step.node];
+    if (node.op != "Concat" || step.outputs.size() != 1) return {};
+    const ValueState& out = values_[step.outputs[0]];
+    const int64_t rank = static_cast<int64_t>(out.shape.size());
+    int64_t axis = node.getInt("axis", 0);
+    if (axis < 0) axis += rank;
+    if (out.dtype != DType::kFloat32 || axis < 0 || axis >= rank) return {};
+    for (int64_t d = 0; d < axis; ++d)
+      if (out.shape[d] != 1) return {};
+    std::vector<size_t> offsets;
+    size_t offset = 0;
+    for (size_t i = 0; i < step.inputs.size(); ++i) {
+      const int root = step.inputs[i];
+      if (root < 0 || values_[root].place != Place::kArena || values_[root].dtype != DType::kFloat32) return {};
+      const int p = producer[root];
+      if (p < 0 || static_cast<size_t>(p) >= c || steps_[p].outputs.size() != 1 || steps_[p].inPlace) return {};
+      for (size_t j = 0; j < i; ++j)
+        if (step.inputs[j] == root) return {};
+      for (int id : graph_.outputs)
+        if (rootOf(id) == root) return {};
+      offsets.push_back(offset);
+      offset += static_cast<size_t>(shapeElements(values_[root].shape)) * sizeof(float);
+    }
+    if (offset != static_cast<size_t>(shapeElements(out.shape)) * sizeof(float)) return {};
+    return offsets;
+  }
+
   // The arena buffer a step may write its output into: that of an input it
   // reads elementwise (Executor::inputsReadElementwise), of the output's
-  // shape, which no later step reads; -1 if none.
-  int reusableInputBuffer(size_t s, const std::vector<int>& bufferOfValue, const std::vector<int>& lastRead) const {
+  // shape, which no later step reads and which holds nothing else (not the
+  // output of an in-place Concat); -1 if none.
+  int reusableInputBuffer(size_t s, const std::vector<int>& bufferOfValue, const std::vector<int>& lastRead,
+                          const std::vector<bool>& holdsSlices) const {
     const Step& step = steps_[s];
     if (step.outputs.size() != 1) return -1;
     const Node& node = graph_.nodes[step.node];
@@ -386,6 +429,7 @@ class SessionImpl {
       if (i >= node.inputs.size()) continue;
       const int root = step.inputs[i];
       if (root < 0 || bufferOfValue[root] < 0 || lastRead[root] != static_cast<int>(s)) continue;
+      if (holdsSlices[bufferOfValue[root]]) continue;
       if (values_[node.inputs[i]].shape != outShape) continue;
       // Every other input of this step must not share that buffer (x + x).
       bool shared = false;
@@ -402,8 +446,53 @@ class SessionImpl {
     std::vector<BufferRequest> requests;
     std::vector<int> bufferOfValue(values_.size(), -1);
     const std::vector<int> lastRead = lastReadingStep();
+
+    // Concats run in place: each part is written as a slice of the output,
+    // whose buffer is live from the first part's step.
+    std::vector<int> producer(values_.size(), -1), concatOfPart(values_.size(), -1);
+    std::vector<size_t> partOffset(values_.size(), 0);
     for (size_t s = 0; s < steps_.size(); ++s) {
-      const int reuse = reusableInputBuffer(s, bufferOfValue, lastRead);
+      for (int id : steps_[s].outputs) producer[id] = static_cast<int>(s);
+      const std::vector<size_t> offsets = concatSlices(s, producer);
+      if (offsets.empty()) continue;
+      steps_[s].inPlace = true;
+      nodePlans_[steps_[s].node].kernel = "concat.in_place";
+      for (size_t i = 0; i < offsets.size(); ++i) {
+        concatOfPart[steps_[s].inputs[i]] = static_cast<int>(s);
+        partOffset[steps_[s].inputs[i]] = offsets[i];
+      }
+    }
+    std::vector<bool> holdsSlices;
+
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      const int part = steps_[s].outputs.size() == 1 ? steps_[s].outputs[0] : -1;
+      if (part >= 0 && concatOfPart[part] >= 0) {
+        const int whole = steps_[concatOfPart[part]].outputs[0];
+        if (bufferOfValue[whole] < 0) {
+          values_[whole].arenaBuffer = bufferOfValue[whole] = static_cast<int>(requests.size());
+          const int64_t bytes = checkedBytes(shapeElements(values_[whole].shape), sizeof(float),
+                                             graph_.nodes[steps_[concatOfPart[part]].node].describe(), "output");
+          requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), static_cast<int>(s)});
+          holdsSlices.push_back(true);
+        }
+        values_[part].arenaBuffer = bufferOfValue[part] = bufferOfValue[whole];
+        values_[part].arenaOffset = partOffset[part];
+      } else if (steps_[s].inPlace) {
+        // Its output's buffer was made with its first part.
+      } else {
+        planStepOutputs(s, requests, bufferOfValue, holdsSlices, lastRead);
+      }
+      for (int id : steps_[s].inputs)
+        if (id >= 0 && bufferOfValue[id] >= 0) requests[bufferOfValue[id]].lastUse = static_cast<int>(s);
+    }
+    finishMemoryPlan(requests, bufferOfValue);
+  }
+
+  // A new arena buffer for each output of step s, or an input's buffer reused.
+  void planStepOutputs(size_t s, std::vector<BufferRequest>& requests, std::vector<int>& bufferOfValue,
+                       std::vector<bool>& holdsSlices, const std::vector<int>& lastRead) {
+    {
+      const int reuse = reusableInputBuffer(s, bufferOfValue, lastRead, holdsSlices);
       for (int id : steps_[s].outputs) {
         if (reuse >= 0) {
           values_[id].arenaBuffer = reuse;
@@ -415,10 +504,12 @@ class SessionImpl {
         const int64_t bytes = checkedBytes(shapeElements(values_[id].shape), sizeof(float),
                                            graph_.nodes[steps_[s].node].describe(), "output '" + graph_.values[id].name + "'");
         requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), static_cast<int>(s)});
+        holdsSlices.push_back(false);
       }
-      for (int id : steps_[s].inputs)
-        if (id >= 0 && bufferOfValue[id] >= 0) requests[bufferOfValue[id]].lastUse = static_cast<int>(s);
     }
+  }
+
+  void finishMemoryPlan(std::vector<BufferRequest>& requests, const std::vector<int>& bufferOfValue) {
     const int end = static_cast<int>(steps_.size());
     for (int id : graph_.outputs) {
       const int root = rootOf(id);

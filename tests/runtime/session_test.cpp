@@ -194,6 +194,69 @@ TEST(Session, ElementwiseStepsWriteOverInputsThatDieThere) {
   }
 }
 
+// d = Concat(relu(x), sigmoid(x)) along channels; g = sigmoid(d); f = relu(x)^2.
+// At batch 1 the parts are written straight into d and the Concat does
+// nothing; sigmoid(d) must not write over d's buffer, as relu(x) is read later.
+// At batch 2 the parts are not contiguous in d, and the Concat copies.
+TEST(Session, ConcatPartsAreWrittenInPlaceWhenContiguous) {
+  for (int64_t batch : {1, 2}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    GraphBuilder b;
+    const int x = b.input("x", {batch, 2, 3, 5});
+    const int a = b.node("Relu", {x});
+    const int s = b.node("Sigmoid", {x});
+    const int d = b.node("Concat", {a, s}, {{"axis", int64_t{1}}});
+    const int g = b.node("Sigmoid", {d});
+    const int f = b.node("Mul", {a, a});
+    b.g.outputs = {g, f};
+    b.g.values[g].name = "g";
+    b.g.values[f].name = "f";
+    Session session(Model::fromGraph(b.g));
+    const auto plan = session.plan();
+    if (batch == 1)
+      EXPECT_EQ(plan[2].kernel, "concat.in_place");
+    else
+      EXPECT_NE(plan[2].kernel, "concat.in_place");
+
+    const int64_t plane = 2 * 3 * 5;
+    std::vector<float> input(batch * plane);
+    for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(static_cast<int64_t>(i % 11) - 5) / 2.0f;
+    const auto out = session.run({{"x", Tensor({batch, 2, 3, 5}, input)}});
+    const std::vector<float>& gv = out.at("g").data;
+    const std::vector<float>& fv = out.at("f").data;
+    ASSERT_EQ(gv.size(), static_cast<size_t>(2 * batch * plane));
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t i = 0; i < plane; ++i) {
+        const float v = input[n * plane + i];
+        auto sigmoid = [](float t) { return 1.0f / (1.0f + std::exp(-t)); };
+        const float relu = std::max(0.0f, v);
+        EXPECT_NEAR(gv[n * 2 * plane + i], sigmoid(relu), 1e-6f) << n << "," << i;
+        EXPECT_NEAR(gv[n * 2 * plane + plane + i], sigmoid(sigmoid(v)), 1e-6f) << n << "," << i;
+        EXPECT_EQ(fv[n * plane + i], relu * relu) << n << "," << i;
+      }
+  }
+}
+
+// A part that is also a graph output keeps its own buffer.
+TEST(Session, ConcatPartThatIsAGraphOutputIsNotWrittenInPlace) {
+  GraphBuilder b;
+  const int x = b.input("x", {1, 2, 4});
+  const int a = b.node("Relu", {x});
+  const int s = b.node("Sigmoid", {x});
+  const int d = b.node("Concat", {a, s}, {{"axis", int64_t{1}}});
+  b.g.outputs = {d, a};
+  b.g.values[d].name = "d";
+  b.g.values[a].name = "a";
+  Session session(Model::fromGraph(b.g));
+  EXPECT_NE(session.plan()[2].kernel, "concat.in_place");
+  const std::vector<float> input = {-1, 2, -3, 4, 5, -6, 7, -8};
+  const auto out = session.run({{"x", Tensor({1, 2, 4}, input)}});
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(out.at("a").data[i], std::max(0.0f, input[i]));
+    EXPECT_EQ(out.at("d").data[i], std::max(0.0f, input[i]));
+  }
+}
+
 TEST(Allocator, RefusesImpossibleSizesNamingTheOwner) {
   for (int64_t bytes : {int64_t{0}, int64_t{-8}, int64_t{1} << 50}) {
     try {
