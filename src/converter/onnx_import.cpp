@@ -412,6 +412,8 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ConvertO
                    (bn.toMulAdd ? ", " + std::to_string(bn.toMulAdd) + " became Mul+Add" : std::string()));
   const int gelus = fuseGelu(graph);
   if (gelus) log(options, "fused " + std::to_string(gelus) + " Gelu patterns");
+  r.fusedBiasAdds = fuseMatMulBias(graph);
+  if (r.fusedBiasAdds) log(options, "fused " + std::to_string(r.fusedBiasAdds) + " bias Adds into their MatMul");
   r.fusedActivations = fuseActivations(graph);
   log(options, "fused " + std::to_string(r.fusedActivations) + " activations");
   r.fusedResidualAdds = fuseResidualAdds(graph);

@@ -37,6 +37,7 @@ struct ConvertReport {
   int foldedConstants = 0;   // nodes evaluated at conversion and replaced by constants
   int foldedBatchNorms = 0;  // BatchNormalization nodes folded into a Conv/ConvTranspose
   int fusedActivations = 0;  // activation nodes fused into their producer
+  int fusedBiasAdds = 0;     // Add(MatMul(x, W), b) fused into the MatMul
   int fusedResidualAdds = 0; // Add(Conv(x), r) fused into the Conv
   int removedNoOps = 0;      // Identity / Dropout / no-op Cast nodes removed
   std::map<std::string, int> opCounts;  // op type -> count in the resulting graph

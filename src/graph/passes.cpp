@@ -750,6 +750,38 @@ int fuseActivations(Graph& graph) {
   return fused;
 }
 
+int fuseMatMulBias(Graph& graph) {
+  Uses uses = findUses(graph);
+  std::vector<bool> dead(graph.nodes.size(), false);
+  int fused = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& add = graph.nodes[i];
+    if (add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1 || add.has("activation")) continue;
+    for (int side = 0; side < 2; ++side) {
+      const int product = add.inputs[side], bias = add.inputs[1 - side];
+      if (product < 0 || bias < 0 || !onlyReadBy(uses, product, static_cast<int>(i))) continue;
+      const int p = uses.producer[product];
+      if (p < 0 || dead[p]) continue;
+      Node& matmul = graph.nodes[p];
+      if (matmul.op != "MatMul" || matmul.inputs.size() != 2 || matmul.has("activation")) continue;
+      const int w = matmul.inputs[1];
+      const ConstantData* weights = w >= 0 ? graph.values[w].constant.get() : nullptr;
+      const ConstantData* b = graph.values[bias].constant.get();
+      if (!weights || weights->shape.size() != 2 || !b || b->storage != Storage::kFloat32 || b->shape.size() != 1 ||
+          b->shape[0] != weights->shape[1])
+        continue;
+      matmul.inputs.push_back(bias);
+      matmul.outputs[0] = add.outputs[0];
+      uses.producer[add.outputs[0]] = p;
+      dead[i] = true;
+      ++fused;
+      break;
+    }
+  }
+  eraseNodes(graph, dead);
+  return fused;
+}
+
 int fuseResidualAdds(Graph& graph) {
   Uses uses = findUses(graph);
   std::vector<bool> dead(graph.nodes.size(), false);

@@ -60,6 +60,14 @@ BatchNormFoldCounts foldBatchNorm(Graph& graph);
 // becomes one "Gelu" node. Returns the number of patterns replaced.
 int fuseGelu(Graph& graph);
 
+// Add(MatMul(x, W), b) with W a constant 2-D matrix [K][N], b a constant
+// of shape [N] and the MatMul's output read only by that Add becomes one
+// MatMul with b as its input 2 (a Petrel extension), added in the GEMM's
+// store: ViT's and BERT's linear layers. Runs before fuseActivations, so the
+// activation after the bias (Gelu) fuses into the MatMul too. Returns the
+// number fused.
+int fuseMatMulBias(Graph& graph);
+
 // Relu, Clip (constant min/max), Sigmoid, HardSigmoid, HardSwish, Tanh, Gelu,
 // x * Sigmoid(x) (SiLU) and x * HardSigmoid(x; 1/6, 1/2) (HardSwish as written
 // before opset 14) following a Conv, ConvTranspose, Gemm, MatMul or

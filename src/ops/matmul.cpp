@@ -7,7 +7,9 @@
 //    every row of A in one GEMM;
 //  - otherwise (attention Q*K^T, attn*V) a batched GEMM over the broadcast
 //    batch, both operands packed per tile at run time.
-// Fused activation as for Conv.
+// Fused activation as for Conv. An optional input 2 (Petrel's, from the
+// converter's fuseMatMulBias) is a bias [N] added in the store, with a
+// constant 2-D B.
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,8 +26,9 @@ namespace {
 class MatMulWeightsExecutor final : public Executor {
  public:
   MatMulWeightsExecutor(ExecutorKind kind, int64_t rows, int64_t n, int64_t k, PlanContext& ctx,
-                        ActivationParams activation)
-      : kind_(kind), storage_(ctx.weightStorage(1)), rows_(rows), n_(n), k_(k), activation_(activation) {
+                        ActivationParams activation, std::vector<float> bias)
+      : kind_(kind), storage_(ctx.weightStorage(1)), rows_(rows), n_(n), k_(k), activation_(activation),
+        bias_(std::move(bias)) {
     WeightOperandSpec spec;
     spec.side = GemmSide::kRhs;
     spec.keepStored = executorKeepsWeightsStored(kind, storage_);
@@ -46,6 +49,10 @@ class MatMulWeightsExecutor final : public Executor {
     p.c = args.outputs[0];
     SgemmEpilogue epilogue;
     epilogue.activation = activation_;
+    if (!bias_.empty()) {
+      epilogue.bias = SgemmBias::kPerColumn;
+      p.bias = bias_.data();
+    }
     sgemm(rows_, n_, k_, p, n_, epilogue, args.scratch, scratchBytes_, args.pool);
   }
 
@@ -55,6 +62,7 @@ class MatMulWeightsExecutor final : public Executor {
   int64_t rows_, n_, k_;
   WeightOperand weights_;
   ActivationParams activation_;
+  std::vector<float> bias_;  // N values, or empty
   size_t scratchBytes_ = 0;
 };
 
@@ -125,7 +133,7 @@ std::vector<int64_t> batchOffsets(const Shape& dims, const Shape& out, int64_t m
 }
 
 std::unique_ptr<Executor> planMatMul(PlanContext& ctx) {
-  if (ctx.inputs.size() != 2) ctx.fail("expects 2 inputs");
+  if (ctx.inputs.size() != 2 && ctx.inputs.size() != 3) ctx.fail("expects 2 inputs (3 with a fused bias)");
   const OpInput& a = ctx.input(0);
   const OpInput& b = ctx.input(1);
   if (a.shape.empty() || b.shape.empty()) ctx.fail("inputs must have rank at least 1");
@@ -155,13 +163,23 @@ std::unique_ptr<Executor> planMatMul(PlanContext& ctx) {
 
   const ActivationParams activation = ctx.fusedActivation();
   const bool bHasBatch = shapeElements(batchB) != 1;
+  std::vector<float> bias;
+  if (ctx.inputs.size() == 3) {
+    const OpInput& c = ctx.input(2);
+    if (!b.isStatic() || bHasBatch || vectorB) ctx.fail("a bias (input 2) needs a constant 2-D B");
+    if (!c.isStatic() || c.shape != Shape{n})
+      ctx.fail("bias (input 2) must be a constant of shape [" + std::to_string(n) + "], got " + shapeToString(c.shape));
+    const float* values = ctx.staticFloats(2);
+    bias.assign(values, values + n);
+  }
   if (b.isStatic() && !bHasBatch) {
     // Every row of every batch entry of A times the same weight matrix.
     const WeightedOpFacts facts{ctx.weightStorage(1), ctx.config.memory, ctx.config.precision, OpGeometry::kLinear};
     const ExecutorKind kind = selectExecutor(facts);
     if (kind != ExecutorKind::kLinearSgemm && kind != ExecutorKind::kLinearSgemmStored)
       ctx.fail("no executor for " + describeFacts(facts) + " (selection gave " + executorName(kind) + ")");
-    return std::make_unique<MatMulWeightsExecutor>(kind, shapeElements(batch) * m, n, k, ctx, activation);
+    return std::make_unique<MatMulWeightsExecutor>(kind, shapeElements(batch) * m, n, k, ctx, activation,
+                                                   std::move(bias));
   }
   if (ctx.weightStorage(1) != Storage::kFloat32)
     ctx.fail("B " + shapeToString(b.shape) + " is stored as " + storageName(ctx.weightStorage(1)) +

@@ -431,6 +431,54 @@ TEST(FuseResidualAdds, ConvPlusIdentityThenRelu) {
   EXPECT_EQ(report.fusedResidualAdds, 0);
 }
 
+// y = relu(x W + b) over a 3-D x (a ViT linear layer): one MatMul with the
+// bias as input 2 and the Relu fused, equal to the unfused computation.
+TEST(FuseMatMulBias, LinearLayerBecomesOneMatMul) {
+  const int64_t t = 3, k = 8, n = 5;
+  const std::vector<float> w = randomFloats(k * n, 11), bias = randomFloats(n, 12);
+  auto build = [&](bool biasFirst, const Shape& biasShape, bool productReadTwice, ConvertReport* report) {
+    OnnxBuilder b(17);
+    b.input("x", {2, t, k});
+    b.initializer("w", {k, n}, w);
+    b.initializer("b", biasShape, bias);
+    b.node("MatMul", {"x", "w"}, {"p"});
+    b.node("Add", biasFirst ? std::vector<std::string>{"b", "p"} : std::vector<std::string>{"p", "b"}, {"s"});
+    b.node("Relu", {"s"}, {"y"});
+    b.output("y");
+    if (productReadTwice) {
+      b.node("Neg", {"p"}, {"q"});
+      b.output("q");
+    }
+    return importOnnx(b.model, {}, report);
+  };
+  for (bool biasFirst : {false, true}) {
+    SCOPED_TRACE(biasFirst ? "Add(b, p)" : "Add(p, b)");
+    ConvertReport report;
+    const Graph fused = build(biasFirst, {n}, false, &report);
+    ASSERT_EQ(opsOf(fused), std::vector<std::string>{"MatMul"});
+    EXPECT_EQ(fused.nodes[0].inputs.size(), 3u);
+    EXPECT_EQ(fused.nodes[0].getString("activation", ""), "relu");
+    EXPECT_EQ(report.fusedBiasAdds, 1);
+
+    const std::vector<float> x = randomFloats(2 * t * k, 13);
+    Session session(Model::fromGraph(fused));
+    const std::vector<float> y = session.run({{"x", Tensor({2, t, k}, x)}}).at("y").data;
+    ASSERT_EQ(y.size(), static_cast<size_t>(2 * t * n));
+    for (int64_t r = 0; r < 2 * t; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        double sum = bias[c];
+        for (int64_t j = 0; j < k; ++j) sum += double(x[r * k + j]) * w[j * n + c];
+        EXPECT_NEAR(y[r * n + c], std::max(0.0, sum), 1e-5) << r << "," << c;
+      }
+  }
+  ConvertReport report;
+  EXPECT_EQ(opsOf(build(false, {1, n}, false, &report)), (std::vector<std::string>{"MatMul", "Add"}));
+  EXPECT_EQ(report.fusedBiasAdds, 0);
+  const Graph readTwice = build(false, {n}, true, &report);
+  EXPECT_EQ(report.fusedBiasAdds, 0);
+  EXPECT_EQ(readTwice.nodes[0].inputs.size(), 2u);
+}
+
 TEST(FuseActivations, NotFusedWhenTheProducerOutputIsReadElsewhere) {
   OnnxBuilder b(13);
   b.input("x", {1, 3, 8, 8});
@@ -515,15 +563,18 @@ onnx::ModelProto matmulGelu(GeluOrder order, bool divide, float half = 0.5f) {
   return b.model;
 }
 
-TEST(FuseGelu, ErfPatternsBecomeGeluFusedIntoTheBiasAdd) {
+// MatMul + bias Add + Gelu: the bias and then the Gelu fuse into the MatMul.
+TEST(FuseGelu, ErfPatternsBecomeGeluFusedIntoTheLinearLayer) {
   for (GeluOrder order : {GeluOrder::kHalfLast, GeluOrder::kHalfFirst, GeluOrder::kHalfWithErf})
     for (bool divide : {true, false}) {
       SCOPED_TRACE("order " + std::to_string(static_cast<int>(order)) + (divide ? " Div" : " Mul"));
       ConvertReport report;
       Graph g = importOnnx(matmulGelu(order, divide), {}, &report);
-      ASSERT_EQ(opsOf(g), (std::vector<std::string>{"MatMul", "Add"}));
-      EXPECT_EQ(g.nodes[1].getString("activation", ""), activationName(Activation::kGelu));
+      ASSERT_EQ(opsOf(g), (std::vector<std::string>{"MatMul"}));
+      EXPECT_EQ(g.nodes[0].inputs.size(), 3u);
+      EXPECT_EQ(g.nodes[0].getString("activation", ""), activationName(Activation::kGelu));
       EXPECT_EQ(outputName(g, 0), "y");
+      EXPECT_EQ(report.fusedBiasAdds, 1);
       EXPECT_EQ(report.fusedActivations, 1);
     }
 }

@@ -119,6 +119,35 @@ TEST(MatMul, FusedActivation) {
   checkMatMul({3, 17, 40}, {3, 40, 20}, false, 2, {Activation::kSilu});
 }
 
+// Input 2 (fused by the converter): a bias [N] added before the activation.
+TEST(MatMul, FusedBias) {
+  const Shape as{2, 9, 40}, bs{40, 21};
+  const std::vector<float> a = test::randomFloats(shapeElements(as), 51), b = test::randomFloats(shapeElements(bs), 52);
+  const std::vector<float> bias = test::randomFloats(21, 53);
+  for (int threads : {1, 2}) {
+    std::map<std::string, AttributeValue> attrs;
+    test::addActivationAttributes(attrs, {Activation::kGelu});
+    const test::HarnessResult r = test::runOp(
+        test::makeNode("MatMul", attrs),
+        {HarnessInput::runtime(as, a), HarnessInput::constant(bs, b), HarnessInput::constant({21}, bias)},
+        test::withThreads(threads));
+    auto [shape, want] = referenceMatMul(as, a, bs, b, {});
+    for (size_t i = 0; i < want.size(); ++i)
+      want[i] = applyActivation({Activation::kGelu}, want[i] + bias[i % 21]);
+    ASSERT_EQ(r.shapes.at(0), shape);
+    EXPECT_LE(test::relativeL2(r.outputs[0], want), 1e-5) << "threads " << threads;
+  }
+  // The bias must be a constant [N] on a constant 2-D B.
+  test::expectError([&] {
+    test::runOp(test::makeNode("MatMul"), {HarnessInput::runtime(as, a), HarnessInput::constant(bs, b),
+                                           HarnessInput::constant({1, 21}, bias)});
+  }, {"test_MatMul", "bias", "[21]"});
+  test::expectError([&] {
+    test::runOp(test::makeNode("MatMul"), {HarnessInput::runtime(as, a), HarnessInput::runtime(bs, b),
+                                           HarnessInput::constant({21}, bias)});
+  }, {"test_MatMul", "constant 2-D B"});
+}
+
 TEST(MatMul, Errors) {
   EXPECT_THROW(test::runOp(test::makeNode("MatMul"), {HarnessInput::runtime({2, 3}, std::vector<float>(6)),
                                                       HarnessInput::runtime({4, 5}, std::vector<float>(20))}),
