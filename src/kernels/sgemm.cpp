@@ -205,13 +205,15 @@ struct Tiling {
 };
 
 // Tiles for `count` products on `threads` threads; count 0 gives the largest
-// tiles (the scratch bound).
+// tiles (the scratch bound). `mayShareRhs`: a narrow run-time B may be packed
+// once per product and shared - not when the products themselves feed the
+// threads (12 attention heads), as the products are then run one at a time.
 Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked, bool rhsPacked, bool rhsEncoded,
-                  int threads) {
+                  int threads, bool mayShareRhs) {
   Tiling t;
   t.kBlock = sgemmDepthBlock(k);
-  t.shareRhs = !rhsPacked && !rhsEncoded && threads > 1 && ceilDiv(n, kRunTimeRhsCols) < threads && m >= 2 * kMinTileRows &&
-               roundUp(n, NR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedRhsMaxBytes;
+  t.shareRhs = mayShareRhs && !rhsPacked && !rhsEncoded && threads > 1 && ceilDiv(n, kRunTimeRhsCols) < threads &&
+               m >= 2 * kMinTileRows && roundUp(n, NR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedRhsMaxBytes;
   const bool rhsAhead = rhsPacked || t.shareRhs;
   t.mc = evenTile(m, kTileRows, MR);
   t.nc = evenTile(n, rhsAhead ? kPackedRhsCols : kRunTimeRhsCols, NR);
@@ -428,10 +430,11 @@ size_t sgemmScratchBytes(int64_t m, int64_t n, int64_t k, bool lhsPacked, bool r
   // The driver may use fewer threads than asked (small products), and with
   // one thread B is not shared, so the bound covers every thread count.
   size_t bound = 0;
-  for (int th = 1; th <= std::max(threads, 1); ++th) {
-    const Tiling t = planTiling(m, n, k, 0, lhsPacked, rhsPacked, rhsEncoded, th);
-    bound = std::max(bound, static_cast<size_t>(t.sharedFloats + t.slotFloats() * th) * sizeof(float));
-  }
+  for (int th = 1; th <= std::max(threads, 1); ++th)
+    for (bool share : {false, true}) {
+      const Tiling t = planTiling(m, n, k, 0, lhsPacked, rhsPacked, rhsEncoded, th, share);
+      bound = std::max(bound, static_cast<size_t>(t.sharedFloats + t.slotFloats() * th) * sizeof(float));
+    }
   return bound;
 }
 
@@ -448,13 +451,14 @@ void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int6
   int threads = pool ? pool->threads() : 1;
   const int64_t multiplyAdds = m * n * std::max<int64_t>(k, 1) * count;
   threads = static_cast<int>(std::clamp<int64_t>(multiplyAdds / kMinMultiplyAddsPerThread, 1, threads));
-  Tiling tiling = planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, threads);
+  auto plan = [&](int th) { return planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, th, count < th); };
+  Tiling tiling = plan(threads);
   auto needed = [&](const Tiling& t, int th) {
     return static_cast<size_t>(t.sharedFloats + t.slotFloats() * th) * sizeof(float);
   };
   while (threads > 1 && needed(tiling, threads) > scratchBytes) {
     --threads;
-    tiling = planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, threads);
+    tiling = plan(threads);
   }
   if (needed(tiling, threads) > scratchBytes) {
     std::fprintf(stderr, "petrel: sgemm given %zu scratch bytes, needs %zu\n", scratchBytes,

@@ -33,7 +33,8 @@
 //    never expanded whole; scratch stays one block per thread.
 //  - A run-time B too narrow to give every thread its own columns (N = 49 in
 //    ResNet's last stage) is packed once per product by all threads together
-//    and shared, instead of once per row tile.
+//    and shared, instead of once per row tile - unless a batch has at least
+//    as many products as threads, which then share out whole products.
 //
 // Isa::kScalar and Isa::kAvx2 share the packing; only the micro-kernels differ.
 #include <cstddef>

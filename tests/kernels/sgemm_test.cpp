@@ -234,18 +234,20 @@ TEST_P(SgemmTest, SmallProductOnATwoThreadPoolFitsItsScratch) {
 }
 
 // B read straight from an image (packing im2col on the fly) equals B = im2col
-// materialised; batched over images. With 2 threads and few columns, B is
-// packed once per image and shared by the threads.
+// materialised; batched over images. With 2 threads and few columns, one
+// image's B is packed once and shared by the threads; 3 images are shared out
+// whole instead, each thread packing its own.
 TEST_P(SgemmTest, Im2colOperandBatched) {
   Conv2dGeometry g;
   g.channels = 5, g.inH = 11, g.inW = 13, g.kernelH = 3, g.kernelW = 2, g.strideH = 2, g.strideW = 1;
   g.dilationH = 1, g.dilationW = 2, g.padTop = 1, g.padLeft = 2;
   g.outH = (g.inH + 2 - 3) / 2 + 1;
   g.outW = (g.inW + 2 + 1 - 3) / 1 + 1;
-  const int64_t k = g.depth(), n = g.outPixels(), images = 3;
+  const int64_t k = g.depth(), n = g.outPixels();
+  for (int64_t images : {1, 3})
   for (int64_t m : {9, 100})
     for (int threads : {1, 2}) {
-      SCOPED_TRACE("m=" + std::to_string(m) + " threads=" + std::to_string(threads));
+      SCOPED_TRACE("images=" + std::to_string(images) + " m=" + std::to_string(m) + " threads=" + std::to_string(threads));
       const std::vector<float> w = test::randomFloats(m * k, 1);
       const std::vector<float> input = test::randomFloats(images * g.channels * g.inPixels(), 2);
       const SgemmPackedLhs packed({w.data(), k, false}, m, k);
