@@ -336,19 +336,25 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
   if (profile) {
     // Per node (slowest first) and per op type, averaged over the loops.
     std::FILE* out = json ? stderr : stdout;
-    std::map<std::string, double> byOp;
+    std::map<std::string, double> byOp, byKernel;
     std::vector<size_t> order(plan.size());
     std::iota(order.begin(), order.end(), size_t{0});
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return nodeTotals[a] > nodeTotals[b]; });
     double total = 0.0;
     for (size_t n = 0; n < plan.size(); ++n) {
       byOp[plan[n].op] += nodeTotals[n] / loops;
+      byKernel[plan[n].kernel] += nodeTotals[n] / loops;
       total += nodeTotals[n] / loops;
     }
-    std::fprintf(out, "profile: per op type (ms per run, share)\n");
-    std::vector<std::pair<std::string, double>> ops(byOp.begin(), byOp.end());
-    std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-    for (const auto& [op, ms] : ops) std::fprintf(out, "  %-24s %9.3f  %5.1f%%\n", op.c_str(), ms, 100.0 * ms / std::max(total, 1e-9));
+    auto printShares = [&](const char* title, const std::map<std::string, double>& byName) {
+      std::fprintf(out, "profile: per %s (ms per run, share)\n", title);
+      std::vector<std::pair<std::string, double>> rows(byName.begin(), byName.end());
+      std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      for (const auto& [name, ms] : rows)
+        if (ms > 0.0) std::fprintf(out, "  %-32s %9.3f  %5.1f%%\n", name.c_str(), ms, 100.0 * ms / std::max(total, 1e-9));
+    };
+    printShares("op type", byOp);
+    printShares("kernel", byKernel);
     std::fprintf(out, "profile: slowest nodes (ms per run)\n");
     for (size_t i = 0; i < std::min<size_t>(order.size(), 25); ++i) {
       const auto& node = plan[order[i]];
@@ -412,7 +418,7 @@ int main(int argc, char** argv) {
                   "Print one JSON object: load_ms, avg_ms, median_ms, min_ms, max_ms, peak_rss_bytes, weight_bytes, "
                   "arena_bytes, scratch_bytes, prepared_weight_bytes, released_weight_bytes, held_weight_bytes, "
                   "stored_weight_bytes {fp32, fp16, int8, int4}");
-  bench->add_flag("--profile", profile, "Also print time per op type and the slowest nodes");
+  bench->add_flag("--profile", profile, "Also print time per op type, per kernel and the slowest nodes");
 
   try {
     app.parse(argc, argv);
