@@ -12,28 +12,62 @@ namespace petrel {
 
 namespace {
 
-__attribute__((always_inline)) inline __m256 finishValue(const SgemmTileStore& s, __m256 v, __m256 bias) {
-  return avx2::activate(s.activation, _mm256_add_ps(v, bias));
+// The fused activation, chosen once per tile: the common ones inline with
+// nothing to look up per vector; any other through the shared vector math.
+enum class Fused { kNone, kRelu, kClip, kAny };
+
+template <Fused F>
+[[gnu::always_inline]] inline __m256 activateAs(const ActivationParams& p, __m256 v) {
+  if constexpr (F == Fused::kNone) return v;
+  if constexpr (F == Fused::kRelu) return _mm256_max_ps(v, _mm256_setzero_ps());
+  if constexpr (F == Fused::kClip)
+    return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(p.alpha)), _mm256_set1_ps(p.beta));
+  return avx2::activate(p, v);
 }
 
+// The tile's epilogue parameters, copied out of SgemmTileStore: the stores to
+// C may alias anything, so values read through the reference would be
+// reloaded after every store.
+struct TileEpilogue {
+  __m256 alpha;
+  bool scale, loadC, finish;
+  SgemmBias bias;
+  const float* biasValues;
+  ActivationParams activation;
+  int64_t rows;
+  __m256 colBias0, colBias1;
+};
+
 // alpha * acc (+ c), then on the last K block + bias and the activation.
-template <int NV>
-__attribute__((always_inline)) inline void storeRow(const SgemmTileStore& s, int64_t row, __m256 acc0, __m256 acc1,
-                                                    float* c, __m256 alpha, __m256 colBias0, __m256 colBias1) {
-  __m256 v0 = _mm256_mul_ps(acc0, alpha);
-  __m256 v1 = _mm256_mul_ps(acc1, alpha);
-  if (s.loadC) {
+template <int NV, Fused F>
+[[gnu::always_inline]] inline void storeRow(const TileEpilogue& e, int64_t row, __m256 acc0, __m256 acc1, float* c) {
+  __m256 v0 = acc0, v1 = acc1;
+  if (e.scale) {
+    v0 = _mm256_mul_ps(v0, e.alpha);
+    if (NV == 2) v1 = _mm256_mul_ps(v1, e.alpha);
+  }
+  if (e.loadC) {
     v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c));
     if (NV == 2) v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
   }
-  if (s.finish) {
-    __m256 bias0 = colBias0, bias1 = colBias1;
-    if (s.bias == SgemmBias::kPerRow) bias0 = bias1 = _mm256_broadcast_ss(s.biasValues + row);
-    v0 = finishValue(s, v0, bias0);
-    if (NV == 2) v1 = finishValue(s, v1, bias1);
+  if (e.finish) {
+    __m256 bias0 = e.colBias0, bias1 = e.colBias1;
+    if (e.bias == SgemmBias::kPerRow) bias0 = bias1 = _mm256_broadcast_ss(e.biasValues + row);
+    v0 = activateAs<F>(e.activation, _mm256_add_ps(v0, bias0));
+    if (NV == 2) v1 = activateAs<F>(e.activation, _mm256_add_ps(v1, bias1));
   }
   _mm256_storeu_ps(c, v0);
   if (NV == 2) _mm256_storeu_ps(c + 8, v1);
+}
+
+// The first e.rows rows of the tile (a short last row panel has fewer).
+template <int NV, Fused F>
+[[gnu::always_inline]] inline void storeTile(const TileEpilogue& e, const __m256 (&acc)[kSgemmMR][2], float* c,
+                                             int64_t ldc) {
+  storeRow<NV, F>(e, 0, acc[0][0], acc[0][1], c);
+#pragma GCC unroll 6
+  for (int r = 1; r < kSgemmMR; ++r)
+    if (r < e.rows) storeRow<NV, F>(e, r, acc[r][0], acc[r][1], c + r * ldc);
 }
 
 // NV vectors of 8 columns (2: the whole 16-wide panel, 1: its first 8 columns).
@@ -82,26 +116,27 @@ __attribute__((always_inline)) inline void kernel6xN(int64_t kc, const float* a,
 #undef PETREL_SGEMM_STEP
 #undef PETREL_SGEMM_ROW
 
-  const __m256 alpha = _mm256_set1_ps(store.alpha);
-  __m256 colBias0 = _mm256_setzero_ps(), colBias1 = _mm256_setzero_ps();
+  TileEpilogue e;
+  e.alpha = _mm256_set1_ps(store.alpha);
+  e.scale = store.alpha != 1.0f;
+  e.loadC = store.loadC;
+  e.finish = store.finish;
+  e.bias = store.bias;
+  e.biasValues = store.biasValues;
+  e.activation = store.activation;
+  e.rows = store.rows;
+  e.colBias0 = e.colBias1 = _mm256_setzero_ps();
   if (store.finish && store.bias == SgemmBias::kPerColumn) {
-    colBias0 = _mm256_loadu_ps(store.biasValues);
-    if (NV == 2) colBias1 = _mm256_loadu_ps(store.biasValues + 8);
+    e.colBias0 = _mm256_loadu_ps(store.biasValues);
+    if (NV == 2) e.colBias1 = _mm256_loadu_ps(store.biasValues + 8);
   }
-  storeRow<NV>(store, 0, c00, c01, c + 0 * ldc, alpha, colBias0, colBias1);
-  if (store.rows == kSgemmMR) {
-    storeRow<NV>(store, 1, c10, c11, c + 1 * ldc, alpha, colBias0, colBias1);
-    storeRow<NV>(store, 2, c20, c21, c + 2 * ldc, alpha, colBias0, colBias1);
-    storeRow<NV>(store, 3, c30, c31, c + 3 * ldc, alpha, colBias0, colBias1);
-    storeRow<NV>(store, 4, c40, c41, c + 4 * ldc, alpha, colBias0, colBias1);
-    storeRow<NV>(store, 5, c50, c51, c + 5 * ldc, alpha, colBias0, colBias1);
-    return;
+  const __m256 acc[kSgemmMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  switch (e.finish ? e.activation.kind : Activation::kNone) {
+    case Activation::kNone: storeTile<NV, Fused::kNone>(e, acc, c, ldc); break;
+    case Activation::kRelu: storeTile<NV, Fused::kRelu>(e, acc, c, ldc); break;
+    case Activation::kClip: storeTile<NV, Fused::kClip>(e, acc, c, ldc); break;
+    default: storeTile<NV, Fused::kAny>(e, acc, c, ldc); break;
   }
-  // A short last row panel: only its rows exist in C.
-  if (store.rows > 1) storeRow<NV>(store, 1, c10, c11, c + 1 * ldc, alpha, colBias0, colBias1);
-  if (store.rows > 2) storeRow<NV>(store, 2, c20, c21, c + 2 * ldc, alpha, colBias0, colBias1);
-  if (store.rows > 3) storeRow<NV>(store, 3, c30, c31, c + 3 * ldc, alpha, colBias0, colBias1);
-  if (store.rows > 4) storeRow<NV>(store, 4, c40, c41, c + 4 * ldc, alpha, colBias0, colBias1);
 }
 
 }  // namespace
