@@ -1,5 +1,6 @@
 // SGEMM micro-benchmarks in GFLOP/s and as a fraction of the FMA peak measured
-// by this same program (bench/fma_peak_avx2.cpp), on one thread; ResNet's 3x3
+// by this same program (bench/fma_peak_avx2.cpp; per thread for the threaded
+// linear-layer shapes), on one thread unless said; ResNet's 3x3
 // convolutions by im2col + SGEMM and by Winograd F(4x4, 3x3), in effective
 // GFLOP/s (direct-convolution flops / time), on 1 and 2 threads.
 //
@@ -87,6 +88,38 @@ BENCHMARK(BM_SgemmPackedWeights)
     ->Args({384, 196, 64})
     ->Args({64, 196, 384})
     ->Unit(benchmark::kMillisecond);
+
+// Y[T, N] = X[T, K] * W[K, N] with W packed once and X a run-time matrix, as
+// Petrel's linear layers (MatMul, Gemm) do: ViT-B/16's qkv, MLP up and down
+// projections (T = 197 tokens). Args: T, N, K, threads.
+void BM_SgemmLinear(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const int threads = static_cast<int>(state.range(3));
+  std::vector<float> x(m * k, 0.5f), w(k * n, 0.25f), y(m * n);
+  const SgemmPackedRhs packed(SgemmMatrix{w.data(), n, false}, k, n);
+  const size_t scratchBytes = sgemmScratchBytes(m, n, k, false, true, threads);
+  std::unique_ptr<void, decltype(&std::free)> scratch(std::aligned_alloc(64, (scratchBytes + 63) / 64 * 64 + 64), &std::free);
+  ThreadPool pool(threads);
+  SgemmProblem problem;
+  problem.lhs.matrix = SgemmMatrix{x.data(), k, false};
+  problem.rhs.packed = &packed;
+  problem.c = y.data();
+  for (auto _ : state) {
+    sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double flops = 2.0 * m * n * k * state.iterations();
+  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
+  state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SgemmLinear)
+    ->Args({197, 2304, 768, 1})
+    ->Args({197, 3072, 768, 1})
+    ->Args({197, 768, 3072, 1})
+    ->Args({197, 3072, 768, 2})
+    ->Args({197, 768, 3072, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // ResNet's 3x3 stride-1 pad-1 convolutions, C -> C channels on a side x side
 // image. Args: channels, side, threads, then (Winograd) tiles per block and
