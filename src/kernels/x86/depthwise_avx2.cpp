@@ -1,5 +1,5 @@
 // Depthwise convolution, AVX2, on a zero-padded copy of the plane: output
-// rows are computed 4 at a time, in whole vectors of 8 columns (the last one
+// rows are computed 4 at a time (then 2, then 1), in whole vectors of 8 columns (the last one
 // stored in part), so 4 independent accumulators are in flight however narrow
 // the plane; stride 2 de-interleaves the even inputs. 3x3 and 5x5 filters are
 // unrolled at compile time, so the accumulators stay in registers.
@@ -40,9 +40,9 @@ template <int V, int S, int KH, int KW>
 [[gnu::always_inline]] inline void computeVectors(const PlaneArgs& a, const __m256* taps, const float* top,
                                                   int64_t step, __m256* out) {
   const int64_t kernelH = KH ? KH : a.kernelH, kernelW = KW ? KW : a.kernelW;
-  // A lone vector sums each filter row apart: three short chains of FMAs
-  // instead of one long one.
-  constexpr int kChains = V == 1 && KH == 3 ? 3 : 1;
+  // A lone vector sums each filter row apart (3x3, 5x5): short chains of
+  // FMAs instead of one long one.
+  constexpr int kChains = V == 1 && KH > 0 ? KH : 1;
   __m256 acc[V][kChains];
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
@@ -105,7 +105,11 @@ template <int S, int KH, int KW>
 void outputRows(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded, float* out) {
   int64_t oh = 0;
   for (; oh + 4 <= g.outH; oh += 4) outputRowBlock<4, S, KH, KW>(g, a, padded, oh, out);
-  for (; oh < g.outH; ++oh) outputRowBlock<1, S, KH, KW>(g, a, padded, oh, out);
+  if (oh + 2 <= g.outH) {  // 7 rows are 4 + 2 + 1
+    outputRowBlock<2, S, KH, KW>(g, a, padded, oh, out);
+    oh += 2;
+  }
+  if (oh < g.outH) outputRowBlock<1, S, KH, KW>(g, a, padded, oh, out);
 }
 
 template <int S>
