@@ -29,7 +29,8 @@ Compares Petrel (build/petrel) with ONNX Runtime (onnxruntime-node, CPU) on each
   --warmup N        untimed runs before each block (default 3)
   --rounds N        blocks per engine, alternating ORT and Petrel (default 3)
   --memory MODE     Petrel's memory mode: high (default; the fastest, e.g. Winograd, as ORT
-                    runs with every graph optimisation), normal or low  --models-dir DIR  where NAME.onnx, NAME.input.npy, NAME.output.npy and NAME.petrel live
+                    runs with every graph optimisation), normal or low
+  --models-dir DIR  where NAME.onnx, NAME.input.npy, NAME.output.npy and NAME.petrel live
                     (default: $PETREL_MODEL_DIR or models/); missing files are exported/converted
   --json FILE       also write the machine description and the rows as JSON`;
 
