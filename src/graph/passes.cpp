@@ -750,28 +750,25 @@ int fuseActivations(Graph& graph) {
   return fused;
 }
 
-int fuseMatMulBias(Graph& graph) {
+namespace {
+
+// Add(y, other) where y is read only by that Add and made by node p: if
+// absorb(p, add, other) rewrites p to compute the sum itself (true), p takes
+// over the Add's output and the Add goes. Returns the number absorbed.
+template <class Absorb>
+int fuseAddsIntoProducers(Graph& graph, const Absorb& absorb) {
   Uses uses = findUses(graph);
   std::vector<bool> dead(graph.nodes.size(), false);
   int fused = 0;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& add = graph.nodes[i];
-    if (add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1 || add.has("activation")) continue;
+    if (dead[i] || add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
     for (int side = 0; side < 2; ++side) {
-      const int product = add.inputs[side], bias = add.inputs[1 - side];
-      if (product < 0 || bias < 0 || !onlyReadBy(uses, product, static_cast<int>(i))) continue;
-      const int p = uses.producer[product];
-      if (p < 0 || dead[p]) continue;
-      Node& matmul = graph.nodes[p];
-      if (matmul.op != "MatMul" || matmul.inputs.size() != 2 || matmul.has("activation")) continue;
-      const int w = matmul.inputs[1];
-      const ConstantData* weights = w >= 0 ? graph.values[w].constant.get() : nullptr;
-      const ConstantData* b = graph.values[bias].constant.get();
-      if (!weights || weights->shape.size() != 2 || !b || b->storage != Storage::kFloat32 || b->shape.size() != 1 ||
-          b->shape[0] != weights->shape[1])
-        continue;
-      matmul.inputs.push_back(bias);
-      matmul.outputs[0] = add.outputs[0];
+      const int y = add.inputs[side], other = add.inputs[1 - side];
+      if (y < 0 || other < 0 || y == other || !onlyReadBy(uses, y, static_cast<int>(i))) continue;
+      const int p = uses.producer[y];
+      if (p < 0 || dead[p] || graph.nodes[p].outputs.size() != 1 || !absorb(graph.nodes[p], add, other)) continue;
+      graph.nodes[p].outputs[0] = add.outputs[0];
       uses.producer[add.outputs[0]] = p;
       dead[i] = true;
       ++fused;
@@ -782,40 +779,38 @@ int fuseMatMulBias(Graph& graph) {
   return fused;
 }
 
+}  // namespace
+
+int fuseMatMulBias(Graph& graph) {
+  return fuseAddsIntoProducers(graph, [&](Node& matmul, const Node& add, int bias) {
+    if (add.has("activation") || matmul.op != "MatMul" || matmul.inputs.size() != 2 || matmul.has("activation"))
+      return false;
+    const int w = matmul.inputs[1];
+    const ConstantData* weights = w >= 0 ? graph.values[w].constant.get() : nullptr;
+    const ConstantData* b = graph.values[bias].constant.get();
+    if (!weights || weights->shape.size() != 2 || !b || b->storage != Storage::kFloat32 || b->shape.size() != 1 ||
+        b->shape[0] != weights->shape[1])
+      return false;
+    matmul.inputs.push_back(bias);
+    return true;
+  });
+}
+
 int fuseResidualAdds(Graph& graph) {
-  Uses uses = findUses(graph);
-  std::vector<bool> dead(graph.nodes.size(), false);
-  int fused = 0;
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    const Node& add = graph.nodes[i];
-    if (dead[i] || add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
-    for (int side = 0; side < 2; ++side) {
-      const int convOut = add.inputs[side], residual = add.inputs[1 - side];
-      if (convOut < 0 || residual < 0 || convOut == residual || !onlyReadBy(uses, convOut, static_cast<int>(i)))
-        continue;
-      const int p = uses.producer[convOut];
-      if (p < 0 || dead[p]) continue;
-      Node& conv = graph.nodes[p];
-      if (conv.op != "Conv" || conv.has("activation") || conv.outputs.size() != 1 || conv.inputs.size() > 3) continue;
-      // The same shape, known but for a dynamic batch (no broadcasting: the
-      // runtime checks it again when planning).
-      const Shape& shape = graph.values[convOut].shape;
-      if (shape.size() < 3 || !allKnown(Shape(shape.begin() + 1, shape.end())) ||
-          graph.values[residual].shape != shape || graph.values[residual].dtype != DType::kFloat32)
-        continue;
-      conv.inputs.resize(3, -1);  // bias absent: -1
-      conv.inputs.push_back(residual);
-      for (const char* key : {"activation", "activation_alpha", "activation_beta"})
-        if (add.has(key)) conv.attributes[key] = add.attributes.at(key);
-      conv.outputs[0] = add.outputs[0];
-      uses.producer[add.outputs[0]] = p;
-      dead[i] = true;
-      ++fused;
-      break;
-    }
-  }
-  eraseNodes(graph, dead);
-  return fused;
+  return fuseAddsIntoProducers(graph, [&](Node& conv, const Node& add, int residual) {
+    if (conv.op != "Conv" || conv.has("activation") || conv.inputs.size() > 3) return false;
+    // The same shape, known but for a dynamic batch (no broadcasting: the
+    // runtime checks it again when planning).
+    const Shape& shape = graph.values[conv.outputs[0]].shape;
+    if (shape.size() < 3 || !allKnown(Shape(shape.begin() + 1, shape.end())) ||
+        graph.values[residual].shape != shape || graph.values[residual].dtype != DType::kFloat32)
+      return false;
+    conv.inputs.resize(3, -1);  // bias absent: -1
+    conv.inputs.push_back(residual);
+    for (const char* key : {"activation", "activation_alpha", "activation_beta"})
+      if (add.has(key)) conv.attributes[key] = add.attributes.at(key);
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------
