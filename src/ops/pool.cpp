@@ -35,11 +35,15 @@ void addInto(float* acc, const float* row, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] += row[i];
 }
 
+// Tap by tap across the outputs: independent operations that pipeline, where
+// one output at a time would wait on each max in turn.
 template <bool IsMax>
-void windowRow(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel) {
+void windowRow(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel, int64_t dilation) {
   for (int64_t o = 0; o < n; ++o) out[o] = in[o * stride];
-  for (int64_t t = 1; t < kernel; ++t)
-    for (int64_t o = 0; o < n; ++o) out[o] = IsMax ? std::max(out[o], in[o * stride + t]) : out[o] + in[o * stride + t];
+  for (int64_t t = 1; t < kernel; ++t) {
+    const float* taps = in + t * dilation;
+    for (int64_t o = 0; o < n; ++o) out[o] = IsMax ? std::max(out[o], taps[o * stride]) : out[o] + taps[o * stride];
+  }
 }
 
 }  // namespace
@@ -147,26 +151,14 @@ class Pool2dExecutor final : public Executor {
         std::copy(first, first + width, line);
         for (int64_t th = r.first + 1; th < r.last; ++th) combine_(line, x + (r.start + th * h_.dilation) * width, width);
       }
-      // 2. Each output's columns of that line. Outputs whose taps all lie
-      // inside go tap by tap across the outputs: independent operations that
-      // pipeline, where one output at a time waits on each max in turn.
+      // 2. Each output's columns of that line: the outputs whose taps all lie
+      // inside in one row kernel, the others one by one.
       const int64_t rowCount = countIncludePad_ ? r.padded : r.last - r.first;
       for (int64_t o = 0; o < interiorBegin_; ++o) y[o] = borderColumn<kind>(line, rowCount, columns_[o]);
       if (interiorBegin_ < interiorEnd_) {
-        const int64_t stride = w_.stride, step = w_.dilation;
-        const float* first = line + columns_[interiorBegin_].start;
         float* out = y + interiorBegin_;
         const int64_t n = interiorEnd_ - interiorBegin_;
-        if (step == 1) {
-          windowRow_(first, out, n, stride, w_.kernel);
-        } else {
-          for (int64_t o = 0; o < n; ++o) out[o] = first[o * stride];
-          for (int64_t tw = 1; tw < w_.kernel; ++tw) {
-            const float* taps = first + tw * step;
-            for (int64_t o = 0; o < n; ++o)
-              out[o] = isMax ? std::max(out[o], taps[o * stride]) : out[o] + taps[o * stride];
-          }
-        }
+        windowRow_(line + columns_[interiorBegin_].start, out, n, w_.stride, w_.kernel, w_.dilation);
         if constexpr (!isMax) {
           const float count = static_cast<float>(rowCount * w_.kernel);
           for (int64_t o = 0; o < n; ++o) out[o] = rowCount > 0 ? out[o] / count : 0.0f;

@@ -42,9 +42,11 @@ __m256 everyOther(const float* p) {
 }
 
 template <bool IsMax>
-void windowRowAvx2(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel) {
+void windowRowAvx2(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel, int64_t dilation) {
   int64_t o = 0;
-  if (stride == 1) {
+  if (dilation != 1) {
+    // Not vectorised: the outputs one by one, below.
+  } else if (stride == 1) {
     for (; o + 8 <= n; o += 8) {
       __m256 acc = _mm256_loadu_ps(in + o);
       for (int64_t t = 1; t < kernel; ++t) acc = combine<IsMax>(acc, _mm256_loadu_ps(in + o + t));
@@ -64,7 +66,7 @@ void windowRowAvx2(const float* in, float* out, int64_t n, int64_t stride, int64
   for (; o < n; ++o) {
     const float* p = in + o * stride;
     float acc = p[0];
-    for (int64_t t = 1; t < kernel; ++t) acc = IsMax ? std::max(acc, p[t]) : acc + p[t];
+    for (int64_t t = 1; t < kernel; ++t) acc = IsMax ? std::max(acc, p[t * dilation]) : acc + p[t * dilation];
     out[o] = acc;
   }
 }

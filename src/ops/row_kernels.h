@@ -29,10 +29,11 @@ using PoolRowCombine = void (*)(float* acc, const float* row, int64_t n);
 PoolRowCombine poolRowCombine(bool isMax, Isa isa);
 PoolRowCombine poolRowCombineAvx2(bool isMax);
 
-// out[o] = max or sum (in tap order) of in[o*stride + t] for t < kernel, o < n:
-// the windows of one output row along W, every tap inside `in`.
-using PoolWindowRow = void (*)(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel);
+// out[o] = max or sum (in tap order) of in[o*stride + t*dilation] for
+// t < kernel, o < n: the windows of one output row along W, every tap inside `in`.
+using PoolWindowRow = void (*)(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel,
+                               int64_t dilation);
 PoolWindowRow poolWindowRow(bool isMax, Isa isa);
-PoolWindowRow poolWindowRowAvx2(bool isMax);  // strides 1 and 2 vectorised
+PoolWindowRow poolWindowRowAvx2(bool isMax);  // strides 1 and 2 without dilation vectorised
 
 }  // namespace petrel

@@ -289,31 +289,35 @@ TEST(Pool, RowCombineTwinsAgree) {
 }
 
 // The windows along a row: every twin matches the plain loop bit for bit, for
-// strides with and without a vector path and outputs around the vector width.
+// strides and dilations with and without a vector path and outputs around the
+// vector width.
 TEST(Pool, WindowRowTwinsAgree) {
   uint32_t seed = 400;
   for (Isa isa : supportedIsas()) {
     for (bool isMax : {false, true}) {
-      for (int64_t stride : {1, 2, 3}) {
-        for (int64_t kernel : {1, 2, 3, 5}) {
-          for (int64_t n : {1, 7, 8, 9, 16, 17, 55}) {
-            SCOPED_TRACE(std::string(isaName(isa)) + (isMax ? " max" : " add") + " stride " + std::to_string(stride) +
-                         " kernel " + std::to_string(kernel) + " n " + std::to_string(n));
-            // Exactly the taps the outputs read, so reading past them lands outside the vector.
-            const std::vector<float> in = randomFloats((n - 1) * stride + kernel, seed++);
-            std::vector<float> expected(n), out(n + 1, -7.0f);
-            for (int64_t o = 0; o < n; ++o) {
-              float acc = in[o * stride];
-              for (int64_t t = 1; t < kernel; ++t) acc = isMax ? std::max(acc, in[o * stride + t]) : acc + in[o * stride + t];
-              expected[o] = acc;
+      for (int64_t stride : {1, 2, 3})
+        for (int64_t kernel : {1, 2, 3, 5})
+          for (int64_t dilation : {1, 2})
+            for (int64_t n : {1, 7, 8, 9, 16, 17, 55}) {
+              SCOPED_TRACE(std::string(isaName(isa)) + (isMax ? " max" : " add") + " stride " +
+                           std::to_string(stride) + " kernel " + std::to_string(kernel) + " dilation " +
+                           std::to_string(dilation) + " n " + std::to_string(n));
+              // Exactly the taps the outputs read, so reading past them lands outside the vector.
+              const std::vector<float> in = randomFloats((n - 1) * stride + (kernel - 1) * dilation + 1, seed++);
+              std::vector<float> expected(n), out(n + 1, -7.0f);
+              for (int64_t o = 0; o < n; ++o) {
+                float acc = in[o * stride];
+                for (int64_t t = 1; t < kernel; ++t) {
+                  const float x = in[o * stride + t * dilation];
+                  acc = isMax ? std::max(acc, x) : acc + x;
+                }
+                expected[o] = acc;
+              }
+              poolWindowRow(isMax, isa)(in.data(), out.data(), n, stride, kernel, dilation);
+              EXPECT_EQ(out.back(), -7.0f) << "wrote past the outputs";
+              out.pop_back();
+              EXPECT_EQ(out, expected);
             }
-            poolWindowRow(isMax, isa)(in.data(), out.data(), n, stride, kernel);
-            EXPECT_EQ(out.back(), -7.0f) << "wrote past the outputs";
-            out.pop_back();
-            EXPECT_EQ(out, expected);
-          }
-        }
-      }
     }
   }
 }
