@@ -42,6 +42,13 @@ size_t peakResidentBytes() {
   return static_cast<size_t>(usage.ru_maxrss) * 1024;
 }
 
+// Milliseconds with microsecond resolution, for JSON.
+std::string formatMs(double ms) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.3f", ms);
+  return buffer;
+}
+
 std::string formatBytes(double bytes) {
   char buffer[32];
   if (bytes >= 1024.0 * 1024.0)
@@ -304,16 +311,18 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
   const auto stats = session.memoryStats();
   const size_t peak = peakResidentBytes();
   if (json) {
+    std::string runs;  // every timed run in order: shows noise, warm-up drift, bimodal runs
+    for (size_t i = 0; i < times.size(); ++i) runs += (i ? ", " : "") + formatMs(times[i]);
     std::printf(
         "{\"model\": \"%s\", \"threads\": %d, \"memory\": \"%s\", \"precision\": \"%s\", \"load_ms\": %.3f, "
         "\"avg_ms\": %.3f, \"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"peak_rss_bytes\": %zu, "
         "\"weight_bytes\": %zu, \"arena_bytes\": %zu, \"scratch_bytes\": %zu, \"prepared_weight_bytes\": %zu, "
         "\"released_weight_bytes\": %zu, \"held_weight_bytes\": %zu, \"stored_weight_bytes\": {\"fp32\": %zu, "
-        "\"fp16\": %zu, \"int8\": %zu, \"int4\": %zu}}\n",
+        "\"fp16\": %zu, \"int8\": %zu, \"int4\": %zu}, \"runs_ms\": [%s]}\n",
         modelPath.c_str(), options.threads, options.memory.c_str(), options.precision.c_str(), loadMs, avg, median,
         sorted.front(), sorted.back(), peak, model->weightBytes(), stats.arenaBytes, stats.scratchBytes,
         stats.preparedWeightBytes, stats.releasedWeightBytes, stats.weightBytes(), stats.storedWeightBytes.fp32,
-        stats.storedWeightBytes.fp16, stats.storedWeightBytes.int8, stats.storedWeightBytes.int4);
+        stats.storedWeightBytes.fp16, stats.storedWeightBytes.int8, stats.storedWeightBytes.int4, runs.c_str());
   } else {
     std::printf("model %s  threads %d  memory %s  precision %s\n", modelPath.c_str(), options.threads,
                 options.memory.c_str(), options.precision.c_str());
@@ -417,7 +426,7 @@ int main(int argc, char** argv) {
   bench->add_flag("--json", json,
                   "Print one JSON object: load_ms, avg_ms, median_ms, min_ms, max_ms, peak_rss_bytes, weight_bytes, "
                   "arena_bytes, scratch_bytes, prepared_weight_bytes, released_weight_bytes, held_weight_bytes, "
-                  "stored_weight_bytes {fp32, fp16, int8, int4}");
+                  "stored_weight_bytes {fp32, fp16, int8, int4}, runs_ms (every timed run, in order)");
   bench->add_flag("--profile", profile, "Also print time per op type, per kernel and the slowest nodes");
 
   try {

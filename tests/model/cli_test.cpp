@@ -5,12 +5,16 @@
 #include <onnx/onnx_pb.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "format/model_file.h"
 #include "format/npy.h"
@@ -123,6 +127,35 @@ TEST(Cli, ConvertsAndRunsASmallModel) {
                      "'x'");
   expectCleanFailure(runPetrel("run " + (dir / "relu.petrel").string() + " --input nope=" + (dir / "x.npy").string()),
                      "nope");
+}
+
+// bench --json: one object whose runs_ms has one time per timed run, the
+// median among them; --profile: the per-kernel section names the kernel.
+TEST(Cli, BenchReportsEveryRunAndProfilesByKernel) {
+  const fs::path dir = scratchDir();
+  writeOnnx(modelWithOp("Relu"), dir / "bench.onnx");
+  ASSERT_EQ(runPetrel("convert " + (dir / "bench.onnx").string() + " " + (dir / "bench.petrel").string()).code, 0);
+  const Outcome o = runPetrel("bench " + (dir / "bench.petrel").string() + " --loops 7 --warmup 1 --json");
+  ASSERT_EQ(o.code, 0) << o.output;
+  const size_t at = o.output.find("\"runs_ms\": [");
+  ASSERT_NE(at, std::string::npos) << o.output;
+  const size_t end = o.output.find(']', at);
+  ASSERT_NE(end, std::string::npos) << o.output;
+  std::vector<double> runs;
+  std::istringstream list(o.output.substr(at + 12, end - at - 12));
+  for (std::string item; std::getline(list, item, ',');) runs.push_back(std::stod(item));
+  ASSERT_EQ(runs.size(), 7u) << o.output;
+  const size_t medianAt = o.output.find("\"median_ms\": ");
+  ASSERT_NE(medianAt, std::string::npos) << o.output;
+  const double median = std::stod(o.output.substr(medianAt + 13));
+  std::sort(runs.begin(), runs.end());
+  EXPECT_NEAR(median, runs[3], 1e-3) << o.output;
+
+  const Outcome profiled = runPetrel("bench " + (dir / "bench.petrel").string() + " --loops 2 --warmup 0 --profile");
+  ASSERT_EQ(profiled.code, 0) << profiled.output;
+  const size_t kernels = profiled.output.find("profile: per kernel");
+  ASSERT_NE(kernels, std::string::npos) << profiled.output;
+  EXPECT_NE(profiled.output.find("relu", kernels), std::string::npos) << profiled.output;
 }
 
 TEST(Cli, ConvertHelpExplainsTheWeightOptions) {
