@@ -245,49 +245,50 @@ TEST_P(SgemmTest, Im2colOperandBatched) {
   g.outW = (g.inW + 2 + 1 - 3) / 1 + 1;
   const int64_t k = g.depth(), n = g.outPixels();
   for (int64_t images : {1, 3})
-  for (int64_t m : {9, 100})
-    for (int threads : {1, 2}) {
-      SCOPED_TRACE("images=" + std::to_string(images) + " m=" + std::to_string(m) + " threads=" + std::to_string(threads));
-      const std::vector<float> w = test::randomFloats(m * k, 1);
-      const std::vector<float> input = test::randomFloats(images * g.channels * g.inPixels(), 2);
-      const SgemmPackedLhs packed({w.data(), k, false}, m, k);
+    for (int64_t m : {9, 100})
+      for (int threads : {1, 2}) {
+        SCOPED_TRACE("images=" + std::to_string(images) + " m=" + std::to_string(m) +
+                     " threads=" + std::to_string(threads));
+        const std::vector<float> w = test::randomFloats(m * k, 1);
+        const std::vector<float> input = test::randomFloats(images * g.channels * g.inPixels(), 2);
+        const SgemmPackedLhs packed({w.data(), k, false}, m, k);
 
-      struct Images final : SgemmBatch {
-        const SgemmPackedLhs* packed;
-        const Conv2dGeometry* g;
-        const float* input;
-        float* out;
-        int64_t m, images;
-        int64_t count() const override { return images; }
-        SgemmProblem problem(int64_t i) const override {
-          SgemmProblem p;
-          p.lhs.packed = packed;
-          p.rhs.im2col = g;
-          p.rhs.image = input + i * g->channels * g->inPixels();
-          p.c = out + i * m * g->outPixels();
-          return p;
-        }
-      };
-      std::vector<float> out(images * m * n);
-      Images batch;
-      batch.packed = &packed, batch.g = &g, batch.input = input.data(), batch.out = out.data(), batch.m = m;
-      batch.images = images;
-      const size_t bytes = sgemmScratchBytes(m, n, k, true, false, threads);
-      std::vector<float> scratch(bytes / 4);
-      ThreadPool pool(threads);
-      sgemmBatched(m, n, k, batch, n, {}, scratch.data(), bytes, &pool, GetParam());
-
-      std::vector<float> col(k * n);
-      for (int64_t i = 0; i < images; ++i) {
-        im2col(g, input.data() + i * g.channels * g.inPixels(), col.data());
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t j = 0; j < n; ++j) {
-            double sum = 0;
-            for (int64_t kk = 0; kk < k; ++kk) sum += double(w[r * k + kk]) * col[kk * n + j];
-            ASSERT_NEAR(out[(i * m + r) * n + j], sum, 1e-5) << i << " " << r << " " << j;
+        struct Images final : SgemmBatch {
+          const SgemmPackedLhs* packed;
+          const Conv2dGeometry* g;
+          const float* input;
+          float* out;
+          int64_t m, images;
+          int64_t count() const override { return images; }
+          SgemmProblem problem(int64_t i) const override {
+            SgemmProblem p;
+            p.lhs.packed = packed;
+            p.rhs.im2col = g;
+            p.rhs.image = input + i * g->channels * g->inPixels();
+            p.c = out + i * m * g->outPixels();
+            return p;
           }
+        };
+        std::vector<float> out(images * m * n);
+        Images batch;
+        batch.packed = &packed, batch.g = &g, batch.input = input.data(), batch.out = out.data(), batch.m = m;
+        batch.images = images;
+        const size_t bytes = sgemmScratchBytes(m, n, k, true, false, threads);
+        std::vector<float> scratch(bytes / 4);
+        ThreadPool pool(threads);
+        sgemmBatched(m, n, k, batch, n, {}, scratch.data(), bytes, &pool, GetParam());
+
+        std::vector<float> col(k * n);
+        for (int64_t i = 0; i < images; ++i) {
+          im2col(g, input.data() + i * g.channels * g.inPixels(), col.data());
+          for (int64_t r = 0; r < m; ++r)
+            for (int64_t j = 0; j < n; ++j) {
+              double sum = 0;
+              for (int64_t kk = 0; kk < k; ++kk) sum += double(w[r * k + kk]) * col[kk * n + j];
+              ASSERT_NEAR(out[(i * m + r) * n + j], sum, 1e-5) << i << " " << r << " " << j;
+            }
+        }
       }
-    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, SgemmTest, ::testing::ValuesIn(test::testedIsas()),
