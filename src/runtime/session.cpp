@@ -384,9 +384,11 @@ class SessionImpl {
   // A Concat that can run in place: float, every part a contiguous block of
   // the output (nothing but size-1 dims before the axis), each part a distinct
   // arena value made by an earlier step with one output, which is neither a
-  // graph output nor itself a Concat run in place. Returns the byte offset of
-  // each part in the output, or nothing.
-  std::vector<size_t> concatSlices(size_t c, const std::vector<int>& producer) const {
+  // graph output, nor itself a Concat run in place, nor a part of another
+  // Concat run in place (`concatOfPart`). Returns the byte offset of each part
+  // in the output, or nothing.
+  std::vector<size_t> concatSlices(size_t c, const std::vector<int>& producer,
+                                   const std::vector<int>& concatOfPart) const {
     const Step& step = steps_[c];
     const Node& node = graph_.nodes[step.node];
     if (node.op != "Concat" || step.outputs.size() != 1) return {};
@@ -402,6 +404,7 @@ class SessionImpl {
     for (size_t i = 0; i < step.inputs.size(); ++i) {
       const int root = step.inputs[i];
       if (root < 0 || values_[root].place != Place::kArena || values_[root].dtype != DType::kFloat32) return {};
+      if (concatOfPart[root] >= 0) return {};
       const int p = producer[root];
       if (p < 0 || static_cast<size_t>(p) >= c || steps_[p].outputs.size() != 1 || steps_[p].inPlace) return {};
       for (size_t j = 0; j < i; ++j)
@@ -453,7 +456,7 @@ class SessionImpl {
     std::vector<size_t> partOffset(values_.size(), 0);
     for (size_t s = 0; s < steps_.size(); ++s) {
       for (int id : steps_[s].outputs) producer[id] = static_cast<int>(s);
-      const std::vector<size_t> offsets = concatSlices(s, producer);
+      const std::vector<size_t> offsets = concatSlices(s, producer, concatOfPart);
       if (offsets.empty()) continue;
       steps_[s].inPlace = true;
       nodePlans_[steps_[s].node].kernel = "concat.in_place";
@@ -491,21 +494,19 @@ class SessionImpl {
   // A new arena buffer for each output of step s, or an input's buffer reused.
   void planStepOutputs(size_t s, std::vector<BufferRequest>& requests, std::vector<int>& bufferOfValue,
                        std::vector<bool>& holdsSlices, const std::vector<int>& lastRead) {
-    {
-      const int reuse = reusableInputBuffer(s, bufferOfValue, lastRead, holdsSlices);
-      for (int id : steps_[s].outputs) {
-        if (reuse >= 0) {
-          values_[id].arenaBuffer = reuse;
-          bufferOfValue[id] = reuse;
-          continue;
-        }
-        values_[id].arenaBuffer = static_cast<int>(requests.size());
-        bufferOfValue[id] = values_[id].arenaBuffer;
-        const int64_t bytes = checkedBytes(shapeElements(values_[id].shape), sizeof(float),
-                                           graph_.nodes[steps_[s].node].describe(), "output '" + graph_.values[id].name + "'");
-        requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), static_cast<int>(s)});
-        holdsSlices.push_back(false);
+    const int reuse = reusableInputBuffer(s, bufferOfValue, lastRead, holdsSlices);
+    for (int id : steps_[s].outputs) {
+      if (reuse >= 0) {
+        values_[id].arenaBuffer = reuse;
+        bufferOfValue[id] = reuse;
+        continue;
       }
+      values_[id].arenaBuffer = static_cast<int>(requests.size());
+      bufferOfValue[id] = values_[id].arenaBuffer;
+      const int64_t bytes = checkedBytes(shapeElements(values_[id].shape), sizeof(float),
+                                         graph_.nodes[steps_[s].node].describe(), "output '" + graph_.values[id].name + "'");
+      requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), static_cast<int>(s)});
+      holdsSlices.push_back(false);
     }
   }
 

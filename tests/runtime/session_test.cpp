@@ -237,6 +237,34 @@ TEST(Session, ConcatPartsAreWrittenInPlaceWhenContiguous) {
   }
 }
 
+// A value that is a part of two Concats can be written in place into one of
+// them only; the other copies.
+TEST(Session, AValueConcatenatedTwiceIsWrittenInPlaceOnce) {
+  GraphBuilder b;
+  const int x = b.input("x", {1, 2, 4});
+  const int a = b.node("Relu", {x});
+  const int s = b.node("Sigmoid", {x});
+  const int n = b.node("Neg", {x});
+  const int d = b.node("Concat", {a, s}, {{"axis", int64_t{1}}});
+  const int e = b.node("Concat", {a, n}, {{"axis", int64_t{1}}});
+  b.g.outputs = {d, e};
+  b.g.values[d].name = "d";
+  b.g.values[e].name = "e";
+  Session session(Model::fromGraph(b.g));
+  const auto plan = session.plan();
+  EXPECT_EQ(plan[3].kernel, "concat.in_place");
+  EXPECT_NE(plan[4].kernel, "concat.in_place");
+  const std::vector<float> input = {-1, 2, -3, 4, 5, -6, 7, -8};
+  const auto out = session.run({{"x", Tensor({1, 2, 4}, input)}});
+  for (int i = 0; i < 8; ++i) {
+    const float relu = std::max(0.0f, input[i]);
+    EXPECT_EQ(out.at("d").data[i], relu) << i;
+    EXPECT_NEAR(out.at("d").data[8 + i], 1.0f / (1.0f + std::exp(-input[i])), 1e-6f) << i;
+    EXPECT_EQ(out.at("e").data[i], relu) << i;
+    EXPECT_EQ(out.at("e").data[8 + i], -input[i]) << i;
+  }
+}
+
 // A part that is also a graph output keeps its own buffer.
 TEST(Session, ConcatPartThatIsAGraphOutputIsNotWrittenInPlace) {
   GraphBuilder b;
