@@ -181,6 +181,9 @@ constexpr int64_t kMinTileCols = 32;
 // (small N: late ResNet layers, N = 49) is packed once per product, in
 // parallel, and shared - if it is at most this big.
 constexpr int64_t kSharedRhsMaxBytes = 8 << 20;
+// A run-time A (the activations of a linear layer, ViT's 197 tokens) is
+// packed once and shared by the column tiles if it is at most this big.
+constexpr int64_t kSharedLhsMaxBytes = 8 << 20;
 // Each extra thread must get at least this many multiply-adds: below it
 // (e.g. the 1x1 convolutions of a squeeze-excitation block, N = 1) waking a
 // thread costs more than it saves.
@@ -198,18 +201,24 @@ struct Tiling {
   int64_t lhsBlockRows = 0;  // rows of an A block (multiple of MR)
   int64_t kBlock = 0;        // K block
   bool shareRhs = false;     // pack B whole, once per product, shared by the threads
+  bool shareLhs = false;     // pack A whole, once, shared by the column tiles (and threads)
   int64_t lhsFloats = 0;     // per-thread scratch for a run-time A block
   int64_t rhsFloats = 0;     // per-thread scratch for a run-time B block
-  int64_t sharedFloats = 0;  // scratch for a shared packed B
+  int64_t sharedRhsFloats = 0;  // scratch for a shared packed B
+  int64_t sharedLhsFloats = 0;  // scratch for a shared packed A
   int64_t slotFloats() const { return lhsFloats + rhsFloats; }
+  int64_t sharedFloats() const { return sharedRhsFloats + sharedLhsFloats; }
 };
 
 // Tiles for `count` products on `threads` threads; count 0 gives the largest
 // tiles (the scratch bound). `mayShareRhs`: a narrow run-time B may be packed
 // once per product and shared - not when the products themselves feed the
 // threads (12 attention heads), as the products are then run one at a time.
+// `mayShareLhs`: a run-time A times packed weights (a linear layer) may be
+// packed once and shared by all column tiles instead of once per tile - for a
+// single product.
 Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked, bool rhsPacked, bool rhsEncoded,
-                  int threads, bool mayShareRhs) {
+                  int threads, bool mayShareRhs, bool mayShareLhs) {
   Tiling t;
   t.kBlock = sgemmDepthBlock(k);
   t.shareRhs = mayShareRhs && !rhsPacked && !rhsEncoded && threads > 1 && ceilDiv(n, kRunTimeRhsCols) < threads &&
@@ -246,11 +255,16 @@ Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked
       }
     }
   }
+  // For the bound (count 0) A may be shared whatever the tiles: splitting
+  // for threads can make one column tile several.
+  t.shareLhs = mayShareLhs && count <= 1 && !lhsPacked && rhsPacked && (count == 0 || ceilDiv(n, t.nc) > 1) &&
+               roundUp(m, MR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedLhsMaxBytes;
   t.lhsBlockRows = std::min(t.mc, evenTile(t.mc, kLhsBlockRows, MR));
   const int64_t kc = std::min(k, t.kBlock);
-  t.lhsFloats = lhsPacked ? 0 : roundUp(t.lhsBlockRows * kc, 16);
+  t.lhsFloats = lhsPacked || t.shareLhs ? 0 : roundUp(t.lhsBlockRows * kc, 16);
   t.rhsFloats = rhsAhead ? 0 : roundUp(sgemmRhsPanelStride(kc) * ceilDiv(t.nc, NR), 16);
-  t.sharedFloats = t.shareRhs ? roundUp(roundUp(n, NR) * k, 16) : 0;
+  t.sharedRhsFloats = t.shareRhs ? roundUp(roundUp(n, NR) * k, 16) : 0;
+  t.sharedLhsFloats = t.shareLhs ? roundUp(roundUp(m, MR) * k, 16) : 0;
   return t;
 }
 
@@ -264,6 +278,7 @@ struct Job {
   int64_t mTiles, nTiles, tilesPerProblem;
   float* slots;         // per-thread scratch
   float* sharedRhs;     // the shared packed B (shareRhs)
+  float* sharedLhs;     // the shared packed A (shareLhs)
   int64_t firstProblem, lastProblem;  // the products of the current parallel phase
   std::atomic<int64_t> next{0};
 };
@@ -335,6 +350,8 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
       const float* a = lhsBlock;
       if (p.lhs.packed)
         a = p.lhs.packed->panels(k0, (m0 + mb) / MR);
+      else if (job.sharedLhs)
+        a = panelsAt(job.sharedLhs, roundUp(job.m, MR), job.k, k0, (m0 + mb) / MR, MR);
       else if (p.lhs.encoded)
         decodePackLhs(*p.lhs.encoded, m0 + mb, blockRows, k0, kc, lhsBlock, job.isa);
       else
@@ -399,6 +416,36 @@ void packSharedRhs(const Job& job, const SgemmRhs& rhs, ThreadPool* pool, int64_
     for (size_t i = 0; i < tasks; ++i) task(i, 0);
 }
 
+// Packs the whole A of the single product into the shared layout, in
+// parallel over (K block, group of row panels).
+void packSharedLhs(const Job& job, const SgemmMatrix& a, ThreadPool* pool, int64_t workers) {
+  constexpr int64_t kPanelsPerTask = 8;
+  const int64_t kb = job.tiling.kBlock;
+  const int64_t kBlocks = ceilDiv(job.k, kb);
+  const int64_t panelGroups = ceilDiv(ceilDiv(job.m, MR), kPanelsPerTask);
+  struct Pack {
+    const Job* job;
+    const SgemmMatrix* a;
+    int64_t panelGroups;
+  } pack{&job, &a, panelGroups};
+  const Pack* shared = &pack;
+  auto task = [shared](size_t index, int) {
+    const Job& job = *shared->job;
+    const int64_t kb = job.tiling.kBlock;
+    const int64_t k0 = static_cast<int64_t>(index) / shared->panelGroups * kb;
+    const int64_t kc = std::min(kb, job.k - k0);
+    const int64_t i0 = static_cast<int64_t>(index) % shared->panelGroups * kPanelsPerTask * MR;
+    const int64_t rows = std::min(kPanelsPerTask * MR, job.m - i0);
+    float* out = const_cast<float*>(panelsAt(job.sharedLhs, roundUp(job.m, MR), job.k, k0, i0 / MR, MR));
+    sgemmPackLhs(*shared->a, i0, rows, k0, kc, out);
+  };
+  const size_t tasks = static_cast<size_t>(kBlocks * panelGroups);
+  if (workers > 1 && tasks > 1)
+    pool->parallelTasks(tasks, task);
+  else
+    for (size_t i = 0; i < tasks; ++i) task(i, 0);
+}
+
 void runPhase(Job& job, ThreadPool* pool, int64_t threads) {
   job.next.store(0, std::memory_order_relaxed);
   const int64_t workers = std::min(threads, (job.lastProblem - job.firstProblem) * job.tilesPerProblem);
@@ -432,8 +479,8 @@ size_t sgemmScratchBytes(int64_t m, int64_t n, int64_t k, bool lhsPacked, bool r
   size_t bound = 0;
   for (int th = 1; th <= std::max(threads, 1); ++th)
     for (bool share : {false, true}) {
-      const Tiling t = planTiling(m, n, k, 0, lhsPacked, rhsPacked, rhsEncoded, th, share);
-      bound = std::max(bound, static_cast<size_t>(t.sharedFloats + t.slotFloats() * th) * sizeof(float));
+      const Tiling t = planTiling(m, n, k, 0, lhsPacked, rhsPacked, rhsEncoded, th, share, share);
+      bound = std::max(bound, static_cast<size_t>(t.sharedFloats() + t.slotFloats() * th) * sizeof(float));
     }
   return bound;
 }
@@ -451,10 +498,13 @@ void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int6
   int threads = pool ? pool->threads() : 1;
   const int64_t multiplyAdds = m * n * std::max<int64_t>(k, 1) * count;
   threads = static_cast<int>(std::clamp<int64_t>(multiplyAdds / kMinMultiplyAddsPerThread, 1, threads));
-  auto plan = [&](int th) { return planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, th, count < th); };
+  const bool lhsEncoded = first.lhs.encoded != nullptr;
+  auto plan = [&](int th) {
+    return planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, th, count < th, !lhsEncoded);
+  };
   Tiling tiling = plan(threads);
   auto needed = [&](const Tiling& t, int th) {
-    return static_cast<size_t>(t.sharedFloats + t.slotFloats() * th) * sizeof(float);
+    return static_cast<size_t>(t.sharedFloats() + t.slotFloats() * th) * sizeof(float);
   };
   while (threads > 1 && needed(tiling, threads) > scratchBytes) {
     --threads;
@@ -480,9 +530,11 @@ void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int6
   job.nTiles = ceilDiv(n, tiling.nc);
   job.tilesPerProblem = job.mTiles * job.nTiles;
   job.sharedRhs = tiling.shareRhs ? static_cast<float*>(scratch) : nullptr;
-  job.slots = static_cast<float*>(scratch) + tiling.sharedFloats;
+  job.sharedLhs = tiling.shareLhs ? static_cast<float*>(scratch) + tiling.sharedRhsFloats : nullptr;
+  job.slots = static_cast<float*>(scratch) + tiling.sharedFloats();
 
   if (!tiling.shareRhs) {  // one phase: the tiles of every product
+    if (tiling.shareLhs) packSharedLhs(job, first.lhs.matrix, pool, threads);  // a single product
     job.firstProblem = 0;
     job.lastProblem = count;
     runPhase(job, pool, threads);

@@ -35,6 +35,9 @@
 //    ResNet's last stage) is packed once per product by all threads together
 //    and shared, instead of once per row tile - unless a batch has at least
 //    as many products as threads, which then share out whole products.
+//  - Likewise a run-time A times packed weights (a linear layer: ViT's 197
+//    tokens) is packed once, by all threads together, and shared by every
+//    column tile, instead of once per tile and thread.
 //
 // Isa::kScalar and Isa::kAvx2 share the packing; only the micro-kernels differ.
 #include <cstddef>
