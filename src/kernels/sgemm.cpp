@@ -178,12 +178,10 @@ constexpr int64_t kPackedRhsCols = 512;
 constexpr int64_t kMinTileRows = 24;
 constexpr int64_t kMinTileCols = 32;
 // A run-time B whose tiles would have to be split by rows to feed the threads
-// (small N: late ResNet layers, N = 49) is packed once per product, in
+// (small N: late ResNet layers, N = 49), or a run-time A times packed weights
+// (a linear layer: ViT's 197 tokens), is packed once per product, in
 // parallel, and shared - if it is at most this big.
-constexpr int64_t kSharedRhsMaxBytes = 8 << 20;
-// A run-time A (the activations of a linear layer, ViT's 197 tokens) is
-// packed once and shared by the column tiles if it is at most this big.
-constexpr int64_t kSharedLhsMaxBytes = 8 << 20;
+constexpr int64_t kSharedOperandMaxBytes = 8 << 20;
 // Each extra thread must get at least this many multiply-adds: below it
 // (e.g. the 1x1 convolutions of a squeeze-excitation block, N = 1) waking a
 // thread costs more than it saves.
@@ -222,7 +220,8 @@ Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked
   Tiling t;
   t.kBlock = sgemmDepthBlock(k);
   t.shareRhs = mayShareRhs && !rhsPacked && !rhsEncoded && threads > 1 && ceilDiv(n, kRunTimeRhsCols) < threads &&
-               m >= 2 * kMinTileRows && roundUp(n, NR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedRhsMaxBytes;
+               m >= 2 * kMinTileRows &&
+               roundUp(n, NR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedOperandMaxBytes;
   const bool rhsAhead = rhsPacked || t.shareRhs;
   t.mc = evenTile(m, kTileRows, MR);
   t.nc = evenTile(n, rhsAhead ? kPackedRhsCols : kRunTimeRhsCols, NR);
@@ -258,7 +257,7 @@ Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked
   // For the bound (count 0) A may be shared whatever the tiles: splitting
   // for threads can make one column tile several.
   t.shareLhs = mayShareLhs && count <= 1 && !lhsPacked && rhsPacked && (count == 0 || ceilDiv(n, t.nc) > 1) &&
-               roundUp(m, MR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedLhsMaxBytes;
+               roundUp(m, MR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedOperandMaxBytes;
   t.lhsBlockRows = std::min(t.mc, evenTile(t.mc, kLhsBlockRows, MR));
   const int64_t kc = std::min(k, t.kBlock);
   t.lhsFloats = lhsPacked || t.shareLhs ? 0 : roundUp(t.lhsBlockRows * kc, 16);
@@ -383,67 +382,48 @@ void runWorker(Job& job, int64_t slot) {
   }
 }
 
-// Packs the whole B of one product into the shared layout, in parallel over
-// (K block, group of panels).
-void packSharedRhs(const Job& job, const SgemmRhs& rhs, ThreadPool* pool, int64_t workers) {
-  constexpr int64_t kPanelsPerTask = 4;
-  const int64_t kb = job.tiling.kBlock;
-  const int64_t kBlocks = ceilDiv(job.k, kb);
-  const int64_t panelGroups = ceilDiv(ceilDiv(job.n, NR), kPanelsPerTask);
-  struct Pack {
+// Calls pack(k0, kc, first, count) for every K block and every group of
+// `perTask` panels of `width` along a dimension of `extent`: the tasks of
+// packing a whole operand into its shared layout, in parallel on `workers`.
+template <class Pack>
+void packSharedPanels(const Job& job, int64_t extent, int64_t width, int64_t perTask, ThreadPool* pool,
+                      int64_t workers, const Pack& pack) {
+  struct Tasks {
     const Job* job;
-    const SgemmRhs* rhs;
-    int64_t panelGroups;
-  } pack{&job, &rhs, panelGroups};
-  const Pack* shared = &pack;
+    const Pack* pack;
+    int64_t extent, groupWidth, groups;
+  } tasks{&job, &pack, extent, perTask * width, ceilDiv(ceilDiv(extent, width), perTask)};
+  const Tasks* shared = &tasks;  // one pointer: the std::function below stays allocation-free
   auto task = [shared](size_t index, int) {
-    const Job& job = *shared->job;
-    const int64_t kb = job.tiling.kBlock;
-    const int64_t k0 = static_cast<int64_t>(index) / shared->panelGroups * kb;
-    const int64_t kc = std::min(kb, job.k - k0);
-    const int64_t j0 = static_cast<int64_t>(index) % shared->panelGroups * kPanelsPerTask * NR;
-    const int64_t cols = std::min(kPanelsPerTask * NR, job.n - j0);
-    float* out = const_cast<float*>(panelsAt(job.sharedRhs, roundUp(job.n, NR), job.k, k0, j0 / NR, NR));
-    if (shared->rhs->im2col)
-      job.kernels.packIm2col(*shared->rhs->im2col, shared->rhs->image, k0, kc, j0, cols, out, kc * NR);
-    else
-      sgemmPackRhs(shared->rhs->matrix, k0, kc, j0, cols, out);
+    const int64_t kb = shared->job->tiling.kBlock;
+    const int64_t k0 = static_cast<int64_t>(index) / shared->groups * kb;
+    const int64_t first = static_cast<int64_t>(index) % shared->groups * shared->groupWidth;
+    (*shared->pack)(k0, std::min(kb, shared->job->k - k0), first, std::min(shared->groupWidth, shared->extent - first));
   };
-  const size_t tasks = static_cast<size_t>(kBlocks * panelGroups);
-  if (workers > 1)
-    pool->parallelTasks(tasks, task);
+  const size_t count = static_cast<size_t>(ceilDiv(job.k, job.tiling.kBlock) * tasks.groups);
+  if (workers > 1 && count > 1)
+    pool->parallelTasks(count, task);
   else
-    for (size_t i = 0; i < tasks; ++i) task(i, 0);
+    for (size_t i = 0; i < count; ++i) task(i, 0);
 }
 
-// Packs the whole A of the single product into the shared layout, in
-// parallel over (K block, group of row panels).
+// Packs the whole B of one product into the shared layout.
+void packSharedRhs(const Job& job, const SgemmRhs& rhs, ThreadPool* pool, int64_t workers) {
+  packSharedPanels(job, job.n, NR, 4, pool, workers, [&](int64_t k0, int64_t kc, int64_t j0, int64_t cols) {
+    float* out = const_cast<float*>(panelsAt(job.sharedRhs, roundUp(job.n, NR), job.k, k0, j0 / NR, NR));
+    if (rhs.im2col)
+      job.kernels.packIm2col(*rhs.im2col, rhs.image, k0, kc, j0, cols, out, kc * NR);
+    else
+      sgemmPackRhs(rhs.matrix, k0, kc, j0, cols, out);
+  });
+}
+
+// Packs the whole A of the single product into the shared layout.
 void packSharedLhs(const Job& job, const SgemmMatrix& a, ThreadPool* pool, int64_t workers) {
-  constexpr int64_t kPanelsPerTask = 8;
-  const int64_t kb = job.tiling.kBlock;
-  const int64_t kBlocks = ceilDiv(job.k, kb);
-  const int64_t panelGroups = ceilDiv(ceilDiv(job.m, MR), kPanelsPerTask);
-  struct Pack {
-    const Job* job;
-    const SgemmMatrix* a;
-    int64_t panelGroups;
-  } pack{&job, &a, panelGroups};
-  const Pack* shared = &pack;
-  auto task = [shared](size_t index, int) {
-    const Job& job = *shared->job;
-    const int64_t kb = job.tiling.kBlock;
-    const int64_t k0 = static_cast<int64_t>(index) / shared->panelGroups * kb;
-    const int64_t kc = std::min(kb, job.k - k0);
-    const int64_t i0 = static_cast<int64_t>(index) % shared->panelGroups * kPanelsPerTask * MR;
-    const int64_t rows = std::min(kPanelsPerTask * MR, job.m - i0);
+  packSharedPanels(job, job.m, MR, 8, pool, workers, [&](int64_t k0, int64_t kc, int64_t i0, int64_t rows) {
     float* out = const_cast<float*>(panelsAt(job.sharedLhs, roundUp(job.m, MR), job.k, k0, i0 / MR, MR));
-    sgemmPackLhs(*shared->a, i0, rows, k0, kc, out);
-  };
-  const size_t tasks = static_cast<size_t>(kBlocks * panelGroups);
-  if (workers > 1 && tasks > 1)
-    pool->parallelTasks(tasks, task);
-  else
-    for (size_t i = 0; i < tasks; ++i) task(i, 0);
+    sgemmPackLhs(a, i0, rows, k0, kc, out);
+  });
 }
 
 void runPhase(Job& job, ThreadPool* pool, int64_t threads) {

@@ -1,12 +1,12 @@
 // Depthwise convolution, AVX2, on a zero-padded copy of the plane: output
-// rows are computed 4 at a time (then 2, then 1), in whole vectors of 8 columns (the last one
-// stored in part), so 4 independent accumulators are in flight however narrow
-// the plane; stride 2 de-interleaves the even inputs. 3x3 and 5x5 filters are
-// unrolled at compile time, so the accumulators stay in registers.
+// rows are computed 4 at a time (then 2, then 1), in whole vectors of 8
+// columns (the last one stored in part), so several independent accumulators
+// are in flight however narrow the plane; stride 2 de-interleaves the even
+// inputs. 3x3 and 5x5 filters are unrolled at compile time, so the
+// accumulators stay in registers.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/depthwise.h"
 #include "kernels/x86/avx2_math.h"
