@@ -418,12 +418,30 @@ class SessionImpl {
     return offsets;
   }
 
+  // The arena buffers being planned: one request (size, liveness) each, and
+  // whether it holds the output of an in-place Concat (its parts' slices).
+  struct ArenaBuffers {
+    std::vector<BufferRequest> requests;
+    std::vector<bool> holdsSlices;
+    int add(size_t bytes, size_t step, bool slices) {
+      requests.push_back({bytes, static_cast<int>(step), static_cast<int>(step)});
+      holdsSlices.push_back(slices);
+      return static_cast<int>(requests.size()) - 1;
+    }
+  };
+
+  // Bytes of value `id`, the output of step s (an Error naming the node on overflow).
+  size_t outputBytes(int id, size_t s) const {
+    return static_cast<size_t>(checkedBytes(shapeElements(values_[id].shape), sizeof(float),
+                                            graph_.nodes[steps_[s].node].describe(),
+                                            "output '" + graph_.values[id].name + "'"));
+  }
+
   // The arena buffer a step may write its output into: that of an input it
   // reads elementwise (Executor::inputsReadElementwise), of the output's
   // shape, which no later step reads and which holds nothing else (not the
   // output of an in-place Concat); -1 if none.
-  int reusableInputBuffer(size_t s, const std::vector<int>& bufferOfValue, const std::vector<int>& lastRead,
-                          const std::vector<bool>& holdsSlices) const {
+  int reusableInputBuffer(size_t s, const std::vector<int>& lastRead, const ArenaBuffers& buffers) const {
     const Step& step = steps_[s];
     if (step.outputs.size() != 1) return -1;
     const Node& node = graph_.nodes[step.node];
@@ -431,14 +449,15 @@ class SessionImpl {
     for (size_t i : step.executor->inputsReadElementwise()) {
       if (i >= node.inputs.size()) continue;
       const int root = step.inputs[i];
-      if (root < 0 || bufferOfValue[root] < 0 || lastRead[root] != static_cast<int>(s)) continue;
-      if (holdsSlices[bufferOfValue[root]]) continue;
+      if (root < 0 || lastRead[root] != static_cast<int>(s)) continue;
+      const int buffer = values_[root].arenaBuffer;
+      if (buffer < 0 || buffers.holdsSlices[buffer]) continue;
       if (values_[node.inputs[i]].shape != outShape) continue;
       // Every other input of this step must not share that buffer (x + x).
       bool shared = false;
       for (size_t j = 0; j < node.inputs.size(); ++j)
-        shared = shared || (j != i && step.inputs[j] >= 0 && bufferOfValue[step.inputs[j]] == bufferOfValue[root]);
-      if (!shared) return bufferOfValue[root];
+        shared = shared || (j != i && step.inputs[j] >= 0 && values_[step.inputs[j]].arenaBuffer == buffer);
+      if (!shared) return buffer;
     }
     return -1;
   }
@@ -446,8 +465,7 @@ class SessionImpl {
   void planMemory() {
     // Liveness of arena buffers, in step indices. An elementwise step whose
     // input dies there writes its output over that input (one buffer).
-    std::vector<BufferRequest> requests;
-    std::vector<int> bufferOfValue(values_.size(), -1);
+    ArenaBuffers buffers;
     const std::vector<int> lastRead = lastReadingStep();
 
     // Concats run in place: each part is written as a slice of the output,
@@ -465,57 +483,35 @@ class SessionImpl {
         partOffset[steps_[s].inputs[i]] = offsets[i];
       }
     }
-    std::vector<bool> holdsSlices;
 
     for (size_t s = 0; s < steps_.size(); ++s) {
       const int part = steps_[s].outputs.size() == 1 ? steps_[s].outputs[0] : -1;
       if (part >= 0 && concatOfPart[part] >= 0) {
         const int whole = steps_[concatOfPart[part]].outputs[0];
-        if (bufferOfValue[whole] < 0) {
-          values_[whole].arenaBuffer = bufferOfValue[whole] = static_cast<int>(requests.size());
-          const int64_t bytes = checkedBytes(shapeElements(values_[whole].shape), sizeof(float),
-                                             graph_.nodes[steps_[concatOfPart[part]].node].describe(), "output");
-          requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), static_cast<int>(s)});
-          holdsSlices.push_back(true);
-        }
-        values_[part].arenaBuffer = bufferOfValue[part] = bufferOfValue[whole];
+        if (values_[whole].arenaBuffer < 0)
+          values_[whole].arenaBuffer = buffers.add(outputBytes(whole, concatOfPart[part]), s, true);
+        values_[part].arenaBuffer = values_[whole].arenaBuffer;
         values_[part].arenaOffset = partOffset[part];
-      } else if (steps_[s].inPlace) {
-        // Its output's buffer was made with its first part.
-      } else {
-        planStepOutputs(s, requests, bufferOfValue, holdsSlices, lastRead);
+      } else if (!steps_[s].inPlace) {  // an in-place Concat's buffer was made with its first part
+        const int reuse = reusableInputBuffer(s, lastRead, buffers);
+        for (int id : steps_[s].outputs)
+          values_[id].arenaBuffer = reuse >= 0 ? reuse : buffers.add(outputBytes(id, s), s, false);
       }
       for (int id : steps_[s].inputs)
-        if (id >= 0 && bufferOfValue[id] >= 0) requests[bufferOfValue[id]].lastUse = static_cast<int>(s);
+        if (id >= 0 && values_[id].arenaBuffer >= 0)
+          buffers.requests[values_[id].arenaBuffer].lastUse = static_cast<int>(s);
     }
-    finishMemoryPlan(requests, bufferOfValue);
-  }
-
-  // A new arena buffer for each output of step s, or an input's buffer reused.
-  void planStepOutputs(size_t s, std::vector<BufferRequest>& requests, std::vector<int>& bufferOfValue,
-                       std::vector<bool>& holdsSlices, const std::vector<int>& lastRead) {
-    const int reuse = reusableInputBuffer(s, bufferOfValue, lastRead, holdsSlices);
-    for (int id : steps_[s].outputs) {
-      if (reuse >= 0) {
-        values_[id].arenaBuffer = reuse;
-        bufferOfValue[id] = reuse;
-        continue;
-      }
-      values_[id].arenaBuffer = static_cast<int>(requests.size());
-      bufferOfValue[id] = values_[id].arenaBuffer;
-      const int64_t bytes = checkedBytes(shapeElements(values_[id].shape), sizeof(float),
-                                         graph_.nodes[steps_[s].node].describe(), "output '" + graph_.values[id].name + "'");
-      requests.push_back({static_cast<size_t>(bytes), static_cast<int>(s), static_cast<int>(s)});
-      holdsSlices.push_back(false);
-    }
-  }
-
-  void finishMemoryPlan(std::vector<BufferRequest>& requests, const std::vector<int>& bufferOfValue) {
     const int end = static_cast<int>(steps_.size());
     for (int id : graph_.outputs) {
-      const int root = rootOf(id);
-      if (bufferOfValue[root] >= 0) requests[bufferOfValue[root]].lastUse = end;
+      const int buffer = values_[rootOf(id)].arenaBuffer;
+      if (buffer >= 0) buffers.requests[buffer].lastUse = end;
     }
+    allocatePlannedMemory(buffers.requests);
+  }
+
+  // The arena laid out from the buffer requests, the executors' scratch, and
+  // the memory statistics.
+  void allocatePlannedMemory(const std::vector<BufferRequest>& requests) {
     ArenaPlanner planner;
     arenaPlan_ = planner.plan(requests);
     const size_t physical = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
