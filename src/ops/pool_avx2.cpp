@@ -6,10 +6,11 @@
 
 #include <algorithm>
 #include <cstdint>
+
+#include "kernels/x86/avx2_lanes.h"
 #include "ops/row_kernels.h"
 
 namespace petrel {
-
 
 namespace {
 
@@ -32,15 +33,6 @@ __m256 combine(__m256 acc, __m256 x) {
   return IsMax ? _mm256_max_ps(acc, x) : _mm256_add_ps(acc, x);
 }
 
-// p[0], p[2], ..., p[14] (odd = false) or p[1], p[3], ..., p[15] (odd = true).
-template <bool Odd>
-__m256 everyOther(const float* p) {
-  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
-  const __m256 mixed = Odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))
-                           : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
 template <bool IsMax>
 void windowRowAvx2(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel, int64_t dilation) {
   int64_t o = 0;
@@ -57,9 +49,9 @@ void windowRowAvx2(const float* in, float* out, int64_t n, int64_t stride, int64
     // while one more output follows, whose taps lie past it.
     for (; o + 9 <= n; o += 8) {
       const float* p = in + 2 * o;
-      __m256 acc = everyOther<false>(p);
+      __m256 acc = avx2::everyOther<false>(p);
       for (int64_t t = 1; t < kernel; ++t)
-        acc = combine<IsMax>(acc, t % 2 ? everyOther<true>(p + t - 1) : everyOther<false>(p + t));
+        acc = combine<IsMax>(acc, t % 2 ? avx2::everyOther<true>(p + t - 1) : avx2::everyOther<false>(p + t));
       _mm256_storeu_ps(out + o, acc);
     }
   }

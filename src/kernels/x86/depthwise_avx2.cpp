@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "kernels/depthwise.h"
+#include "kernels/x86/avx2_lanes.h"
 #include "kernels/x86/avx2_math.h"
 
 namespace petrel {
@@ -18,11 +19,7 @@ namespace {
 // The 8 inputs of one tap: p[0..7] (stride 1) or p[0], p[2], ..., p[14] (stride 2).
 template <int S>
 [[gnu::always_inline]] inline __m256 loadInputs(const float* p) {
-  if (S == 1) return _mm256_loadu_ps(p);
-  const __m256 lo = _mm256_loadu_ps(p);
-  const __m256 hi = _mm256_loadu_ps(p + 8);
-  const __m256 mixed = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+  return S == 1 ? _mm256_loadu_ps(p) : avx2::everyOther(p);
 }
 
 struct PlaneArgs {

@@ -4,6 +4,7 @@
 
 #include "kernels/sgemm_internal.h"
 #include "kernels/sgemm_pack_im2col.h"
+#include "kernels/x86/avx2_lanes.h"
 
 namespace petrel {
 
@@ -27,9 +28,7 @@ struct Avx2RunCopy {
     if (stride == 2) {
       // 8 outputs from 16 inputs; the last input read, src[2t + 15], must be in the run.
       for (; t + 8 < n; t += 8) {
-        const __m256 lo = _mm256_loadu_ps(src + 2 * t), hi = _mm256_loadu_ps(src + 2 * t + 8);
-        const __m256 evens = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
-        _mm256_storeu_ps(dst + t, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), 0xD8)));
+        _mm256_storeu_ps(dst + t, avx2::everyOther(src + 2 * t));
       }
     }
     for (; t < n; ++t) dst[t] = src[t * stride];

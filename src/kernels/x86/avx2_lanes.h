@@ -1,0 +1,19 @@
+#pragma once
+// Lane shuffles shared by the AVX2 kernels. Include only from *_avx2.cpp files
+// (compiled with -mavx2): every file that includes it is built for AVX2.
+#include <immintrin.h>
+
+namespace petrel::avx2 {
+
+// p[0], p[2], ..., p[14] (Odd false) or p[1], p[3], ..., p[15] (Odd true):
+// the inputs of a stride-2 row. Reads p[0..15].
+template <bool Odd = false>
+[[gnu::always_inline]] inline __m256 everyOther(const float* p) {
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6 (or the odd ones), then the 64-bit pairs in order.
+  const __m256 mixed = Odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))
+                           : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+}  // namespace petrel::avx2
