@@ -3,7 +3,14 @@
 // (compiled with -mavx2): every file that includes it is built for AVX2.
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace petrel::avx2 {
+
+// Lanes [0, n) set, for n in [0, 8]: the mask of a partial last vector.
+[[gnu::always_inline]] inline __m256i firstLanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 
 // p[0], p[2], ..., p[14] (Odd false) or p[1], p[3], ..., p[15] (Odd true):
 // the inputs of a stride-2 row. Reads p[0..15].

@@ -94,8 +94,7 @@ template <int R, int S, int KH, int KW>
     for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * g.outW + ow, v[r]);
   }
   if (whole < g.outW) {  // the padded plane is wide enough for a whole vector: store part of it
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(g.outW - whole)),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i mask = avx2::firstLanes(g.outW - whole);
     __m256 v[R];
     computeVectors<R, S, KH, KW>(a, taps, top + whole * S, rowStep, v);
 #pragma GCC unroll 4
@@ -129,8 +128,7 @@ void outputRowsAnyKernel(const Conv2dGeometry& g, const PlaneArgs& a, const floa
 void copyRows(const Conv2dGeometry& g, const float* in, float* padded, int64_t rowStride) {
   const int64_t whole = g.inW / 8 * 8;
   const int64_t rest = g.inW - whole;
-  const __m256i tailMask =
-      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rest)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i tailMask = avx2::firstLanes(rest);
   for (int64_t ih = 0; ih < g.inH; ++ih) {
     const float* src = in + ih * g.inW;
     float* dst = padded + (g.padTop + ih) * rowStride + g.padLeft;

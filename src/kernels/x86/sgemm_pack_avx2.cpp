@@ -10,11 +10,6 @@ namespace petrel {
 
 namespace {
 
-// Lanes [0, n) set, for n in [0, 8].
-inline __m256i firstLanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 struct Avx2RunCopy {
   __attribute__((always_inline)) static void run(float* dst, const float* src, int64_t n, int64_t stride) {
     int64_t t = 0;
@@ -22,7 +17,7 @@ struct Avx2RunCopy {
       for (; t + 8 <= n; t += 8) _mm256_storeu_ps(dst + t, _mm256_loadu_ps(src + t));
       // The last few floats: a masked load (nothing read past the run), a
       // whole store (the packer allows 8 floats of overshoot).
-      if (t < n) _mm256_storeu_ps(dst + t, _mm256_maskload_ps(src + t, firstLanes(n - t)));
+      if (t < n) _mm256_storeu_ps(dst + t, _mm256_maskload_ps(src + t, avx2::firstLanes(n - t)));
       return;
     }
     if (stride == 2) {
