@@ -83,6 +83,7 @@ BENCHMARK(BM_SgemmPackedWeights)
     ->Args({512, 49, 2048})
     ->Args({2048, 49, 512})
     // MobileNetV2's expand and project 1x1 convolutions: small K or small M.
+    ->Args({96, 12544, 16})
     ->Args({144, 3136, 24})
     ->Args({24, 3136, 144})
     ->Args({384, 196, 64})

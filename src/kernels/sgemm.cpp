@@ -282,12 +282,12 @@ struct Job {
   std::atomic<int64_t> next{0};
 };
 
-// One MR x NR micro-tile. A short last row panel is stored by the kernel
-// itself (store.rows); tiles cut by the right edge of C go through a local
-// buffer so the micro-kernel always writes whole vectors.
-void microTile(const Job& job, const SgemmProblem& p, SgemmTileStore store, int64_t kc, const float* a,
-               const float* b, int64_t i, int64_t j) {
-  const int64_t rows = std::min(MR, job.m - i);
+// Rows [i, i + rows) of C against the B panel of columns [j, j + NR): one
+// micro-kernel call walks all their row panels (a short last one included).
+// Panels cut by the right edge of C go through a local buffer, one row panel
+// at a time, so the micro-kernel always writes whole vectors.
+void microTiles(const Job& job, const SgemmProblem& p, SgemmTileStore store, int64_t kc, const float* a,
+                const float* b, int64_t i, int64_t j, int64_t rows) {
   const int64_t cols = std::min(NR, job.n - j);
   float* c = p.c + i * job.ldc + j;
   if (store.bias == SgemmBias::kPerRow) store.biasValues = p.bias + i;
@@ -297,17 +297,22 @@ void microTile(const Job& job, const SgemmProblem& p, SgemmTileStore store, int6
     job.kernels.full(kc, a, b, c, job.ldc, store);
     return;
   }
-  alignas(64) float tile[MR * NR] = {};
-  alignas(64) float bias[NR] = {};
-  if (store.loadC)
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(tile + r * NR, c + r * job.ldc, cols * sizeof(float));
-  if (store.bias != SgemmBias::kNone) {
-    std::memcpy(bias, store.biasValues, (store.bias == SgemmBias::kPerRow ? rows : cols) * sizeof(float));
-    store.biasValues = bias;
-  }
   const SgemmMicroKernel kernel = cols <= NR / 2 ? job.kernels.narrow : job.kernels.full;
-  kernel(kc, a, b, tile, NR, store);
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(c + r * job.ldc, tile + r * NR, cols * sizeof(float));
+  const float* panelBias = store.biasValues;
+  for (int64_t i0 = 0; i0 < rows; i0 += MR, a += MR * kc, c += MR * job.ldc) {
+    store.rows = std::min(MR, rows - i0);
+    alignas(64) float tile[MR * NR] = {};
+    alignas(64) float bias[NR] = {};
+    if (store.loadC)
+      for (int64_t r = 0; r < store.rows; ++r) std::memcpy(tile + r * NR, c + r * job.ldc, cols * sizeof(float));
+    if (store.bias != SgemmBias::kNone) {
+      const bool perRow = store.bias == SgemmBias::kPerRow;
+      std::memcpy(bias, perRow ? panelBias + i0 : panelBias, (perRow ? store.rows : cols) * sizeof(float));
+      store.biasValues = bias;
+    }
+    kernel(kc, a, b, tile, NR, store);
+    for (int64_t r = 0; r < store.rows; ++r) std::memcpy(c + r * job.ldc, tile + r * NR, cols * sizeof(float));
+  }
 }
 
 void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhsBlock, float* rhsBlock) {
@@ -355,10 +360,8 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
         decodePackLhs(*p.lhs.encoded, m0 + mb, blockRows, k0, kc, lhsBlock, job.isa);
       else
         sgemmPackLhs(p.lhs.matrix, m0 + mb, blockRows, k0, kc, lhsBlock);
-      const int64_t rowPanels = ceilDiv(blockRows, MR);
       for (int64_t jp = 0; jp < colPanels; ++jp)
-        for (int64_t ip = 0; ip < rowPanels; ++ip)
-          microTile(job, p, store, kc, a + ip * MR * kc, b + jp * panelStride, m0 + mb + ip * MR, n0 + jp * NR);
+        microTiles(job, p, store, kc, a, b + jp * panelStride, m0 + mb, n0 + jp * NR, blockRows);
     }
   }
 }

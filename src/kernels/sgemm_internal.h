@@ -7,10 +7,12 @@
 
 namespace petrel {
 
-// How a micro-kernel writes its MR x NR tile of C: c = alpha * acc
-// (+ c if loadC); then on the last K block (finish): + bias, activation.
-// Only the first `rows` rows are read and written (the last row panel of C
-// may be short; the packed A panel is zero-padded past it).
+// How a micro-kernel writes its tiles of C: c = alpha * acc (+ c if loadC);
+// then on the last K block (finish): + bias, activation.
+// One call computes `rows` rows of C against one B panel: ceil(rows / MR) row
+// panels, whose packed A panels lie back to back (MR * kc floats each); only
+// those rows are read and written (the last row panel may be short; its
+// packed A panel is zero-padded past it). Per-row bias values start at row 0.
 struct SgemmTileStore {
   int64_t rows = kSgemmMR;
   float alpha = 1.0f;
@@ -21,14 +23,14 @@ struct SgemmTileStore {
   ActivationParams activation;
 };
 
-// c[MR][NR] (row stride ldc) <- packed A panel (kc x MR) times packed B panel (kc x NR).
+// c[rows][NR] (row stride ldc) <- packed A panels (kc x MR each) times packed B panel (kc x NR).
 using SgemmMicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                                   const SgemmTileStore& store);
 void sgemmKernel6x16Scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                            const SgemmTileStore& store);
 void sgemmKernel6x16Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                          const SgemmTileStore& store);
-// The same on the first NR/2 columns of a B panel (c[MR][NR/2]): for a last
+// The same on the first NR/2 columns of a B panel (c[rows][NR/2]): for a last
 // panel of at most 8 columns, half the work of a padded 6x16.
 void sgemmKernel6x8Scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                           const SgemmTileStore& store);
@@ -60,8 +62,8 @@ void sgemmPackRhsIm2colAvx2(const Conv2dGeometry& g, const float* image, int64_t
 
 // What differs between instruction sets.
 struct SgemmMicroKernels {
-  SgemmMicroKernel full;    // MR x NR
-  SgemmMicroKernel narrow;  // MR x NR/2
+  SgemmMicroKernel full;    // rows x NR
+  SgemmMicroKernel narrow;  // rows x NR/2
   SgemmIm2colPacker packIm2col;
 };
 SgemmMicroKernels sgemmMicroKernels(Isa isa);

@@ -1,31 +1,36 @@
 // The portable SGEMM micro-kernels: the fallback and the reference for the
 // SIMD ones (same packing, same epilogue order).
+#include <algorithm>
+
 #include "kernels/sgemm_internal.h"
 
 namespace petrel {
 
 namespace {
 
-// The first `Cols` columns of a packed panel (NR apart per k).
+// The first `Cols` columns of a packed panel (NR apart per k), for every row
+// panel of the tile.
 template <int64_t Cols>
 void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const SgemmTileStore& store) {
   constexpr int64_t MR = kSgemmMR;
-  float acc[MR][Cols] = {};
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += kSgemmNR)
-    for (int64_t i = 0; i < MR; ++i)
-      for (int64_t j = 0; j < Cols; ++j) acc[i][j] += a[i] * b[j];
+  for (int64_t i0 = 0; i0 < store.rows; i0 += MR, a += MR * kc) {
+    float acc[MR][Cols] = {};
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t i = 0; i < MR; ++i)
+        for (int64_t j = 0; j < Cols; ++j) acc[i][j] += a[k * MR + i] * b[k * kSgemmNR + j];
 
-  for (int64_t i = 0; i < store.rows; ++i) {
-    float* row = c + i * ldc;
-    for (int64_t j = 0; j < Cols; ++j) {
-      float v = store.alpha * acc[i][j];
-      if (store.loadC) v += row[j];
-      if (store.finish) {
-        if (store.bias == SgemmBias::kPerRow) v += store.biasValues[i];
-        if (store.bias == SgemmBias::kPerColumn) v += store.biasValues[j];
-        v = applyActivation(store.activation, v);
+    for (int64_t i = 0; i < std::min(MR, store.rows - i0); ++i) {
+      float* row = c + (i0 + i) * ldc;
+      for (int64_t j = 0; j < Cols; ++j) {
+        float v = store.alpha * acc[i][j];
+        if (store.loadC) v += row[j];
+        if (store.finish) {
+          if (store.bias == SgemmBias::kPerRow) v += store.biasValues[i0 + i];
+          if (store.bias == SgemmBias::kPerColumn) v += store.biasValues[j];
+          v = applyActivation(store.activation, v);
+        }
+        row[j] = v;
       }
-      row[j] = v;
     }
   }
 }

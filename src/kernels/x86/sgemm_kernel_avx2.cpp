@@ -60,7 +60,7 @@ template <int NV, Fused F>
   if (NV == 2) _mm256_storeu_ps(c + 8, v1);
 }
 
-// The first e.rows rows of the tile (a short last row panel has fewer).
+// The first min(e.rows, MR) rows of the tile (a short last row panel has fewer).
 template <int NV, Fused F>
 [[gnu::always_inline]] inline void storeTile(const TileEpilogue& e, const __m256 (&acc)[kSgemmMR][2], float* c,
                                              int64_t ldc) {
@@ -70,16 +70,20 @@ template <int NV, Fused F>
     if (r < e.rows) storeRow<NV, F>(e, r, acc[r][0], acc[r][1], c + r * ldc);
 }
 
-// NV vectors of 8 columns (2: the whole 16-wide panel, 1: its first 8 columns).
-template <int NV>
-__attribute__((always_inline)) inline void kernel6xN(int64_t kc, const float* a, const float* b, float* c,
-                                                     int64_t ldc, const SgemmTileStore& store) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+// NV vectors of 8 columns (2: the whole 16-wide panel, 1: its first 8
+// columns), for every row panel of the tile against one B panel: the setup
+// and the choice of activation are paid once per call, not once per panel.
+template <int NV, Fused F>
+[[gnu::always_inline]] inline void panels6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                                             TileEpilogue e, int64_t rows) {
+  for (int64_t row = 0; row < rows; row += kSgemmMR, c += kSgemmMR * ldc) {
+    const float* bk = b;
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
 
 #define PETREL_SGEMM_ROW(r, acc0, acc1)                        \
   {                                                            \
@@ -89,8 +93,8 @@ __attribute__((always_inline)) inline void kernel6xN(int64_t kc, const float* a,
   }
 #define PETREL_SGEMM_STEP                                      \
   {                                                            \
-    const __m256 b0 = _mm256_loadu_ps(b);                      \
-    const __m256 b1 = NV == 2 ? _mm256_loadu_ps(b + 8) : b0;   \
+    const __m256 b0 = _mm256_loadu_ps(bk);                     \
+    const __m256 b1 = NV == 2 ? _mm256_loadu_ps(bk + 8) : b0;  \
     PETREL_SGEMM_ROW(0, c00, c01)                              \
     PETREL_SGEMM_ROW(1, c10, c11)                              \
     PETREL_SGEMM_ROW(2, c20, c21)                              \
@@ -98,24 +102,35 @@ __attribute__((always_inline)) inline void kernel6xN(int64_t kc, const float* a,
     PETREL_SGEMM_ROW(4, c40, c41)                              \
     PETREL_SGEMM_ROW(5, c50, c51)                              \
     a += kSgemmMR;                                             \
-    b += kSgemmNR;                                             \
+    bk += kSgemmNR;                                            \
   }
 
-  int64_t k = 0;
-  for (; k + 4 <= kc; k += 4) {
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kSgemmNR), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 9 * kSgemmNR), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 10 * kSgemmNR), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 11 * kSgemmNR), _MM_HINT_T0);
-    PETREL_SGEMM_STEP
-    PETREL_SGEMM_STEP
-    PETREL_SGEMM_STEP
-    PETREL_SGEMM_STEP
-  }
-  for (; k < kc; ++k) PETREL_SGEMM_STEP
+    int64_t k = 0;
+    for (; k + 4 <= kc; k += 4) {
+      _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * kSgemmNR), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(bk + 9 * kSgemmNR), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(bk + 10 * kSgemmNR), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(bk + 11 * kSgemmNR), _MM_HINT_T0);
+      PETREL_SGEMM_STEP
+      PETREL_SGEMM_STEP
+      PETREL_SGEMM_STEP
+      PETREL_SGEMM_STEP
+    }
+    for (; k < kc; ++k) PETREL_SGEMM_STEP
 #undef PETREL_SGEMM_STEP
 #undef PETREL_SGEMM_ROW
 
+    // a now points at the next row panel (panels are back to back).
+    e.rows = rows - row;
+    const __m256 acc[kSgemmMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    storeTile<NV, F>(e, acc, c, ldc);
+    if (e.bias == SgemmBias::kPerRow) e.biasValues += kSgemmMR;
+  }
+}
+
+template <int NV>
+inline void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                      const SgemmTileStore& store) {
   TileEpilogue e;
   e.alpha = _mm256_set1_ps(store.alpha);
   e.scale = store.alpha != 1.0f;
@@ -130,12 +145,11 @@ __attribute__((always_inline)) inline void kernel6xN(int64_t kc, const float* a,
     e.colBias0 = _mm256_loadu_ps(store.biasValues);
     if (NV == 2) e.colBias1 = _mm256_loadu_ps(store.biasValues + 8);
   }
-  const __m256 acc[kSgemmMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   switch (e.finish ? e.activation.kind : Activation::kNone) {
-    case Activation::kNone: storeTile<NV, Fused::kNone>(e, acc, c, ldc); break;
-    case Activation::kRelu: storeTile<NV, Fused::kRelu>(e, acc, c, ldc); break;
-    case Activation::kClip: storeTile<NV, Fused::kClip>(e, acc, c, ldc); break;
-    default: storeTile<NV, Fused::kAny>(e, acc, c, ldc); break;
+    case Activation::kNone: panels6xN<NV, Fused::kNone>(kc, a, b, c, ldc, e, store.rows); break;
+    case Activation::kRelu: panels6xN<NV, Fused::kRelu>(kc, a, b, c, ldc, e, store.rows); break;
+    case Activation::kClip: panels6xN<NV, Fused::kClip>(kc, a, b, c, ldc, e, store.rows); break;
+    default: panels6xN<NV, Fused::kAny>(kc, a, b, c, ldc, e, store.rows); break;
   }
 }
 
