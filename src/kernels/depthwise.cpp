@@ -42,8 +42,12 @@ float borderPixel(const Conv2dGeometry& g, const float* in, const float* filter,
   return sum;
 }
 
+// The AVX2 kernels are compiled for MobileNet's filters: square 3x3 or 5x5,
+// stride 1 or 2 both ways, no dilation. Anything else is scalar.
 bool simdPath(const Conv2dGeometry& g, Isa isa) {
-  return isa == Isa::kAvx2 && (g.strideW == 1 || g.strideW == 2);
+  const bool filter = g.kernelH == g.kernelW && (g.kernelW == 3 || g.kernelW == 5) && g.dilationH == 1 &&
+                      g.dilationW == 1;
+  return isa == Isa::kAvx2 && filter && g.strideH == g.strideW && (g.strideW == 1 || g.strideW == 2);
 }
 
 }  // namespace
@@ -76,13 +80,22 @@ void depthwisePlaneScalar(const Conv2dGeometry& g, const float* in, const float*
 
 DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g) {
   DepthwisePaddedPlane p;
-  // Rows read by the last output row; columns read by the last vector of
-  // 8 outputs (stride 2 loads 16 inputs per vector, one past the last even).
-  const int64_t lastRow = (g.outH - 1) * g.strideH + (g.kernelH - 1) * g.dilationH;
-  const int64_t lastColumn = (roundUp(g.outW, 8) - 1) * g.strideW + (g.kernelW - 1) * g.dilationW + g.strideW - 1;
-  p.rows = std::max(g.padTop + g.inH, lastRow + 1);
-  // Rows are copied in whole vectors (zeros past the input's last column).
-  p.columns = std::max(g.padLeft + roundUp(g.inW, 8), lastColumn + 1);
+  // Columns read by the last vector of 8 outputs; rows are copied in whole
+  // vectors (zeros past the input's end).
+  const int64_t reach = (g.kernelW - 1) * g.dilationW;  // of the last tap past the first
+  if (g.strideW == 2) {
+    // Output ow's taps read its part from index margin + ow - ceil(padLeft/2)
+    // to margin + ow + kernelW/2 (see depthwise_avx2.cpp); the input's split
+    // is written in chunks of 8.
+    p.margin = (g.padLeft + 1) / 2;
+    p.half = roundUp(p.margin + std::max(8 * ceilDiv(g.inW, 16), roundUp(g.outW, 8) + g.kernelW), 8);
+    p.columns = 2 * p.half;
+  } else {
+    const int64_t lastColumn = (roundUp(g.outW, 8) - 1) * g.strideW + reach;
+    p.columns = std::max(g.padLeft + roundUp(g.inW, 8), lastColumn + 1);
+  }
+  // Rows read by the last output row.
+  p.rows = std::max(g.padTop + g.inH, (g.outH - 1) * g.strideH + g.kernelH);
   return p;
 }
 

@@ -10,11 +10,13 @@
 //
 // `g.channels` is the number of channels (each with its own filter).
 // The AVX2 path copies each plane into a zero-padded buffer (per thread, from
-// the scratch; cheap next to the convolution, and the buffer stays in cache)
-// so that every output row, borders included, is computed by the same vector
-// loop without masks: 8 output columns per vector, up to 4 vectors in flight,
-// stride 1 directly and stride 2 by de-interleaving the even inputs; other
-// strides take the scalar path. Threads split the (image, channel) planes.
+// the scratch; the buffer stays in cache) so that every output row, borders
+// included, is computed by the same vector
+// loop without masks: blocks of up to 4 output rows by 16 columns (8 vectors
+// in flight), stride 1 directly and stride 2 from a copy split into even and
+// odd columns. It serves square 3x3 and 5x5 filters, stride 1 or 2 both ways,
+// no dilation (MobileNet's); others take the scalar path. Threads split the
+// (image, channel) planes.
 #include <cstddef>
 #include <cstdint>
 
@@ -40,10 +42,15 @@ void depthwisePlaneScalar(const Conv2dGeometry& g, const float* in, const float*
                           const ActivationParams& activation, float* out);
 
 // The zero-padded copy of a plane used by the SIMD path: rows x columns
-// (row stride `columns`), the input placed at (padTop, padLeft); wide and tall
-// enough for whole vectors of outputs.
+// (row stride `columns`), the input rows from row padTop on; wide and tall
+// enough for whole vectors of outputs. At stride 1 a row is the padded input
+// row (the input at column padLeft). At stride 2 it is the input row split
+// into its even columns then its odd ones, `half` floats each, each part
+// starting with `margin` zeros (the left padding): then every tap of 8
+// neighbouring outputs is one plain load.
 struct DepthwisePaddedPlane {
   int64_t rows = 0, columns = 0;
+  int64_t half = 0, margin = 0;  // stride 2
   int64_t floats() const { return rows * columns; }
 };
 DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g);

@@ -4,6 +4,8 @@
 // tanh ~2e-7 relative, erf (for GELU) ~1.5e-7 absolute (Abramowitz-Stegun 7.1.26).
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "kernels/activation.h"
 
 namespace petrel::avx2 {
@@ -99,6 +101,34 @@ static inline __m256 clamp01(__m256 x) {
     case Activation::kHardSwish:
       return _mm256_mul_ps(x, clamp01(_mm256_fmadd_ps(x, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f))));
     default: return activateTranscendental(p, x);
+  }
+}
+
+// A fused activation chosen once per tile or plane, so that a kernel's inner
+// store has nothing to look up per vector: the common kinds inline, any
+// other through activate().
+enum class Fused { kNone, kRelu, kClip, kHardSwish, kAny };
+
+template <Fused F>
+[[gnu::always_inline]] static inline __m256 activateAs(const ActivationParams& p, __m256 x) {
+  if constexpr (F == Fused::kNone) return x;
+  if constexpr (F == Fused::kRelu) return _mm256_max_ps(x, _mm256_setzero_ps());
+  if constexpr (F == Fused::kClip)
+    return _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(p.alpha)), _mm256_set1_ps(p.beta));
+  if constexpr (F == Fused::kHardSwish)
+    return _mm256_mul_ps(x, clamp01(_mm256_fmadd_ps(x, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f))));
+  return activate(p, x);
+}
+
+// Calls body(std::integral_constant<Fused, F>{}) with the F that serves `kind`.
+template <class Body>
+[[gnu::always_inline]] static inline void withFused(Activation kind, Body&& body) {
+  switch (kind) {
+    case Activation::kNone: body(std::integral_constant<Fused, Fused::kNone>{}); break;
+    case Activation::kRelu: body(std::integral_constant<Fused, Fused::kRelu>{}); break;
+    case Activation::kClip: body(std::integral_constant<Fused, Fused::kClip>{}); break;
+    case Activation::kHardSwish: body(std::integral_constant<Fused, Fused::kHardSwish>{}); break;
+    default: body(std::integral_constant<Fused, Fused::kAny>{}); break;
   }
 }
 

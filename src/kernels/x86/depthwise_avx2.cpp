@@ -1,9 +1,11 @@
-// Depthwise convolution, AVX2, on a zero-padded copy of the plane: output
-// rows are computed 4 at a time (then 2, then 1), in whole vectors of 8
-// columns (the last one stored in part), so several independent accumulators
-// are in flight however narrow the plane; stride 2 de-interleaves the even
-// inputs. 3x3 and 5x5 filters are unrolled at compile time, so the
-// accumulators stay in registers.
+// Depthwise convolution, AVX2, on a zero-padded copy of the plane: outputs
+// are computed in blocks of up to 4 rows (2 at stride 2) by 2 vectors of 8
+// columns, then fewer, the last vector of a row stored in part, so that 8
+// independent chains of FMAs are in flight (2 FMA units x 4 cycles of
+// latency) however the plane is shaped. At stride 2 the copy is split into
+// even and odd columns, so every tap is a plain load. The filter size, the
+// stride and the activation are compile-time, so each load is one pointer
+// per input row plus a constant.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -16,124 +18,156 @@ namespace petrel {
 
 namespace {
 
-// The 8 inputs of one tap: p[0..7] (stride 1) or p[0], p[2], ..., p[14] (stride 2).
+using avx2::Fused;
+
+// Output rows per block: the input rows a block reads each take a register.
 template <int S>
-[[gnu::always_inline]] inline __m256 loadInputs(const float* p) {
-  return S == 1 ? _mm256_loadu_ps(p) : avx2::everyOther(p);
-}
+constexpr int kMaxBlockRows = S == 1 ? 4 : 2;
+
+// The rows of the padded plane a block of R output rows reads.
+template <int R, int S, int K>
+constexpr int kBlockInputRows = (R - 1) * S + K;
 
 struct PlaneArgs {
-  const float* filter;
-  int64_t rowStride;  // of the padded plane
-  int64_t kernelH, kernelW, dilationH, dilationW;
+  const float* filter;  // K x K
   __m256 bias;
   ActivationParams activation;
+  // Stride 2: tap kw of output 0 reads row[evenTaps + kw/2] for even kw,
+  // row[oddTaps + kw/2] for odd kw.
+  int64_t evenTaps, oddTaps;
 };
 
-// V vectors of 8 outputs, activated: vector v from the padded input at
-// top + v*step (the first row and column its first output reads), i.e. V
-// output rows at the same columns. KH/KW: the kernel size, 0 = known at run
-// time; a 3x3 filter's taps come in registers (`taps`).
-template <int V, int S, int KH, int KW>
-[[gnu::always_inline]] inline void computeVectors(const PlaneArgs& a, const __m256* taps, const float* top,
-                                                  int64_t step, __m256* out) {
-  const int64_t kernelH = KH ? KH : a.kernelH, kernelW = KW ? KW : a.kernelW;
-  // Each vector sums its filter rows into kChains accumulators, so that
-  // enough chains of FMAs are in flight (2 FMA units x 4 cycles of latency)
-  // however few vectors there are: a 7x7 plane is 7 rows of 1 vector. 3x3
-  // keeps its 9 taps in registers instead, which leaves room for fewer
-  // accumulators (measured: more chains do not pay there; for 5x5 they cut
-  // MobileNetV3's depthwise time by a fifth).
-  constexpr int kChains = KH == 3 ? (V == 1 ? 3 : 1) : KH == 0 ? 1 : std::min(KH, 8 / V);
-  __m256 acc[V][kChains];
+// R output rows by NV vectors of 8 columns from output column ow, activated.
+// rows[i]: padded row i of the block. Tap (kh, kw) of output (r, ow) reads
+// padded row r*S + kh at column ow + kw (stride 1) or at ow + kw/2 from the
+// even or odd taps' start (stride 2).
+template <int R, int NV, int S, int K, Fused F>
+[[gnu::always_inline]] inline void computeBlock(const PlaneArgs& a, const float* const (&rows)[kBlockInputRows<R, S, K>],
+                                                int64_t ow, __m256 (&out)[R][NV]) {
+  // Few vectors (a 7-wide plane: 4 rows of 1) also split each vector's
+  // filter rows over kChains accumulators, to keep 8 chains.
+  constexpr int kChains = std::min(K, std::max(1, 8 / (R * NV)));
+  const int64_t evenColumn = S == 1 ? ow : ow + a.evenTaps, oddColumn = S == 1 ? ow : ow + a.oddTaps;
+  __m256 acc[R][NV][kChains];
 #pragma GCC unroll 4
-  for (int v = 0; v < V; ++v) {
-    acc[v][0] = a.bias;
-    for (int c = 1; c < kChains; ++c) acc[v][c] = _mm256_setzero_ps();
-  }
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int n = 0; n < NV; ++n) {
+      acc[r][n][0] = a.bias;
 #pragma GCC unroll 8
-  for (int64_t kh = 0; kh < kernelH; ++kh) {
-    const float* row = top + kh * a.dilationH * a.rowStride;
+      for (int c = 1; c < kChains; ++c) acc[r][n][c] = _mm256_setzero_ps();
+    }
 #pragma GCC unroll 8
-    for (int64_t kw = 0; kw < kernelW; ++kw) {
-      const __m256 w = KH == 3 && KW == 3 ? taps[kh * 3 + kw] : _mm256_broadcast_ss(a.filter + kh * kernelW + kw);
-      const float* p = row + kw * a.dilationW;
+  for (int kh = 0; kh < K; ++kh)
+#pragma GCC unroll 8
+    for (int kw = 0; kw < K; ++kw) {
+      const __m256 w = _mm256_broadcast_ss(a.filter + kh * K + kw);
+      const int64_t column = (kw % 2 ? oddColumn : evenColumn) + (S == 1 ? kw : kw / 2);
 #pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) {
-        __m256& sum = acc[v][kChains == 1 ? 0 : kh % kChains];
-        sum = _mm256_fmadd_ps(loadInputs<S>(p + v * step), w, sum);
-      }
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+        for (int n = 0; n < NV; ++n) {
+          __m256& sum = acc[r][n][kh % kChains];
+          sum = _mm256_fmadd_ps(_mm256_loadu_ps(rows[r * S + kh] + column + 8 * n), w, sum);
+        }
+    }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int n = 0; n < NV; ++n) {
+      __m256 sum = acc[r][n][0];
+#pragma GCC unroll 8
+      for (int c = 1; c < kChains; ++c) sum = _mm256_add_ps(sum, acc[r][n][c]);
+      out[r][n] = avx2::activateAs<F>(a.activation, sum);
+    }
+}
+
+// Stores the even and the odd lanes of lo, hi at even[0..7] and odd[0..7].
+[[gnu::always_inline]] inline void storeSplit(__m256 lo, __m256 hi, float* even, float* odd) {
+  _mm256_storeu_ps(even, avx2::everyOther<false>(lo, hi));
+  _mm256_storeu_ps(odd, avx2::everyOther<true>(lo, hi));
+}
+
+// row[start], ..., row[start + 7], zeros for the indices from n on.
+[[gnu::always_inline]] inline __m256 loadUpTo(const float* row, int64_t start, int64_t n) {
+  return start < n ? _mm256_maskload_ps(row + start, avx2::firstLanes(n - start)) : _mm256_setzero_ps();
+}
+
+// R output rows from output row `oh`: 16 columns at a time, then 8, then the
+// last vector stored in part (the padded plane is wide enough to compute it whole).
+template <int R, int S, int K, Fused F>
+[[gnu::always_inline]] inline void outputRowBlock(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded,
+                                                  int64_t rowStride, int64_t oh, float* out) {
+  const float* rows[kBlockInputRows<R, S, K>];
+#pragma GCC unroll 16
+  for (int i = 0; i < kBlockInputRows<R, S, K>; ++i) rows[i] = padded + (oh * S + i) * rowStride;
+  float* y = out + oh * g.outW;
+  const int64_t outW = g.outW;
+  int64_t ow = 0;
+  for (; ow + 16 <= outW; ow += 16) {
+    __m256 v[R][2];
+    computeBlock<R, 2, S, K, F>(a, rows, ow, v);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      _mm256_storeu_ps(y + r * outW + ow, v[r][0]);
+      _mm256_storeu_ps(y + r * outW + ow + 8, v[r][1]);
     }
   }
+  if (ow + 8 <= outW) {
+    __m256 v[R][1];
+    computeBlock<R, 1, S, K, F>(a, rows, ow, v);
 #pragma GCC unroll 4
-  for (int v = 0; v < V; ++v) {
-    __m256 sum = acc[v][0];
-    for (int c = 1; c < kChains; ++c) sum = _mm256_add_ps(sum, acc[v][c]);
-    out[v] = avx2::activate(a.activation, sum);
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * outW + ow, v[r][0]);
+    ow += 8;
+  }
+  if (ow < outW) {
+    const __m256i mask = avx2::firstLanes(outW - ow);
+    __m256 v[R][1];
+    computeBlock<R, 1, S, K, F>(a, rows, ow, v);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) _mm256_maskstore_ps(y + r * outW + ow, mask, v[r][0]);
   }
 }
 
-// R output rows from output row `oh`, 8 columns at a time: R independent
-// accumulators however narrow the plane (MobileNet's 7x7 and 14x14 planes).
-template <int R, int S, int KH, int KW>
-[[gnu::always_inline]] inline void outputRowBlock(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded,
-                                                  int64_t oh, float* out) {
-  __m256 taps[9];
-  if (KH == 3 && KW == 3) {
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t) taps[t] = _mm256_broadcast_ss(a.filter + t);
-  }
-  const int64_t rowStep = g.strideH * a.rowStride;
-  const float* top = padded + oh * rowStep;
-  float* y = out + oh * g.outW;
-  const int64_t whole = g.outW / 8 * 8;
-  for (int64_t ow = 0; ow < whole; ow += 8) {
-    __m256 v[R];
-    computeVectors<R, S, KH, KW>(a, taps, top + ow * S, rowStep, v);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * g.outW + ow, v[r]);
-  }
-  if (whole < g.outW) {  // the padded plane is wide enough for a whole vector: store part of it
-    const __m256i mask = avx2::firstLanes(g.outW - whole);
-    __m256 v[R];
-    computeVectors<R, S, KH, KW>(a, taps, top + whole * S, rowStep, v);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) _mm256_maskstore_ps(y + r * g.outW + whole, mask, v[r]);
-  }
-}
-
-template <int S, int KH, int KW>
-void outputRows(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded, float* out) {
+template <int S, int K, Fused F>
+void outputRows(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded, int64_t rowStride, float* out) {
+  constexpr int R = kMaxBlockRows<S>;
   int64_t oh = 0;
-  for (; oh + 4 <= g.outH; oh += 4) outputRowBlock<4, S, KH, KW>(g, a, padded, oh, out);
-  if (oh + 2 <= g.outH) {  // 7 rows are 4 + 2 + 1
-    outputRowBlock<2, S, KH, KW>(g, a, padded, oh, out);
+  for (; oh + R <= g.outH; oh += R) outputRowBlock<R, S, K, F>(g, a, padded, rowStride, oh, out);
+  if (R == 4 && oh + 2 <= g.outH) {  // 7 rows are 4 + 2 + 1
+    outputRowBlock<2, S, K, F>(g, a, padded, rowStride, oh, out);
     oh += 2;
   }
-  if (oh < g.outH) outputRowBlock<1, S, KH, KW>(g, a, padded, oh, out);
+  if (oh < g.outH) outputRowBlock<1, S, K, F>(g, a, padded, rowStride, oh, out);
 }
 
-template <int S>
-void outputRowsAnyKernel(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded, float* out) {
-  if (g.kernelH == 3 && g.kernelW == 3)
-    outputRows<S, 3, 3>(g, a, padded, out);
-  else if (g.kernelH == 5 && g.kernelW == 5)
-    outputRows<S, 5, 5>(g, a, padded, out);
-  else
-    outputRows<S, 0, 0>(g, a, padded, out);
-}
-
-// Copies the input rows into the padded plane in whole vectors: the lanes past
-// the row's end are written as zeros, which is what the padding holds.
-void copyRows(const Conv2dGeometry& g, const float* in, float* padded, int64_t rowStride) {
-  const int64_t whole = g.inW / 8 * 8;
-  const int64_t rest = g.inW - whole;
-  const __m256i tailMask = avx2::firstLanes(rest);
-  for (int64_t ih = 0; ih < g.inH; ++ih) {
-    const float* src = in + ih * g.inW;
-    float* dst = padded + (g.padTop + ih) * rowStride + g.padLeft;
-    for (int64_t c = 0; c < whole; c += 8) _mm256_storeu_ps(dst + c, _mm256_loadu_ps(src + c));
-    if (rest) _mm256_storeu_ps(dst + whole, _mm256_maskload_ps(src + whole, tailMask));
+// The input rows into the padded plane, in whole vectors: the lanes past a
+// row's end are written as zeros, which is what the padding holds. At stride
+// 2 each row is split into its even and odd columns on the way, straight
+// from the input. Sizes are copied to locals: the vector stores may alias
+// anything.
+void copyPlane(const Conv2dGeometry& g, const DepthwisePaddedPlane& plane, const float* in, float* padded) {
+  const int64_t inH = g.inH, inW = g.inW, columns = plane.columns;
+  float* const firstRow = padded + g.padTop * columns;
+  if (g.strideW == 1) {
+    const int64_t padLeft = g.padLeft, whole = inW / 8 * 8;
+    for (int64_t ih = 0; ih < inH; ++ih) {
+      const float* src = in + ih * inW;
+      float* dst = firstRow + ih * columns + padLeft;
+      for (int64_t c = 0; c < whole; c += 8) _mm256_storeu_ps(dst + c, _mm256_loadu_ps(src + c));
+      if (whole < inW) _mm256_storeu_ps(dst + whole, loadUpTo(src, whole, inW));
+    }
+    return;
+  }
+  const int64_t half = plane.half, whole = inW / 16 * 16;
+  for (int64_t ih = 0; ih < inH; ++ih) {
+    const float* src = in + ih * inW;
+    float* even = firstRow + ih * columns + plane.margin;
+    float* odd = even + half;
+    for (int64_t c = 0; c < whole; c += 16)
+      storeSplit(_mm256_loadu_ps(src + c), _mm256_loadu_ps(src + c + 8), even + c / 2, odd + c / 2);
+    if (whole < inW)
+      storeSplit(loadUpTo(src, whole, inW), loadUpTo(src, whole + 8, inW), even + whole / 2, odd + whole / 2);
   }
 }
 
@@ -142,20 +176,24 @@ void copyRows(const Conv2dGeometry& g, const float* in, float* padded, int64_t r
 void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
                         const ActivationParams& activation, float* out, float* padded) {
   const DepthwisePaddedPlane plane = depthwisePaddedPlane(g);
-  copyRows(g, in, padded, plane.columns);
+  copyPlane(g, plane, in, padded);
   PlaneArgs a;
   a.filter = filter;
-  a.rowStride = plane.columns;
-  a.kernelH = g.kernelH;
-  a.kernelW = g.kernelW;
-  a.dilationH = g.dilationH;
-  a.dilationW = g.dilationW;
   a.bias = _mm256_set1_ps(bias);
   a.activation = activation;
-  if (g.strideW == 1)
-    outputRowsAnyKernel<1>(g, a, padded, out);
-  else
-    outputRowsAnyKernel<2>(g, a, padded, out);
+  // Tap kw reads input column 2*ow + kw - padLeft: its parity and half are
+  // those of d = kw - padLeft; kw = 0 gives the even taps' part and start.
+  const int64_t d0 = -g.padLeft, parity0 = d0 & 1, start0 = plane.margin + (d0 >> 1);
+  a.evenTaps = (parity0 ? plane.half : 0) + start0;
+  a.oddTaps = (parity0 ? 0 : plane.half) + start0 + parity0;
+  avx2::withFused(activation.kind, [&](auto fused) {
+    constexpr Fused F = decltype(fused)::value;
+    const int64_t rowStride = plane.columns;
+    if (g.strideW == 1 && g.kernelW == 3) outputRows<1, 3, F>(g, a, padded, rowStride, out);
+    if (g.strideW == 1 && g.kernelW == 5) outputRows<1, 5, F>(g, a, padded, rowStride, out);
+    if (g.strideW == 2 && g.kernelW == 3) outputRows<2, 3, F>(g, a, padded, rowStride, out);
+    if (g.strideW == 2 && g.kernelW == 5) outputRows<2, 5, F>(g, a, padded, rowStride, out);
+  });
 }
 
 }  // namespace petrel

@@ -12,18 +12,7 @@ namespace petrel {
 
 namespace {
 
-// The fused activation, chosen once per tile: the common ones inline with
-// nothing to look up per vector; any other through the shared vector math.
-enum class Fused { kNone, kRelu, kClip, kAny };
-
-template <Fused F>
-[[gnu::always_inline]] inline __m256 activateAs(const ActivationParams& p, __m256 v) {
-  if constexpr (F == Fused::kNone) return v;
-  if constexpr (F == Fused::kRelu) return _mm256_max_ps(v, _mm256_setzero_ps());
-  if constexpr (F == Fused::kClip)
-    return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(p.alpha)), _mm256_set1_ps(p.beta));
-  return avx2::activate(p, v);
-}
+using avx2::Fused;
 
 // The tile's epilogue parameters, copied out of SgemmTileStore: the stores to
 // C may alias anything, so values read through the reference would be
@@ -53,8 +42,8 @@ template <int NV, Fused F>
   if (e.finish) {
     __m256 bias0 = e.colBias0, bias1 = e.colBias1;
     if (e.bias == SgemmBias::kPerRow) bias0 = bias1 = _mm256_broadcast_ss(e.biasValues + row);
-    v0 = activateAs<F>(e.activation, _mm256_add_ps(v0, bias0));
-    if (NV == 2) v1 = activateAs<F>(e.activation, _mm256_add_ps(v1, bias1));
+    v0 = avx2::activateAs<F>(e.activation, _mm256_add_ps(v0, bias0));
+    if (NV == 2) v1 = avx2::activateAs<F>(e.activation, _mm256_add_ps(v1, bias1));
   }
   _mm256_storeu_ps(c, v0);
   if (NV == 2) _mm256_storeu_ps(c + 8, v1);
@@ -145,12 +134,9 @@ inline void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int6
     e.colBias0 = _mm256_loadu_ps(store.biasValues);
     if (NV == 2) e.colBias1 = _mm256_loadu_ps(store.biasValues + 8);
   }
-  switch (e.finish ? e.activation.kind : Activation::kNone) {
-    case Activation::kNone: panels6xN<NV, Fused::kNone>(kc, a, b, c, ldc, e, store.rows); break;
-    case Activation::kRelu: panels6xN<NV, Fused::kRelu>(kc, a, b, c, ldc, e, store.rows); break;
-    case Activation::kClip: panels6xN<NV, Fused::kClip>(kc, a, b, c, ldc, e, store.rows); break;
-    default: panels6xN<NV, Fused::kAny>(kc, a, b, c, ldc, e, store.rows); break;
-  }
+  avx2::withFused(e.finish ? e.activation.kind : Activation::kNone, [&](auto fused) {
+    panels6xN<NV, decltype(fused)::value>(kc, a, b, c, ldc, e, store.rows);
+  });
 }
 
 }  // namespace
