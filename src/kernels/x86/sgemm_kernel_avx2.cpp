@@ -14,128 +14,155 @@ namespace {
 
 using avx2::Fused;
 
-// The tile's epilogue parameters, copied out of SgemmTileStore: the stores to
-// C may alias anything, so values read through the reference would be
-// reloaded after every store.
+// The tile's epilogue parameters, copied out of SgemmTileStore after the K
+// loop: the stores to C may alias anything, so values read through the
+// reference would be reloaded after every store. No vector lives here: one
+// held across the K loop would push an accumulator out of the 16 registers.
 struct TileEpilogue {
-  __m256 alpha;
-  bool scale, loadC, finish;
+  float alpha;
+  bool loadC, finish;
   SgemmBias bias;
-  const float* biasValues;
+  const float* biasValues;  // from row 0 of this panel (per row) or column 0 (per column)
   ActivationParams activation;
-  int64_t rows;
-  __m256 colBias0, colBias1;
+  int64_t rows;  // of this panel; more than MR means all MR
 };
 
 // alpha * acc (+ c), then on the last K block + bias and the activation.
 template <int NV, Fused F>
 [[gnu::always_inline]] inline void storeRow(const TileEpilogue& e, int64_t row, __m256 acc0, __m256 acc1, float* c) {
   __m256 v0 = acc0, v1 = acc1;
-  if (e.scale) {
-    v0 = _mm256_mul_ps(v0, e.alpha);
-    if (NV == 2) v1 = _mm256_mul_ps(v1, e.alpha);
+  if (e.alpha != 1.0f) {
+    v0 = _mm256_mul_ps(v0, _mm256_set1_ps(e.alpha));
+    if (NV == 2) v1 = _mm256_mul_ps(v1, _mm256_set1_ps(e.alpha));
   }
   if (e.loadC) {
     v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c));
     if (NV == 2) v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
   }
   if (e.finish) {
-    __m256 bias0 = e.colBias0, bias1 = e.colBias1;
-    if (e.bias == SgemmBias::kPerRow) bias0 = bias1 = _mm256_broadcast_ss(e.biasValues + row);
-    v0 = avx2::activateAs<F>(e.activation, _mm256_add_ps(v0, bias0));
-    if (NV == 2) v1 = avx2::activateAs<F>(e.activation, _mm256_add_ps(v1, bias1));
+    if (e.bias == SgemmBias::kPerRow) {
+      v0 = _mm256_add_ps(v0, _mm256_broadcast_ss(e.biasValues + row));
+      if (NV == 2) v1 = _mm256_add_ps(v1, _mm256_broadcast_ss(e.biasValues + row));
+    } else if (e.bias == SgemmBias::kPerColumn) {
+      v0 = _mm256_add_ps(v0, _mm256_loadu_ps(e.biasValues));
+      if (NV == 2) v1 = _mm256_add_ps(v1, _mm256_loadu_ps(e.biasValues + 8));
+    }
+    v0 = avx2::activateAs<F>(e.activation, v0);
+    if (NV == 2) v1 = avx2::activateAs<F>(e.activation, v1);
   }
   _mm256_storeu_ps(c, v0);
   if (NV == 2) _mm256_storeu_ps(c + 8, v1);
 }
 
-// The first min(e.rows, MR) rows of the tile (a short last row panel has fewer).
+// One k step of the 6 x (8 * NV) tile: NV loads of B, 6 broadcasts of A,
+// 6 * NV FMAs. In assembly so that the accumulators are pinned to registers:
+// GCC, left to itself, hoists or interleaves loads until it spills an
+// accumulator inside the loop (seen with the ReLU and Clip epilogues, where
+// the kernel fell from ~85 to ~62 GFLOP/s at K = 256). B goes in ymm14/15,
+// the broadcast in ymm13, so the 12 accumulators take the other 13 registers.
+template <int NV>
+[[gnu::always_inline]] inline void kStep(const float* a, const float* b, __m256& c00, __m256& c01, __m256& c10,
+                                         __m256& c11, __m256& c20, __m256& c21, __m256& c30, __m256& c31,
+                                         __m256& c40, __m256& c41, __m256& c50, __m256& c51) {
+  if constexpr (NV == 2) {
+    asm("vmovups (%[b]), %%ymm14\n\t"
+        "vmovups 32(%[b]), %%ymm15\n\t"
+        "vbroadcastss 0(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c00]\n\t"
+        "vfmadd231ps %%ymm15, %%ymm13, %[c01]\n\t"
+        "vbroadcastss 4(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c10]\n\t"
+        "vfmadd231ps %%ymm15, %%ymm13, %[c11]\n\t"
+        "vbroadcastss 8(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c20]\n\t"
+        "vfmadd231ps %%ymm15, %%ymm13, %[c21]\n\t"
+        "vbroadcastss 12(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c30]\n\t"
+        "vfmadd231ps %%ymm15, %%ymm13, %[c31]\n\t"
+        "vbroadcastss 16(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c40]\n\t"
+        "vfmadd231ps %%ymm15, %%ymm13, %[c41]\n\t"
+        "vbroadcastss 20(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c50]\n\t"
+        "vfmadd231ps %%ymm15, %%ymm13, %[c51]"
+        : [c00] "+x"(c00), [c01] "+x"(c01), [c10] "+x"(c10), [c11] "+x"(c11), [c20] "+x"(c20),
+          [c21] "+x"(c21), [c30] "+x"(c30), [c31] "+x"(c31), [c40] "+x"(c40), [c41] "+x"(c41),
+          [c50] "+x"(c50), [c51] "+x"(c51)
+        : [a] "r"(a), [b] "r"(b), "m"(*reinterpret_cast<const float(*)[kSgemmMR]>(a)),
+          "m"(*reinterpret_cast<const float(*)[kSgemmNR]>(b))
+        : "xmm13", "xmm14", "xmm15");
+  } else {
+    asm("vmovups (%[b]), %%ymm14\n\t"
+        "vbroadcastss 0(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c00]\n\t"
+        "vbroadcastss 4(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c10]\n\t"
+        "vbroadcastss 8(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c20]\n\t"
+        "vbroadcastss 12(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c30]\n\t"
+        "vbroadcastss 16(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c40]\n\t"
+        "vbroadcastss 20(%[a]), %%ymm13\n\t"
+        "vfmadd231ps %%ymm14, %%ymm13, %[c50]"
+        : [c00] "+x"(c00), [c10] "+x"(c10), [c20] "+x"(c20), [c30] "+x"(c30), [c40] "+x"(c40),
+          [c50] "+x"(c50)
+        : [a] "r"(a), [b] "r"(b), "m"(*reinterpret_cast<const float(*)[kSgemmMR]>(a)),
+          "m"(*reinterpret_cast<const float(*)[kSgemmNR / 2]>(b))
+        : "xmm13", "xmm14");
+  }
+}
+
+// NV vectors of 8 columns (2: the whole 16-wide panel, 1: its first 8
+// columns) of one row panel. Out of line: the caller's loop over row panels
+// keeps its values out of this function's registers.
 template <int NV, Fused F>
-[[gnu::always_inline]] inline void storeTile(const TileEpilogue& e, const __m256 (&acc)[kSgemmMR][2], float* c,
-                                             int64_t ldc) {
+[[gnu::noinline]] void panel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                                const SgemmTileStore& store, int64_t rowOffset) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+
+  int64_t k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kSgemmNR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 9 * kSgemmNR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 10 * kSgemmNR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 11 * kSgemmNR), _MM_HINT_T0);
+#pragma GCC unroll 4
+    for (int step = 0; step < 4; ++step, a += kSgemmMR, b += kSgemmNR)
+      kStep<NV>(a, b, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+  }
+  for (; k < kc; ++k, a += kSgemmMR, b += kSgemmNR)
+    kStep<NV>(a, b, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+
+  TileEpilogue e;
+  e.alpha = store.alpha;
+  e.loadC = store.loadC;
+  e.finish = store.finish;
+  e.bias = store.bias;
+  e.biasValues = store.biasValues + (store.bias == SgemmBias::kPerRow ? rowOffset : 0);
+  e.activation = store.activation;
+  e.rows = store.rows - rowOffset;
+  const __m256 acc[kSgemmMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   storeRow<NV, F>(e, 0, acc[0][0], acc[0][1], c);
 #pragma GCC unroll 6
   for (int r = 1; r < kSgemmMR; ++r)
     if (r < e.rows) storeRow<NV, F>(e, r, acc[r][0], acc[r][1], c + r * ldc);
 }
 
-// NV vectors of 8 columns (2: the whole 16-wide panel, 1: its first 8
-// columns), for every row panel of the tile against one B panel: the setup
-// and the choice of activation are paid once per call, not once per panel.
-template <int NV, Fused F>
-[[gnu::always_inline]] inline void panels6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                                             TileEpilogue e, int64_t rows) {
-  for (int64_t row = 0; row < rows; row += kSgemmMR, c += kSgemmMR * ldc) {
-    const float* bk = b;
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-
-#define PETREL_SGEMM_ROW(r, acc0, acc1)                        \
-  {                                                            \
-    const __m256 av = _mm256_broadcast_ss(a + (r));            \
-    acc0 = _mm256_fmadd_ps(av, b0, acc0);                      \
-    if (NV == 2) acc1 = _mm256_fmadd_ps(av, b1, acc1);         \
-  }
-#define PETREL_SGEMM_STEP                                      \
-  {                                                            \
-    const __m256 b0 = _mm256_loadu_ps(bk);                     \
-    const __m256 b1 = NV == 2 ? _mm256_loadu_ps(bk + 8) : b0;  \
-    PETREL_SGEMM_ROW(0, c00, c01)                              \
-    PETREL_SGEMM_ROW(1, c10, c11)                              \
-    PETREL_SGEMM_ROW(2, c20, c21)                              \
-    PETREL_SGEMM_ROW(3, c30, c31)                              \
-    PETREL_SGEMM_ROW(4, c40, c41)                              \
-    PETREL_SGEMM_ROW(5, c50, c51)                              \
-    a += kSgemmMR;                                             \
-    bk += kSgemmNR;                                            \
-  }
-
-    int64_t k = 0;
-    for (; k + 4 <= kc; k += 4) {
-      _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * kSgemmNR), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(bk + 9 * kSgemmNR), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(bk + 10 * kSgemmNR), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(bk + 11 * kSgemmNR), _MM_HINT_T0);
-      PETREL_SGEMM_STEP
-      PETREL_SGEMM_STEP
-      PETREL_SGEMM_STEP
-      PETREL_SGEMM_STEP
-    }
-    for (; k < kc; ++k) PETREL_SGEMM_STEP
-#undef PETREL_SGEMM_STEP
-#undef PETREL_SGEMM_ROW
-
-    // a now points at the next row panel (panels are back to back).
-    e.rows = rows - row;
-    const __m256 acc[kSgemmMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    storeTile<NV, F>(e, acc, c, ldc);
-    if (e.bias == SgemmBias::kPerRow) e.biasValues += kSgemmMR;
-  }
-}
-
+// Every row panel of the tile against one B panel; the activation is chosen
+// once per call.
 template <int NV>
 inline void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                       const SgemmTileStore& store) {
-  TileEpilogue e;
-  e.alpha = _mm256_set1_ps(store.alpha);
-  e.scale = store.alpha != 1.0f;
-  e.loadC = store.loadC;
-  e.finish = store.finish;
-  e.bias = store.bias;
-  e.biasValues = store.biasValues;
-  e.activation = store.activation;
-  e.rows = store.rows;
-  e.colBias0 = e.colBias1 = _mm256_setzero_ps();
-  if (store.finish && store.bias == SgemmBias::kPerColumn) {
-    e.colBias0 = _mm256_loadu_ps(store.biasValues);
-    if (NV == 2) e.colBias1 = _mm256_loadu_ps(store.biasValues + 8);
-  }
-  avx2::withFused(e.finish ? e.activation.kind : Activation::kNone, [&](auto fused) {
-    panels6xN<NV, decltype(fused)::value>(kc, a, b, c, ldc, e, store.rows);
+  const int64_t rows = store.rows;
+  avx2::withFused(store.finish ? store.activation.kind : Activation::kNone, [&](auto fused) {
+    for (int64_t row = 0; row < rows; row += kSgemmMR)
+      panel6xN<NV, decltype(fused)::value>(kc, a + row * kc, b, c + row * ldc, ldc, store, row);
   });
 }
 
