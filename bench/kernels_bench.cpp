@@ -114,6 +114,8 @@ void BM_SgemmLinear(benchmark::State& state) {
   state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SgemmLinear)
+    ->Args({1, 1024, 576, 1})
+    ->Args({1, 1000, 1024, 1})
     ->Args({197, 2304, 768, 1})
     ->Args({197, 3072, 768, 1})
     ->Args({197, 768, 3072, 1})
@@ -174,7 +176,8 @@ void BM_Conv3x3Im2col(benchmark::State& state) {
 // The first convolution of an image network: 3 input channels, so K (27 or
 // 147) is short and B is packed straight from the image at stride 2.
 // Args: output channels, kernel, padding, threads (224 x 224 input, stride 2):
-// MobileNetV2 (32, 3x3, pad 1), SqueezeNet 1.1 (64, 3x3, pad 0), ResNet (64, 7x7, pad 3).
+// MobileNetV3-Small (16, 3x3, pad 1), MobileNetV2 (32, 3x3, pad 1), SqueezeNet 1.1
+// (64, 3x3, pad 0), ResNet (64, 7x7, pad 3).
 void BM_ConvStem(benchmark::State& state) {
   const int64_t m = state.range(0);
   Conv2dGeometry g;
@@ -205,6 +208,7 @@ void BM_ConvStem(benchmark::State& state) {
   state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ConvStem)
+    ->Args({16, 3, 1, 1})
     ->Args({32, 3, 1, 1})
     ->Args({64, 3, 0, 1})
     ->Args({64, 7, 3, 1})

@@ -14,7 +14,9 @@
 //    block the bias and the fused activation - no second pass over C. One
 //    call sweeps every row panel of an A block against one B panel, so the
 //    call and the epilogue set-up are paid once per panel column (at K = 16,
-//    as in MobileNetV2's first expand, they were a fifth of the time).
+//    as in MobileNetV2's first expand, they were a fifth of the time). The
+//    k step is inline assembly: it pins the accumulators to registers, which
+//    GCC did not manage for every fused activation.
 //  - Tiles: C is split into tiles (usually all of M by a few hundred columns);
 //    one thread computes a whole tile over all of K. Per K block, the tile's
 //    B block is packed into that thread's scratch (unless packed ahead; its
