@@ -156,8 +156,9 @@ const float* SgemmPackedRhs::panels(int64_t k0, int64_t panel) const {
 }
 
 SgemmMicroKernels sgemmMicroKernels(Isa isa) {
-  if (isa == Isa::kAvx2) return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2, sgemmPackRhsIm2colAvx2};
-  return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar, sgemmPackRhsIm2col};
+  if (isa == Isa::kAvx2)
+    return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2, sgemmKernelColumnsAvx2, sgemmPackRhsIm2colAvx2};
+  return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar, sgemmKernelColumnsScalar, sgemmPackRhsIm2col};
 }
 
 // ---------------------------------------------------------------- driver
@@ -284,17 +285,22 @@ struct Job {
 
 // Rows [i, i + rows) of C against the B panel of columns [j, j + NR): one
 // micro-kernel call walks all their row panels (a short last one included).
-// Panels cut by the right edge of C go through a local buffer, one row panel
-// at a time, so the micro-kernel always writes whole vectors.
+// A panel cut by the right edge of C to a few columns has its own kernel;
+// a wider one goes through a local buffer, one row panel at a time, so the
+// micro-kernel always writes whole vectors.
 void microTiles(const Job& job, const SgemmProblem& p, SgemmTileStore store, int64_t kc, const float* a,
                 const float* b, int64_t i, int64_t j, int64_t rows) {
   const int64_t cols = std::min(NR, job.n - j);
   float* c = p.c + i * job.ldc + j;
   if (store.bias == SgemmBias::kPerRow) store.biasValues = p.bias + i;
   if (store.bias == SgemmBias::kPerColumn) store.biasValues = p.bias + j;
+  store.rows = rows;
   if (cols == NR) {
-    store.rows = rows;
     job.kernels.full(kc, a, b, c, job.ldc, store);
+    return;
+  }
+  if (cols <= kSgemmNarrowColumns) {
+    job.kernels.columns(kc, a, b, c, job.ldc, store, cols);
     return;
   }
   const SgemmMicroKernel kernel = cols <= NR / 2 ? job.kernels.narrow : job.kernels.full;

@@ -36,6 +36,17 @@ void sgemmKernel6x8Scalar(int64_t kc, const float* a, const float* b, float* c, 
                           const SgemmTileStore& store);
 void sgemmKernel6x8Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                         const SgemmTileStore& store);
+// The first `cols` (1 to kSgemmNarrowColumns) columns of a B panel, written
+// straight to C: for a last panel of a few columns (N = 49, 3025, 12321 in
+// ResNet, SqueezeNet), one FMA per column and k instead of six. A row
+// panel's A values for one k are a vector; each column broadcasts B.
+constexpr int64_t kSgemmNarrowColumns = 4;
+using SgemmColumnsKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                                    const SgemmTileStore& store, int64_t cols);
+void sgemmKernelColumnsScalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                              const SgemmTileStore& store, int64_t cols);
+void sgemmKernelColumnsAvx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                            const SgemmTileStore& store, int64_t cols);
 
 // The K block used for depth k: equal blocks of at most kSgemmKC
 // (576 = 3 x 192, not 256 + 256 + 64). Packed layouts and the driver agree on it.
@@ -64,6 +75,7 @@ void sgemmPackRhsIm2colAvx2(const Conv2dGeometry& g, const float* image, int64_t
 struct SgemmMicroKernels {
   SgemmMicroKernel full;    // rows x NR
   SgemmMicroKernel narrow;  // rows x NR/2
+  SgemmColumnsKernel columns;  // rows x (1 to kSgemmNarrowColumns)
   SgemmIm2colPacker packIm2col;
 };
 SgemmMicroKernels sgemmMicroKernels(Isa isa);

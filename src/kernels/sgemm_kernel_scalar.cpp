@@ -8,20 +8,20 @@ namespace petrel {
 
 namespace {
 
-// The first `Cols` columns of a packed panel (NR apart per k), for every row
+// The first `cols` columns of a packed panel (NR apart per k), for every row
 // panel of the tile.
-template <int64_t Cols>
-void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const SgemmTileStore& store) {
+void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const SgemmTileStore& store,
+               int64_t cols) {
   constexpr int64_t MR = kSgemmMR;
   for (int64_t i0 = 0; i0 < store.rows; i0 += MR, a += MR * kc) {
-    float acc[MR][Cols] = {};
+    float acc[MR][kSgemmNR] = {};
     for (int64_t k = 0; k < kc; ++k)
       for (int64_t i = 0; i < MR; ++i)
-        for (int64_t j = 0; j < Cols; ++j) acc[i][j] += a[k * MR + i] * b[k * kSgemmNR + j];
+        for (int64_t j = 0; j < cols; ++j) acc[i][j] += a[k * MR + i] * b[k * kSgemmNR + j];
 
     for (int64_t i = 0; i < std::min(MR, store.rows - i0); ++i) {
       float* row = c + (i0 + i) * ldc;
-      for (int64_t j = 0; j < Cols; ++j) {
+      for (int64_t j = 0; j < cols; ++j) {
         float v = store.alpha * acc[i][j];
         if (store.loadC) v += row[j];
         if (store.finish) {
@@ -39,12 +39,17 @@ void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc
 
 void sgemmKernel6x16Scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                            const SgemmTileStore& store) {
-  kernel6xN<kSgemmNR>(kc, a, b, c, ldc, store);
+  kernel6xN(kc, a, b, c, ldc, store, kSgemmNR);
 }
 
 void sgemmKernel6x8Scalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                           const SgemmTileStore& store) {
-  kernel6xN<kSgemmNR / 2>(kc, a, b, c, ldc, store);
+  kernel6xN(kc, a, b, c, ldc, store, kSgemmNR / 2);
+}
+
+void sgemmKernelColumnsScalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                              const SgemmTileStore& store, int64_t cols) {
+  kernel6xN(kc, a, b, c, ldc, store, cols);
 }
 
 }  // namespace petrel

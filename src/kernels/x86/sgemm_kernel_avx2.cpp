@@ -5,7 +5,10 @@
 // columns of a packed panel, for a last panel of at most 8 columns (N = 49).
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/sgemm_internal.h"
+#include "kernels/x86/avx2_lanes.h"
 #include "kernels/x86/avx2_math.h"
 
 namespace petrel {
@@ -62,8 +65,8 @@ template <int NV, Fused F>
 // the broadcast in ymm13, so the 12 accumulators take the other 13 registers.
 template <int NV>
 [[gnu::always_inline]] inline void kStep(const float* a, const float* b, __m256& c00, __m256& c01, __m256& c10,
-                                         __m256& c11, __m256& c20, __m256& c21, __m256& c30, __m256& c31,
-                                         __m256& c40, __m256& c41, __m256& c50, __m256& c51) {
+                                         __m256& c11, __m256& c20, __m256& c21, __m256& c30, __m256& c31, __m256& c40,
+                                         __m256& c41, __m256& c50, __m256& c51) {
   if constexpr (NV == 2) {
     asm("vmovups (%[b]), %%ymm14\n\t"
         "vmovups 32(%[b]), %%ymm15\n\t"
@@ -85,9 +88,8 @@ template <int NV>
         "vbroadcastss 20(%[a]), %%ymm13\n\t"
         "vfmadd231ps %%ymm14, %%ymm13, %[c50]\n\t"
         "vfmadd231ps %%ymm15, %%ymm13, %[c51]"
-        : [c00] "+x"(c00), [c01] "+x"(c01), [c10] "+x"(c10), [c11] "+x"(c11), [c20] "+x"(c20),
-          [c21] "+x"(c21), [c30] "+x"(c30), [c31] "+x"(c31), [c40] "+x"(c40), [c41] "+x"(c41),
-          [c50] "+x"(c50), [c51] "+x"(c51)
+        : [c00] "+x"(c00), [c01] "+x"(c01), [c10] "+x"(c10), [c11] "+x"(c11), [c20] "+x"(c20), [c21] "+x"(c21),
+          [c30] "+x"(c30), [c31] "+x"(c31), [c40] "+x"(c40), [c41] "+x"(c41), [c50] "+x"(c50), [c51] "+x"(c51)
         : [a] "r"(a), [b] "r"(b), "m"(*reinterpret_cast<const float(*)[kSgemmMR]>(a)),
           "m"(*reinterpret_cast<const float(*)[kSgemmNR]>(b))
         : "xmm13", "xmm14", "xmm15");
@@ -105,8 +107,7 @@ template <int NV>
         "vfmadd231ps %%ymm14, %%ymm13, %[c40]\n\t"
         "vbroadcastss 20(%[a]), %%ymm13\n\t"
         "vfmadd231ps %%ymm14, %%ymm13, %[c50]"
-        : [c00] "+x"(c00), [c10] "+x"(c10), [c20] "+x"(c20), [c30] "+x"(c30), [c40] "+x"(c40),
-          [c50] "+x"(c50)
+        : [c00] "+x"(c00), [c10] "+x"(c10), [c20] "+x"(c20), [c30] "+x"(c30), [c40] "+x"(c40), [c50] "+x"(c50)
         : [a] "r"(a), [b] "r"(b), "m"(*reinterpret_cast<const float(*)[kSgemmMR]>(a)),
           "m"(*reinterpret_cast<const float(*)[kSgemmNR / 2]>(b))
         : "xmm13", "xmm14");
@@ -157,8 +158,7 @@ template <int NV, Fused F>
 // Every row panel of the tile against one B panel; the activation is chosen
 // once per call.
 template <int NV>
-inline void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                      const SgemmTileStore& store) {
+inline void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const SgemmTileStore& store) {
   const int64_t rows = store.rows;
   avx2::withFused(store.finish ? store.activation.kind : Activation::kNone, [&](auto fused) {
     for (int64_t row = 0; row < rows; row += kSgemmMR)
@@ -166,7 +166,91 @@ inline void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int6
   });
 }
 
+// The first W columns of a B panel against every row panel: the 6 A values
+// of one k are one vector (lanes 6, 7 unused), times B broadcast per column,
+// into kChains accumulators per column so that FMAs do not wait on each other.
+template <int W, Fused F>
+void columns(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const SgemmTileStore& store) {
+  constexpr int kChains = W <= 2 ? 4 : 2;
+  const __m256i panelRows = avx2::firstLanes(kSgemmMR);
+  for (int64_t row = 0; row < store.rows; row += kSgemmMR, a += kSgemmMR * kc, c += kSgemmMR * ldc) {
+    __m256 acc[W][kChains];
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j)
+#pragma GCC unroll 4
+      for (int h = 0; h < kChains; ++h) acc[j][h] = _mm256_setzero_ps();
+    // A whole-vector load of k's values reads 2 floats of k + 1: all but the
+    // last k.
+    int64_t k = 0;
+    for (; k + kChains < kc; k += kChains)
+#pragma GCC unroll 4
+      for (int h = 0; h < kChains; ++h) {
+        const __m256 av = _mm256_loadu_ps(a + (k + h) * kSgemmMR);
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j)
+          acc[j][h] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + (k + h) * kSgemmNR + j), acc[j][h]);
+      }
+    for (; k < kc; ++k) {
+      const float* ak = a + k * kSgemmMR;
+      const __m256 av = k + 1 < kc ? _mm256_loadu_ps(ak) : _mm256_maskload_ps(ak, panelRows);
+#pragma GCC unroll 4
+      for (int j = 0; j < W; ++j) acc[j][0] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + k * kSgemmNR + j), acc[j][0]);
+    }
+
+    // Lane r of column j's vector is C(row + r, j): through a small array to
+    // and from C.
+    const int64_t rows = std::min<int64_t>(kSgemmMR, store.rows - row);
+    const __m256i rowLanes = avx2::firstLanes(rows);
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) {
+      __m256 v = acc[j][0];
+#pragma GCC unroll 4
+      for (int h = 1; h < kChains; ++h) v = _mm256_add_ps(v, acc[j][h]);
+      if (store.alpha != 1.0f) v = _mm256_mul_ps(v, _mm256_set1_ps(store.alpha));
+      alignas(32) float lanes[8] = {};
+      if (store.loadC) {
+        for (int64_t r = 0; r < rows; ++r) lanes[r] = c[r * ldc + j];
+        v = _mm256_add_ps(v, _mm256_load_ps(lanes));
+      }
+      if (store.finish) {
+        if (store.bias == SgemmBias::kPerRow)
+          v = _mm256_add_ps(v, _mm256_maskload_ps(store.biasValues + row, rowLanes));
+        if (store.bias == SgemmBias::kPerColumn) v = _mm256_add_ps(v, _mm256_broadcast_ss(store.biasValues + j));
+        v = avx2::activateAs<F>(store.activation, v);
+      }
+      _mm256_store_ps(lanes, v);
+      for (int64_t r = 0; r < rows; ++r) c[r * ldc + j] = lanes[r];
+    }
+  }
+}
+
+template <int W>
+void columnsAnyActivation(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                          const SgemmTileStore& store) {
+  avx2::withFused(store.finish ? store.activation.kind : Activation::kNone,
+                  [&](auto fused) { columns<W, decltype(fused)::value>(kc, a, b, c, ldc, store); });
+}
+
 }  // namespace
+
+void sgemmKernelColumnsAvx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                            const SgemmTileStore& store, int64_t cols) {
+  static_assert(kSgemmNarrowColumns == 4, "one case per width");
+  switch (cols) {
+    case 1:
+      columnsAnyActivation<1>(kc, a, b, c, ldc, store);
+      break;
+    case 2:
+      columnsAnyActivation<2>(kc, a, b, c, ldc, store);
+      break;
+    case 3:
+      columnsAnyActivation<3>(kc, a, b, c, ldc, store);
+      break;
+    default:
+      columnsAnyActivation<4>(kc, a, b, c, ldc, store);
+      break;
+  }
+}
 
 void sgemmKernel6x16Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                          const SgemmTileStore& store) {
