@@ -93,8 +93,12 @@ template <int R, int NV, int S, int K, Fused F>
   return start < n ? _mm256_maskload_ps(row + start, avx2::firstLanes(n - start)) : _mm256_setzero_ps();
 }
 
-// R output rows from output row `oh`: 16 columns at a time, then 8, then the
-// last vector stored in part (the padded plane is wide enough to compute it whole).
+// R output rows from output row `oh`: the last vector of each row first,
+// computed whole (the padded plane is wide enough) and stored whole where it
+// stays inside the plane: the lanes past the row's end land on later rows,
+// which are stored after it (by this block's whole vectors, their own last
+// vectors, or the next blocks). Masked stores are slow on AMD; only the
+// plane's last rows need one. Then 16 columns at a time, then 8.
 template <int R, int S, int K, Fused F>
 [[gnu::always_inline]] inline void outputRowBlock(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded,
                                                   int64_t rowStride, int64_t oh, float* out) {
@@ -102,7 +106,18 @@ template <int R, int S, int K, Fused F>
 #pragma GCC unroll 16
   for (int i = 0; i < kBlockInputRows<R, S, K>; ++i) rows[i] = padded + (oh * S + i) * rowStride;
   float* y = out + oh * g.outW;
-  const int64_t outW = g.outW;
+  const int64_t outW = g.outW, whole = outW / 8 * 8;
+  if (whole < outW) {
+    __m256 v[R][1];
+    computeBlock<R, 1, S, K, F>(a, rows, whole, v);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      if ((oh + r) * outW + whole + 8 <= g.outH * outW)
+        _mm256_storeu_ps(y + r * outW + whole, v[r][0]);
+      else
+        _mm256_maskstore_ps(y + r * outW + whole, avx2::firstLanes(outW - whole), v[r][0]);
+    }
+  }
   int64_t ow = 0;
   for (; ow + 16 <= outW; ow += 16) {
     __m256 v[R][2];
@@ -113,19 +128,11 @@ template <int R, int S, int K, Fused F>
       _mm256_storeu_ps(y + r * outW + ow + 8, v[r][1]);
     }
   }
-  if (ow + 8 <= outW) {
+  if (ow < whole) {
     __m256 v[R][1];
     computeBlock<R, 1, S, K, F>(a, rows, ow, v);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + r * outW + ow, v[r][0]);
-    ow += 8;
-  }
-  if (ow < outW) {
-    const __m256i mask = avx2::firstLanes(outW - ow);
-    __m256 v[R][1];
-    computeBlock<R, 1, S, K, F>(a, rows, ow, v);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) _mm256_maskstore_ps(y + r * outW + ow, mask, v[r][0]);
   }
 }
 
