@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/conv_direct.h"
 #include "kernels/sgemm.h"
 #include "kernels/winograd.h"
 #include "runtime/thread_pool.h"
@@ -209,7 +210,42 @@ void BM_ConvStem(benchmark::State& state) {
   state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
   state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
 }
+// The same stems through the direct kernel (kernels/conv_direct.h), which
+// reads B in place from a padded, phase-split copy of the image.
+void BM_ConvStemDirect(benchmark::State& state) {
+  const int64_t m = state.range(0);
+  Conv2dGeometry g;
+  g.channels = 3;
+  g.inH = g.inW = 224;
+  g.kernelH = g.kernelW = state.range(1);
+  g.strideH = g.strideW = 2;
+  g.padTop = g.padLeft = state.range(2);
+  g.outH = g.outW = (224 + 2 * g.padTop - g.kernelH) / 2 + 1;
+  const int threads = static_cast<int>(state.range(3));
+  const int64_t n = g.outPixels(), k = g.depth();
+  std::vector<float> w(m * k, 0.01f), image(g.channels * g.inPixels(), 0.5f), out(m * n);
+  const SgemmPackedLhs packed(SgemmMatrix{w.data(), k, false}, m, k);
+  const size_t scratchBytes = convDirectScratchBytes(g, m, threads);
+  AlignedScratch scratch = alignedScratch(scratchBytes);
+  ThreadPool pool(threads);
+  for (auto _ : state) {
+    convDirect(g, packed, image.data(), nullptr, ActivationParams{}, out.data(), scratch.get(), scratchBytes, &pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double flops = 2.0 * m * n * k * state.iterations();
+  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
+  state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
+}
+
 BENCHMARK(BM_ConvStem)
+    ->Args({16, 3, 1, 1})
+    ->Args({32, 3, 1, 1})
+    ->Args({64, 3, 0, 1})
+    ->Args({64, 7, 3, 1})
+    ->Args({32, 3, 1, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ConvStemDirect)
     ->Args({16, 3, 1, 1})
     ->Args({32, 3, 1, 1})
     ->Args({64, 3, 0, 1})

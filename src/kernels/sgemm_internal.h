@@ -36,6 +36,12 @@ void sgemmKernel6x8Scalar(int64_t kc, const float* a, const float* b, float* c, 
                           const SgemmTileStore& store);
 void sgemmKernel6x8Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                         const SgemmTileStore& store);
+// The same as sgemmKernel6x16Avx2 with B's row k read in place at
+// bRows[k] + bOffset (16 floats) instead of from a packed panel: for
+// convolutions whose im2col rows are contiguous in a prepared copy of the
+// image (kernels/conv_direct.h).
+void sgemmKernel6x16RowsAvx2(int64_t kc, const float* a, const float* const* bRows, int64_t bOffset, float* c,
+                             int64_t ldc, const SgemmTileStore& store);
 // The first `cols` (1 to kSgemmNarrowColumns) columns of a B panel, written
 // straight to C: for a last panel of a few columns (N = 49, 3025, 12321 in
 // ResNet, SqueezeNet), one FMA per column and k instead of six. A row

@@ -331,6 +331,14 @@ TEST(Conv, LargerLayers) {
   c.c = 3, c.m = 16, c.h = c.w = 56, c.kh = c.kw = 7, c.strideH = c.strideW = 2;
   c.padTop = c.padLeft = c.padBottom = c.padRight = 3, c.threads = 2;
   checkConv(c);
+  // A first layer of 3 channels (the direct kernel on AVX2): two images, a fused activation.
+  c = ConvCase{};
+  c.n = 2, c.c = 3, c.m = 20, c.h = 40, c.w = 37, c.kh = c.kw = 3, c.strideH = c.strideW = 2;
+  c.padTop = c.padLeft = c.padBottom = c.padRight = 1, c.threads = 2;
+  c.activation = {Activation::kClip, 0.0f, 6.0f};
+  EXPECT_EQ(checkConv(c), "conv.im2col.sgemm[fp32]");
+  c.threads = 1, c.strideH = c.strideW = 1, c.n = 1;
+  checkConv(c);
   c = ConvCase{};
   c.c = 256, c.m = 130, c.h = c.w = 7, c.kh = c.kw = 1, c.threads = 2;
   EXPECT_EQ(checkConv(c), "conv.pointwise.sgemm[fp32]");

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/sgemm_internal.h"
 #include "kernels/x86/avx2_lanes.h"
@@ -114,12 +115,24 @@ template <int NV>
   }
 }
 
+// Where the micro-kernel finds B's row k (16 floats): a packed panel, or
+// rows read in place (sgemmKernel6x16RowsAvx2).
+struct PackedPanel {
+  const float* b;
+  const float* row(int64_t k) const { return b + k * kSgemmNR; }
+};
+struct RowPointers {
+  const float* const* rows;
+  int64_t offset;
+  const float* row(int64_t k) const { return rows[k] + offset; }
+};
+
 // NV vectors of 8 columns (2: the whole 16-wide panel, 1: its first 8
 // columns) of one row panel. Out of line: the caller's loop over row panels
 // keeps its values out of this function's registers.
-template <int NV, Fused F>
-[[gnu::noinline]] void panel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                                const SgemmTileStore& store, int64_t rowOffset) {
+template <int NV, Fused F, class B>
+[[gnu::noinline]] void panel6xN(int64_t kc, const float* a, B b, float* c, int64_t ldc, const SgemmTileStore& store,
+                                int64_t rowOffset) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -129,16 +142,17 @@ template <int NV, Fused F>
 
   int64_t k = 0;
   for (; k + 4 <= kc; k += 4) {
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kSgemmNR), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 9 * kSgemmNR), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 10 * kSgemmNR), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 11 * kSgemmNR), _MM_HINT_T0);
+    if constexpr (std::is_same_v<B, PackedPanel>) {  // a packed panel streams: fetch 8 rows ahead
+      _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 8)), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 9)), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 10)), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 11)), _MM_HINT_T0);
+    }
 #pragma GCC unroll 4
-    for (int step = 0; step < 4; ++step, a += kSgemmMR, b += kSgemmNR)
-      kStep<NV>(a, b, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+    for (int step = 0; step < 4; ++step, a += kSgemmMR)
+      kStep<NV>(a, b.row(k + step), c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
   }
-  for (; k < kc; ++k, a += kSgemmMR, b += kSgemmNR)
-    kStep<NV>(a, b, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+  for (; k < kc; ++k, a += kSgemmMR) kStep<NV>(a, b.row(k), c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 
   TileEpilogue e;
   e.alpha = store.alpha;
@@ -157,8 +171,8 @@ template <int NV, Fused F>
 
 // Every row panel of the tile against one B panel; the activation is chosen
 // once per call.
-template <int NV>
-inline void kernel6xN(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const SgemmTileStore& store) {
+template <int NV, class B>
+inline void kernel6xN(int64_t kc, const float* a, B b, float* c, int64_t ldc, const SgemmTileStore& store) {
   const int64_t rows = store.rows;
   avx2::withFused(store.finish ? store.activation.kind : Activation::kNone, [&](auto fused) {
     for (int64_t row = 0; row < rows; row += kSgemmMR)
@@ -254,12 +268,17 @@ void sgemmKernelColumnsAvx2(int64_t kc, const float* a, const float* b, float* c
 
 void sgemmKernel6x16Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                          const SgemmTileStore& store) {
-  kernel6xN<2>(kc, a, b, c, ldc, store);
+  kernel6xN<2>(kc, a, PackedPanel{b}, c, ldc, store);
 }
 
 void sgemmKernel6x8Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                         const SgemmTileStore& store) {
-  kernel6xN<1>(kc, a, b, c, ldc, store);
+  kernel6xN<1>(kc, a, PackedPanel{b}, c, ldc, store);
+}
+
+void sgemmKernel6x16RowsAvx2(int64_t kc, const float* a, const float* const* bRows, int64_t bOffset, float* c,
+                             int64_t ldc, const SgemmTileStore& store) {
+  kernel6xN<2>(kc, a, RowPointers{bRows, bOffset}, c, ldc, store);
 }
 
 }  // namespace petrel

@@ -2,13 +2,16 @@
 // per image and group, with the weights packed once (or decoded block by
 // block from their stored form, memory mode low) and the image's im2col
 // packed tile by tile straight from the input (never materialised). The 1x1
-// stride-1 unpadded case reads the NCHW input directly as the GEMM's B. A
+// stride-1 unpadded case reads the NCHW input directly as the GEMM's B. An
+// image of few channels (a network's first layer) goes to the direct kernel
+// (kernels/conv_direct.h), which reads B in place instead of packing it. A
 // residual R (input 3) is the GEMM's C on entry (accumulated onto), so the
 // output may be R's own memory.
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "kernels/conv_direct.h"
 #include "kernels/sgemm.h"
 #include "ops/conv/conv_executors.h"
 #include "ops/weight_operand.h"
@@ -33,8 +36,11 @@ class ConvSgemmExecutor final : public Executor {
     spec.depth = plan.geometry.depth();
     spec.fp32Group0 = {nullptr, spec.depth, false};  // W [Cout][K] as stored
     weights_ = WeightOperand::prepare(ctx, spec);
-    scratchBytes_ = sgemmScratchBytes(spec.rows, plan.geometry.outPixels(), spec.depth, weights_.isPacked(), false,
-                                      plan.threads);
+    direct_ = kind == ExecutorKind::kIm2colSgemm && plan.group == 1 && !plan.hasResidual && weights_.isPacked() &&
+              convDirectApplies(plan.geometry);
+    scratchBytes_ = direct_ ? convDirectScratchBytes(plan.geometry, spec.rows, plan.threads)
+                            : sgemmScratchBytes(spec.rows, plan.geometry.outPixels(), spec.depth,
+                                                weights_.isPacked(), false, plan.threads);
   }
 
   std::string kernelName() const override { return executorKernelName(kind_, storage_); }
@@ -45,6 +51,10 @@ class ConvSgemmExecutor final : public Executor {
   }
 
   void run(const RunArgs& args) override {
+    if (direct_) {
+      runDirect(args);
+      return;
+    }
     // One GEMM per (image, group); the threads share the tiles of all of them.
     struct Problems final : SgemmBatch {
       const ConvSgemmExecutor* self;
@@ -91,10 +101,21 @@ class ConvSgemmExecutor final : public Executor {
   }
 
  private:
+  void runDirect(const RunArgs& args) const {
+    SgemmProblem weights;
+    weights_.setOperand(weights, 0);
+    const Conv2dGeometry& g = plan_.geometry;
+    const float* bias = plan_.hasBias ? args.inputs[2] : nullptr;
+    for (int64_t image = 0; image < plan_.batch; ++image)
+      convDirect(g, *weights.lhs.packed, args.inputs[0] + image * g.channels * g.inPixels(), bias, plan_.activation,
+                 args.outputs[0] + image * plan_.outChannels * g.outPixels(), args.scratch, scratchBytes_, args.pool);
+  }
+
   ExecutorKind kind_;
   ConvPlan plan_;
   Storage storage_;
   WeightOperand weights_;
+  bool direct_ = false;  // few input channels: kernels/conv_direct.h
   size_t scratchBytes_ = 0;
 };
 

@@ -1,0 +1,37 @@
+#include "kernels/conv_direct.h"
+
+#include <algorithm>
+
+#include "kernels/sgemm.h"
+
+namespace petrel {
+
+namespace {
+int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+}  // namespace
+
+bool convDirectApplies(const Conv2dGeometry& g, Isa isa) {
+  return isa == Isa::kAvx2 && g.channels <= 4 && g.depth() <= kSgemmKC && g.strideH == g.strideW &&
+         (g.strideW == 1 || g.strideW == 2) && g.dilationH == 1 && g.dilationW == 1 && g.outW >= kSgemmNR;
+}
+
+int64_t ConvDirectImage::floats() const { return paddedRows * phases * length; }
+
+ConvDirectImage convDirectImage(const Conv2dGeometry& g) {
+  ConvDirectImage d;
+  d.paddedRows = (g.outH - 1) * g.strideH + g.kernelH;
+  d.phases = g.strideW;
+  // Output ow's tap kw reads index ow + kw / stride of part kw % stride; the
+  // last strip of 16 outputs is computed whole.
+  d.length = roundUp(roundUp(g.outW, kSgemmNR) + (g.kernelW - 1) / g.strideW, 8);
+  return d;
+}
+
+size_t convDirectScratchBytes(const Conv2dGeometry& g, int64_t m, int threads) {
+  // The image copy, then per thread a tile of 16 columns for the last strip.
+  const int64_t image = roundUp(convDirectImage(g).floats() * g.channels, 16);
+  const int64_t tile = roundUp(m, kSgemmMR) * kSgemmNR;
+  return static_cast<size_t>(image + tile * std::max(threads, 1)) * sizeof(float);
+}
+
+}  // namespace petrel

@@ -1,0 +1,50 @@
+#pragma once
+// Direct convolution for images with few channels (a network's first layer:
+// 3 channels, K = 27 or 147 taps). As im2col + SGEMM, out[M][pixels] =
+// W[M][K] * im2col(image)[K][pixels], but B is never packed: the image is
+// copied once, zero-padded and split by column phase (stride 2: even and odd
+// columns), so that im2col row k of 16 neighbouring outputs of one output row
+// is 16 contiguous floats of that copy, and the micro-kernel reads them in
+// place (sgemmKernel6x16RowsAvx2). Packing B cost as much as the products
+// here, where every input pixel appears in about K / stride^2 rows.
+//
+//   image   [channels][inH][inW] (one image)
+//   weights packed (SgemmPackedLhs of W [M][K], K in one block)
+//   bias    [M] or nullptr
+//   output  [M][outH][outW]
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/activation.h"
+#include "kernels/conv_geometry.h"
+#include "kernels/cpu.h"
+
+namespace petrel {
+
+class SgemmPackedLhs;
+class ThreadPool;
+
+// True for what it serves: AVX2, at most 4 channels, K in one SGEMM block,
+// stride 1 or 2 both ways, no dilation, an output row of at least 16 pixels.
+bool convDirectApplies(const Conv2dGeometry& g, Isa isa = bestIsa());
+
+// Scratch for m output channels and up to `threads` threads.
+size_t convDirectScratchBytes(const Conv2dGeometry& g, int64_t m, int threads);
+
+// Only where convDirectApplies (it is compiled for AVX2). `scratch` (64-byte
+// aligned) from convDirectScratchBytes; with a pool of more threads than it
+// was sized for, fewer threads work. Does not allocate.
+void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* image, const float* bias,
+                const ActivationParams& activation, float* output, void* scratch, size_t scratchBytes,
+                ThreadPool* pool);
+
+// The layout of the prepared copy (shared by the planner and the kernel).
+struct ConvDirectImage {
+  int64_t paddedRows = 0;  // rows from the top padding to the last row read
+  int64_t phases = 1;      // the stride across: one part per column phase
+  int64_t length = 0;      // floats per part of a row
+  int64_t floats() const;  // of one channel's copy
+};
+ConvDirectImage convDirectImage(const Conv2dGeometry& g);
+
+}  // namespace petrel

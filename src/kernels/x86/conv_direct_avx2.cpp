@@ -1,0 +1,103 @@
+// Direct convolution for few channels (kernels/conv_direct.h), AVX2.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/conv_direct.h"
+#include "kernels/sgemm.h"
+#include "kernels/sgemm_internal.h"
+#include "kernels/x86/avx2_lanes.h"
+#include "runtime/thread_pool.h"
+
+namespace petrel {
+
+namespace {
+
+// Part `phase` of padded row pr of one channel: dst[i] = padded[pr][i * stride + phase],
+// zero outside the input.
+void fillPart(const Conv2dGeometry& g, const ConvDirectImage& d, const float* plane, int64_t pr, int64_t phase,
+              float* dst) {
+  const int64_t ih = pr - g.padTop, stride = g.strideW, length = d.length;
+  if (ih < 0 || ih >= g.inH) {
+    std::memset(dst, 0, length * sizeof(float));
+    return;
+  }
+  const float* src = plane + ih * g.inW;
+  // Input column of index i: i * stride + phase - padLeft, inside [0, inW) for i in [begin, end).
+  const int64_t first = phase - g.padLeft;
+  const int64_t begin = std::clamp<int64_t>(first >= 0 ? 0 : (-first + stride - 1) / stride, 0, length);
+  const int64_t end = std::clamp<int64_t>(g.inW - first <= 0 ? 0 : (g.inW - first + stride - 1) / stride, begin, length);
+  for (int64_t i = 0; i < begin; ++i) dst[i] = 0.0f;
+  int64_t i = begin;
+  if (stride == 1) {
+    for (; i + 8 <= end; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i + first));
+  } else {
+    // everyOther reads 16 inputs from the first: all inside while 2i + first + 15 < inW.
+    for (; i + 8 <= end && 2 * i + first + 16 <= g.inW; i += 8)
+      _mm256_storeu_ps(dst + i, avx2::everyOther<false>(src + 2 * i + first));
+  }
+  for (; i < end; ++i) dst[i] = src[i * stride + first];
+  for (; i < length; ++i) dst[i] = 0.0f;
+}
+
+}  // namespace
+
+void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* image, const float* bias,
+                const ActivationParams& activation, float* output, void* scratch, size_t scratchBytes,
+                ThreadPool* pool) {
+  const ConvDirectImage d = convDirectImage(g);
+  const int64_t m = weights.rows(), k = g.depth();
+  const int64_t S = g.strideW, rowFloats = d.phases * d.length;
+  float* copy = static_cast<float*>(scratch);
+  const int64_t copyFloats = (d.floats() * g.channels + 15) / 16 * 16;
+  const int64_t tileFloats = (m + kSgemmMR - 1) / kSgemmMR * kSgemmMR * kSgemmNR;
+  const int64_t slots = (static_cast<int64_t>(scratchBytes / sizeof(float)) - copyFloats) / tileFloats;
+  const bool parallel = pool && pool->threads() > 1 && slots >= pool->threads();
+
+  // 1. The zero-padded, phase-split copy: one task per padded row of a channel.
+  const int64_t copyRows = g.channels * d.paddedRows;
+  auto fillRows = [&](size_t first, size_t last) {
+    for (size_t r = first; r < last; ++r) {
+      const int64_t c = static_cast<int64_t>(r) / d.paddedRows, pr = static_cast<int64_t>(r) % d.paddedRows;
+      for (int64_t phase = 0; phase < S; ++phase)
+        fillPart(g, d, image + c * g.inPixels(), pr, phase, copy + r * rowFloats + phase * d.length);
+    }
+  };
+  if (parallel)
+    pool->parallelFor(static_cast<size_t>(copyRows), fillRows);
+  else
+    fillRows(0, static_cast<size_t>(copyRows));
+
+  // 2. Output rows: for each strip of 16 outputs, every row panel of W.
+  SgemmTileStore store;
+  store.rows = m;
+  store.bias = bias ? SgemmBias::kPerRow : SgemmBias::kNone;
+  store.biasValues = bias;
+  store.activation = activation;
+  const float* a = weights.panels(0, 0);
+  const int64_t outPixels = g.outPixels();
+  auto outputRow = [&](size_t task, int thread) {
+    const int64_t oh = static_cast<int64_t>(task);
+    const float* rows[kSgemmKC];  // im2col row k of output column 0
+    for (int64_t kk = 0, c = 0; c < g.channels; ++c)
+      for (int64_t kh = 0; kh < g.kernelH; ++kh)
+        for (int64_t kw = 0; kw < g.kernelW; ++kw, ++kk)
+          rows[kk] = copy + (c * d.paddedRows + oh * S + kh) * rowFloats + (kw % S) * d.length + kw / S;
+    float* y = output + oh * g.outW;
+    int64_t ow = 0;
+    for (; ow + kSgemmNR <= g.outW; ow += kSgemmNR) sgemmKernel6x16RowsAvx2(k, a, rows, ow, y + ow, outPixels, store);
+    if (ow < g.outW) {  // the last strip through a tile: its 16 columns would run into the next row
+      float* tile = copy + copyFloats + thread * tileFloats;
+      sgemmKernel6x16RowsAvx2(k, a, rows, ow, tile, kSgemmNR, store);
+      for (int64_t i = 0; i < m; ++i)
+        std::memcpy(y + i * outPixels + ow, tile + i * kSgemmNR, (g.outW - ow) * sizeof(float));
+    }
+  };
+  if (parallel)
+    pool->parallelTasks(static_cast<size_t>(g.outH), outputRow);
+  else
+    for (int64_t oh = 0; oh < g.outH; ++oh) outputRow(static_cast<size_t>(oh), 0);
+}
+
+}  // namespace petrel
