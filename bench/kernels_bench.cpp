@@ -177,10 +177,12 @@ void BM_Conv3x3Im2col(benchmark::State& state) {
 }
 
 // The first convolution of an image network: 3 input channels, so K (27 or
-// 147) is short and B is packed straight from the image at stride 2.
-// Args: output channels, kernel, padding, threads (224 x 224 input, stride 2):
-// MobileNetV3-Small (16, 3x3, pad 1), MobileNetV2 (32, 3x3, pad 1), SqueezeNet 1.1
-// (64, 3x3, pad 0), ResNet (64, 7x7, pad 3).
+// 147) is short and every pixel appears in many im2col rows. Through im2col
+// + SGEMM (B packed from the image at stride 2), or through the direct kernel
+// (kernels/conv_direct.h: B read in place from a padded, phase-split copy).
+// Args: output channels, kernel, padding, threads, direct (224 x 224 input,
+// stride 2): MobileNetV3-Small (16, 3x3, pad 1), MobileNetV2 (32, 3x3, pad 1),
+// SqueezeNet 1.1 (64, 3x3, pad 0), ResNet (64, 7x7, pad 3).
 void BM_ConvStem(benchmark::State& state) {
   const int64_t m = state.range(0);
   Conv2dGeometry g;
@@ -191,10 +193,12 @@ void BM_ConvStem(benchmark::State& state) {
   g.padTop = g.padLeft = state.range(2);
   g.outH = g.outW = (224 + 2 * g.padTop - g.kernelH) / 2 + 1;
   const int threads = static_cast<int>(state.range(3));
+  const bool direct = state.range(4) != 0;
   const int64_t n = g.outPixels(), k = g.depth();
   std::vector<float> w(m * k, 0.01f), image(g.channels * g.inPixels(), 0.5f), out(m * n);
   const SgemmPackedLhs packed(SgemmMatrix{w.data(), k, false}, m, k);
-  const size_t scratchBytes = sgemmScratchBytes(m, n, k, true, false, threads);
+  const size_t scratchBytes =
+      direct ? convDirectScratchBytes(g, m, threads) : sgemmScratchBytes(m, n, k, true, false, threads);
   AlignedScratch scratch = alignedScratch(scratchBytes);
   ThreadPool pool(threads);
   SgemmProblem problem;
@@ -203,54 +207,21 @@ void BM_ConvStem(benchmark::State& state) {
   problem.rhs.image = image.data();
   problem.c = out.data();
   for (auto _ : state) {
-    sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
+    if (direct)
+      convDirect(g, packed, image.data(), nullptr, ActivationParams{}, out.data(), scratch.get(), scratchBytes, &pool);
+    else
+      sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
     benchmark::DoNotOptimize(out.data());
   }
   const double flops = 2.0 * m * n * k * state.iterations();
   state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
   state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
 }
-// The same stems through the direct kernel (kernels/conv_direct.h), which
-// reads B in place from a padded, phase-split copy of the image.
-void BM_ConvStemDirect(benchmark::State& state) {
-  const int64_t m = state.range(0);
-  Conv2dGeometry g;
-  g.channels = 3;
-  g.inH = g.inW = 224;
-  g.kernelH = g.kernelW = state.range(1);
-  g.strideH = g.strideW = 2;
-  g.padTop = g.padLeft = state.range(2);
-  g.outH = g.outW = (224 + 2 * g.padTop - g.kernelH) / 2 + 1;
-  const int threads = static_cast<int>(state.range(3));
-  const int64_t n = g.outPixels(), k = g.depth();
-  std::vector<float> w(m * k, 0.01f), image(g.channels * g.inPixels(), 0.5f), out(m * n);
-  const SgemmPackedLhs packed(SgemmMatrix{w.data(), k, false}, m, k);
-  const size_t scratchBytes = convDirectScratchBytes(g, m, threads);
-  AlignedScratch scratch = alignedScratch(scratchBytes);
-  ThreadPool pool(threads);
-  for (auto _ : state) {
-    convDirect(g, packed, image.data(), nullptr, ActivationParams{}, out.data(), scratch.get(), scratchBytes, &pool);
-    benchmark::DoNotOptimize(out.data());
-  }
-  const double flops = 2.0 * m * n * k * state.iterations();
-  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
-  state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
-}
-
 BENCHMARK(BM_ConvStem)
-    ->Args({16, 3, 1, 1})
-    ->Args({32, 3, 1, 1})
-    ->Args({64, 3, 0, 1})
-    ->Args({64, 7, 3, 1})
-    ->Args({32, 3, 1, 2})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK(BM_ConvStemDirect)
-    ->Args({16, 3, 1, 1})
-    ->Args({32, 3, 1, 1})
-    ->Args({64, 3, 0, 1})
-    ->Args({64, 7, 3, 1})
-    ->Args({32, 3, 1, 2})
+    ->ArgsProduct({{16}, {3}, {1}, {1}, {0, 1}})
+    ->ArgsProduct({{32}, {3}, {1}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{64}, {3}, {0}, {1}, {0, 1}})
+    ->ArgsProduct({{64}, {7}, {3}, {1}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -77,8 +77,7 @@ void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const fl
   store.activation = activation;
   const float* a = weights.panels(0, 0);
   const int64_t outPixels = g.outPixels();
-  auto outputRow = [&](size_t task, int thread) {
-    const int64_t oh = static_cast<int64_t>(task);
+  auto outputRow = [&](int64_t oh, int thread) {
     const float* rows[kSgemmKC];  // im2col row k of output column 0
     for (int64_t kk = 0, c = 0; c < g.channels; ++c)
       for (int64_t kh = 0; kh < g.kernelH; ++kh)
@@ -94,10 +93,18 @@ void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const fl
         std::memcpy(y + i * outPixels + ow, tile + i * kSgemmNR, (g.outW - ow) * sizeof(float));
     }
   };
+  // Each thread takes one contiguous band of rows: neighbouring rows share
+  // cache lines of every output plane, so interleaving them between threads
+  // would bounce those lines.
+  const int64_t bands = parallel ? pool->threads() : 1;
+  auto band = [&](size_t task, int thread) {
+    const int64_t b = static_cast<int64_t>(task);
+    for (int64_t oh = g.outH * b / bands; oh < g.outH * (b + 1) / bands; ++oh) outputRow(oh, thread);
+  };
   if (parallel)
-    pool->parallelTasks(static_cast<size_t>(g.outH), outputRow);
+    pool->parallelTasks(static_cast<size_t>(bands), band);
   else
-    for (int64_t oh = 0; oh < g.outH; ++oh) outputRow(static_cast<size_t>(oh), 0);
+    band(0, 0);
 }
 
 }  // namespace petrel
