@@ -149,6 +149,16 @@ void setConvCounters(benchmark::State& state, const Conv2dGeometry& g, int64_t b
   state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
 }
 
+// Packed weights times the im2col matrix of `image` (packed tile by tile), into `out`.
+SgemmProblem im2colProblem(const SgemmPackedLhs& weights, const Conv2dGeometry& g, const float* image, float* out) {
+  SgemmProblem problem;
+  problem.lhs.packed = &weights;
+  problem.rhs.im2col = &g;
+  problem.rhs.image = image;
+  problem.c = out;
+  return problem;
+}
+
 // conv.im2col.sgemm: packed weights times the im2col matrix packed tile by tile.
 void BM_Conv3x3Im2col(benchmark::State& state) {
   const Conv2dGeometry g = resnet3x3(state.range(0), state.range(1));
@@ -160,15 +170,10 @@ void BM_Conv3x3Im2col(benchmark::State& state) {
   const size_t scratchBytes = sgemmScratchBytes(m, n, k, true, false, threads);
   AlignedScratch scratch = alignedScratch(scratchBytes);
   ThreadPool pool(threads);
-  SgemmProblem problem;
-  problem.lhs.packed = &packed;
-  problem.rhs.im2col = &g;
-  problem.rhs.image = image.data();
-  problem.c = out.data();
   for (auto _ : state) {
     for (int64_t i = 0; i < batch; ++i) {  // as conv.im2col.sgemm, one product per image
-      problem.rhs.image = image.data() + i * g.channels * g.inPixels();
-      problem.c = out.data() + i * m * n;
+      const SgemmProblem problem = im2colProblem(packed, g, image.data() + i * g.channels * g.inPixels(),
+                                                 out.data() + i * m * n);
       sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
     }
     benchmark::DoNotOptimize(out.data());
@@ -201,11 +206,7 @@ void BM_ConvStem(benchmark::State& state) {
       direct ? convDirectScratchBytes(g, m, threads) : sgemmScratchBytes(m, n, k, true, false, threads);
   AlignedScratch scratch = alignedScratch(scratchBytes);
   ThreadPool pool(threads);
-  SgemmProblem problem;
-  problem.lhs.packed = &packed;
-  problem.rhs.im2col = &g;
-  problem.rhs.image = image.data();
-  problem.c = out.data();
+  const SgemmProblem problem = im2colProblem(packed, g, image.data(), out.data());
   for (auto _ : state) {
     if (direct)
       convDirect(g, packed, image.data(), nullptr, ActivationParams{}, out.data(), scratch.get(), scratchBytes, &pool);
