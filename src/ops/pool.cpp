@@ -117,8 +117,11 @@ class Pool2dExecutor final : public Executor {
     return isa_ == Isa::kScalar ? name : name + "." + isaName(isa_);
   }
 
-  // One line of W floats per thread.
-  size_t scratchBytes() const override { return static_cast<size_t>(threads_) * w_.in * sizeof(float); }
+  // One line of W floats per thread, each on cache lines of its own: threads
+  // writing lines that share a cache line would bounce it between cores
+  // (SqueezeNet's max pools ran slower on 2 threads than on 1).
+  int64_t lineFloats() const { return (w_.in + 15) / 16 * 16; }
+  size_t scratchBytes() const override { return static_cast<size_t>(threads_ * lineFloats()) * sizeof(float); }
 
   void run(const RunArgs& args) override {
     const float* in = args.inputs[0];
@@ -128,7 +131,7 @@ class Pool2dExecutor final : public Executor {
     const int64_t outPlane = h_.out * w_.out;
     const int64_t work = planes_ * outPlane * h_.kernel * w_.kernel;
     parallelTasksOrInline(args.pool, planes_, work, threads_, [&](int64_t p, int thread) {
-      float* line = scratch + thread * w_.in;
+      float* line = scratch + thread * lineFloats();
       if (kind_ == PoolKind::kMax)
         plane<PoolKind::kMax>(in + p * inPlane, out + p * outPlane, line);
       else
