@@ -89,6 +89,8 @@ BENCHMARK(BM_SgemmPackedWeights)
     ->Args({96, 12544, 16})
     ->Args({144, 3136, 24})
     ->Args({24, 3136, 144})
+    ->Args({16, 12544, 32})
+    ->Args({32, 784, 192})
     ->Args({384, 196, 64})
     ->Args({64, 196, 384})
     ->Unit(benchmark::kMillisecond);

@@ -157,8 +157,9 @@ const float* SgemmPackedRhs::panels(int64_t k0, int64_t panel) const {
 
 SgemmMicroKernels sgemmMicroKernels(Isa isa) {
   if (isa == Isa::kAvx2)
-    return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2, sgemmKernelColumnsAvx2, sgemmPackRhsIm2colAvx2};
-  return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar, sgemmKernelColumnsScalar, sgemmPackRhsIm2col};
+    return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2, sgemmKernelColumnsAvx2, sgemmKernel6x16StridedAvx2,
+            sgemmPackRhsIm2colAvx2};
+  return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar, sgemmKernelColumnsScalar, nullptr, sgemmPackRhsIm2col};
 }
 
 // ---------------------------------------------------------------- driver
@@ -321,6 +322,28 @@ void microTiles(const Job& job, const SgemmProblem& p, SgemmTileStore store, int
   }
 }
 
+// C of at most this many rows reads a plain B in place instead of packing
+// it: each B panel then serves at most 8 row panels, and packing it cost
+// about as much as they do (kernels_bench: 24x3136x144 0.30-0.37 -> 0.28-0.29
+// ms, 16x12544x32 0.26 -> 0.22-0.24; from 64 rows on no clear gain).
+constexpr int64_t kInPlaceRhsMaxRows = 48;
+
+bool readsRhsInPlace(const Job& job, const SgemmProblem& p) {
+  return job.kernels.strided && job.m <= kInPlaceRhsMaxRows && !p.rhs.packed && !p.rhs.encoded && !p.rhs.im2col &&
+         !job.sharedRhs && !p.rhs.matrix.transposed;
+}
+
+// Rows [i, i + rows) of C against the 16 columns of B from column j, B's
+// rows [k0, k0 + kc) read in place.
+void inPlacePanel(const Job& job, const SgemmProblem& p, SgemmTileStore store, int64_t k0, int64_t kc, const float* a,
+                  int64_t i, int64_t j, int64_t rows) {
+  store.rows = rows;
+  if (store.bias == SgemmBias::kPerRow) store.biasValues = p.bias + i;
+  if (store.bias == SgemmBias::kPerColumn) store.biasValues = p.bias + j;
+  const SgemmMatrix& b = p.rhs.matrix;
+  job.kernels.strided(kc, a, b.data + k0 * b.ld + j, b.ld, p.c + i * job.ldc + j, job.ldc, store);
+}
+
 void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhsBlock, float* rhsBlock) {
   const Tiling& t = job.tiling;
   const int64_t m0 = (tile / job.nTiles) * t.mc;
@@ -339,7 +362,14 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
     const int64_t kc = std::min(t.kBlock, job.k - k0);
     const float* b = rhsBlock;
     int64_t panelStride = kc * NR;  // packed ahead or decoded: back to back
-    if (p.rhs.packed) {
+    // Few rows of C: the whole panels of a plain B are read in place, only
+    // a narrower last one is packed (at rhsBlock).
+    int64_t inPlacePanels = 0;
+    if (readsRhsInPlace(job, p)) {
+      inPlacePanels = cols / NR;
+      if (inPlacePanels * NR < cols)
+        sgemmPackRhs(p.rhs.matrix, k0, kc, n0 + inPlacePanels * NR, cols - inPlacePanels * NR, rhsBlock);
+    } else if (p.rhs.packed) {
       b = p.rhs.packed->panels(k0, n0 / NR);
     } else if (p.rhs.encoded) {
       decodePackRhs(*p.rhs.encoded, n0, cols, k0, kc, rhsBlock, job.isa);
@@ -366,8 +396,10 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
         decodePackLhs(*p.lhs.encoded, m0 + mb, blockRows, k0, kc, lhsBlock, job.isa);
       else
         sgemmPackLhs(p.lhs.matrix, m0 + mb, blockRows, k0, kc, lhsBlock);
-      for (int64_t jp = 0; jp < colPanels; ++jp)
-        microTiles(job, p, store, kc, a, b + jp * panelStride, m0 + mb, n0 + jp * NR, blockRows);
+      for (int64_t jp = 0; jp < inPlacePanels; ++jp)
+        inPlacePanel(job, p, store, k0, kc, a, m0 + mb, n0 + jp * NR, blockRows);
+      for (int64_t jp = inPlacePanels; jp < colPanels; ++jp)
+        microTiles(job, p, store, kc, a, b + (jp - inPlacePanels) * panelStride, m0 + mb, n0 + jp * NR, blockRows);
     }
   }
 }

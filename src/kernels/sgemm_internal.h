@@ -36,6 +36,13 @@ void sgemmKernel6x8Scalar(int64_t kc, const float* a, const float* b, float* c, 
                           const SgemmTileStore& store);
 void sgemmKernel6x8Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                         const SgemmTileStore& store);
+// The same as sgemmKernel6x16Avx2 with B read in place from a row-major
+// matrix: row k at b + k * ldb. For a few rows of C the packing of B would
+// cost about as much as the products.
+using SgemmStridedKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                                    const SgemmTileStore& store);
+void sgemmKernel6x16StridedAvx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                                const SgemmTileStore& store);
 // The same as sgemmKernel6x16Avx2 with B's row k read in place at
 // bRows[k] + bOffset (16 floats) instead of from a packed panel: for
 // convolutions whose im2col rows are contiguous in a prepared copy of the
@@ -82,6 +89,7 @@ struct SgemmMicroKernels {
   SgemmMicroKernel full;    // rows x NR
   SgemmMicroKernel narrow;  // rows x NR/2
   SgemmColumnsKernel columns;  // rows x (1 to kSgemmNarrowColumns)
+  SgemmStridedKernel strided;  // rows x NR, B in place; nullptr: pack B
   SgemmIm2colPacker packIm2col;
 };
 SgemmMicroKernels sgemmMicroKernels(Isa isa);

@@ -121,6 +121,11 @@ struct PackedPanel {
   const float* b;
   const float* row(int64_t k) const { return b + k * kSgemmNR; }
 };
+struct StridedRows {
+  const float* b;
+  int64_t ld;
+  const float* row(int64_t k) const { return b + k * ld; }
+};
 struct RowPointers {
   const float* const* rows;
   int64_t offset;
@@ -274,6 +279,11 @@ void sgemmKernel6x16Avx2(int64_t kc, const float* a, const float* b, float* c, i
 void sgemmKernel6x8Avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                         const SgemmTileStore& store) {
   kernel6xN<1>(kc, a, PackedPanel{b}, c, ldc, store);
+}
+
+void sgemmKernel6x16StridedAvx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                                const SgemmTileStore& store) {
+  kernel6xN<2>(kc, a, StridedRows{b, ldb}, c, ldc, store);
 }
 
 void sgemmKernel6x16RowsAvx2(int64_t kc, const float* a, const float* const* bRows, int64_t bOffset, float* c,
