@@ -322,15 +322,19 @@ void microTiles(const Job& job, const SgemmProblem& p, SgemmTileStore store, int
   }
 }
 
-// C of at most this many rows reads a plain B in place instead of packing
-// it: each B panel then serves at most 8 row panels, and packing it cost
-// about as much as they do (kernels_bench: 24x3136x144 0.30-0.37 -> 0.28-0.29
-// ms, 16x12544x32 0.26 -> 0.22-0.24; from 64 rows on no clear gain).
+// A plain B is read in place instead of packed when C has at most 48 rows
+// (each B panel then serves at most 8 row panels, and packing it cost about
+// as much as they do) or K is at most 32 (a panel is then only K cache lines,
+// which stay in L1 across the row panels). kernels_bench, alternating rounds:
+// 24x3136x144 0.30-0.37 -> 0.28-0.29 ms, 16x12544x32 0.26 -> 0.22-0.24,
+// 96x12544x16 0.91-1.02 -> 0.63-0.93 in 3 rounds of 4, 144x3136x24
+// 0.35-0.42 -> 0.28-0.35 in 3 of 4; other shapes showed no clear gain.
 constexpr int64_t kInPlaceRhsMaxRows = 48;
+constexpr int64_t kInPlaceRhsMaxDepth = 32;
 
 bool readsRhsInPlace(const Job& job, const SgemmProblem& p) {
-  return job.kernels.strided && job.m <= kInPlaceRhsMaxRows && !p.rhs.packed && !p.rhs.encoded && !p.rhs.im2col &&
-         !job.sharedRhs && !p.rhs.matrix.transposed;
+  return job.kernels.strided && (job.m <= kInPlaceRhsMaxRows || job.k <= kInPlaceRhsMaxDepth) && !p.rhs.packed &&
+         !p.rhs.encoded && !p.rhs.im2col && !job.sharedRhs && !p.rhs.matrix.transposed;
 }
 
 // Rows [i, i + rows) of C against the 16 columns of B from column j, B's
