@@ -18,23 +18,21 @@ bool convDirectApplies(const Conv2dGeometry& g, Isa isa) {
          (g.strideW == 1 || g.strideW == 2) && g.dilationH == 1 && g.dilationW == 1 && g.outW >= kSgemmNR;
 }
 
-int64_t ConvDirectImage::floats() const { return paddedRows * phases * length; }
-
-ConvDirectImage convDirectImage(const Conv2dGeometry& g) {
-  ConvDirectImage d;
+ConvDirectLayout convDirectLayout(const Conv2dGeometry& g, int64_t m) {
+  ConvDirectLayout d;
   d.paddedRows = (g.outH - 1) * g.strideH + g.kernelH;
   d.phases = g.strideW;
   // Output ow's tap kw reads index ow + kw / stride of part kw % stride; the
   // last strip of 16 outputs is computed whole.
   d.length = roundUp(roundUp(g.outW, kSgemmNR) + (g.kernelW - 1) / g.strideW, 8);
+  d.copyFloats = roundUp(g.channels * d.paddedRows * d.rowFloats(), 16);
+  d.tileFloats = roundUp(m, kSgemmMR) * kSgemmNR;
   return d;
 }
 
 size_t convDirectScratchBytes(const Conv2dGeometry& g, int64_t m, int threads) {
-  // The image copy, then per thread a tile of 16 columns for the last strip.
-  const int64_t image = roundUp(convDirectImage(g).floats() * g.channels, 16);
-  const int64_t tile = roundUp(m, kSgemmMR) * kSgemmNR;
-  return static_cast<size_t>(image + tile * std::max(threads, 1)) * sizeof(float);
+  const ConvDirectLayout d = convDirectLayout(g, m);
+  return static_cast<size_t>(d.copyFloats + d.tileFloats * std::max(threads, 1)) * sizeof(float);
 }
 
 }  // namespace petrel

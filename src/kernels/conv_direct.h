@@ -38,13 +38,18 @@ void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const fl
                 const ActivationParams& activation, float* output, void* scratch, size_t scratchBytes,
                 ThreadPool* pool);
 
-// The layout of the prepared copy (shared by the planner and the kernel).
-struct ConvDirectImage {
+// The scratch of one call (shared by the planner and the kernel): the copy,
+// per channel paddedRows padded rows each split into `phases` parts of
+// `length` floats, then per thread a tile of 16 columns of all M rows for
+// the last strip of an output row.
+struct ConvDirectLayout {
   int64_t paddedRows = 0;  // rows from the top padding to the last row read
-  int64_t phases = 1;      // the stride across: one part per column phase
+  int64_t phases = 1;      // the stride across
   int64_t length = 0;      // floats per part of a row
-  int64_t floats() const;  // of one channel's copy
+  int64_t copyFloats = 0;  // the whole copy, all channels
+  int64_t tileFloats = 0;  // one thread's tile
+  int64_t rowFloats() const { return phases * length; }
 };
-ConvDirectImage convDirectImage(const Conv2dGeometry& g);
+ConvDirectLayout convDirectLayout(const Conv2dGeometry& g, int64_t m);
 
 }  // namespace petrel

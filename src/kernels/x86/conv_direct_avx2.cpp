@@ -16,7 +16,7 @@ namespace {
 
 // Part `phase` of padded row pr of one channel: dst[i] = padded[pr][i * stride + phase],
 // zero outside the input.
-void fillPart(const Conv2dGeometry& g, const ConvDirectImage& d, const float* plane, int64_t pr, int64_t phase,
+void fillPart(const Conv2dGeometry& g, const ConvDirectLayout& d, const float* plane, int64_t pr, int64_t phase,
               float* dst) {
   const int64_t ih = pr - g.padTop, stride = g.strideW, length = d.length;
   if (ih < 0 || ih >= g.inH) {
@@ -46,13 +46,11 @@ void fillPart(const Conv2dGeometry& g, const ConvDirectImage& d, const float* pl
 void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* image, const float* bias,
                 const ActivationParams& activation, float* output, void* scratch, size_t scratchBytes,
                 ThreadPool* pool) {
-  const ConvDirectImage d = convDirectImage(g);
   const int64_t m = weights.rows(), k = g.depth();
-  const int64_t S = g.strideW, rowFloats = d.phases * d.length;
+  const ConvDirectLayout d = convDirectLayout(g, m);
+  const int64_t S = g.strideW, rowFloats = d.rowFloats();
   float* copy = static_cast<float*>(scratch);
-  const int64_t copyFloats = (d.floats() * g.channels + 15) / 16 * 16;
-  const int64_t tileFloats = (m + kSgemmMR - 1) / kSgemmMR * kSgemmMR * kSgemmNR;
-  const int64_t slots = (static_cast<int64_t>(scratchBytes / sizeof(float)) - copyFloats) / tileFloats;
+  const int64_t slots = (static_cast<int64_t>(scratchBytes / sizeof(float)) - d.copyFloats) / d.tileFloats;
   const bool parallel = pool && pool->threads() > 1 && slots >= pool->threads();
 
   // 1. The zero-padded, phase-split copy: one task per padded row of a channel.
@@ -87,7 +85,7 @@ void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const fl
     int64_t ow = 0;
     for (; ow + kSgemmNR <= g.outW; ow += kSgemmNR) sgemmKernel6x16RowsAvx2(k, a, rows, ow, y + ow, outPixels, store);
     if (ow < g.outW) {  // the last strip through a tile: its 16 columns would run into the next row
-      float* tile = copy + copyFloats + thread * tileFloats;
+      float* tile = copy + d.copyFloats + thread * d.tileFloats;
       sgemmKernel6x16RowsAvx2(k, a, rows, ow, tile, kSgemmNR, store);
       for (int64_t i = 0; i < m; ++i)
         std::memcpy(y + i * outPixels + ow, tile + i * kSgemmNR, (g.outW - ow) * sizeof(float));
