@@ -2,13 +2,10 @@
 
 #include <algorithm>
 
+#include "kernels/int_math.h"
 #include "kernels/sgemm.h"
 
 namespace petrel {
-
-namespace {
-int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
-}  // namespace
 
 // Up to 4 channels: with 16 (SqueezeNet's 3x3 expand layers, K = 144) the
 // in-place reads were slower than packing (0.93-0.97 against 0.78-0.93 ms per

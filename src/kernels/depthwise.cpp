@@ -6,14 +6,12 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/int_math.h"
 #include "runtime/thread_pool.h"
 
 namespace petrel {
 
 namespace {
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 // Output positions o in [begin, end) with 0 <= o*stride - pad and
 // o*stride - pad + (kernel-1)*dilation < in, clamped to [0, out).

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/int_math.h"
+
 namespace petrel {
 
 namespace {
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // For a run of output columns starting at input column `iw0` with stride `sw`,
 // the positions [begin, end) of the run that read inside [0, inW).

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/int_math.h"
 #include "kernels/sgemm_internal.h"
 #include "kernels/sgemm_pack_im2col.h"
 #include "runtime/thread_pool.h"
@@ -19,9 +20,6 @@ namespace {
 constexpr int64_t MR = kSgemmMR;
 constexpr int64_t NR = kSgemmNR;
 constexpr int64_t KC = kSgemmKC;
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 }  // namespace
 

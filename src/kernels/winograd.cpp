@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "kernels/int_math.h"
 #include "petrel/error.h"
 #include "runtime/thread_pool.h"
 
@@ -41,9 +42,6 @@ constexpr double kAt[4][6] = {
     {0, 1, 1, 0.25, 4, 0},
     {0, 1, -1, 0.125, -8, 1},
 };
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 }  // namespace
 

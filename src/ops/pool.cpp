@@ -19,6 +19,7 @@
 #include <string>
 
 #include "kernels/cpu.h"
+#include "kernels/int_math.h"
 #include "ops/broadcast.h"
 #include "ops/op.h"
 #include "ops/row_kernels.h"
@@ -76,8 +77,6 @@ struct AxisWindow {
   int64_t padded = 0;
 };
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 std::vector<AxisWindow> axisWindows(const PoolAxis& a) {
   std::vector<AxisWindow> windows(a.out);
   for (int64_t o = 0; o < a.out; ++o) {
@@ -120,7 +119,7 @@ class Pool2dExecutor final : public Executor {
   // One line of W floats per thread, each on cache lines of its own: threads
   // writing lines that share a cache line would bounce it between cores
   // (SqueezeNet's max pools ran slower on 2 threads than on 1).
-  int64_t lineFloats() const { return (w_.in + 15) / 16 * 16; }
+  int64_t lineFloats() const { return roundUp(w_.in, 16); }
   size_t scratchBytes() const override { return static_cast<size_t>(threads_ * lineFloats()) * sizeof(float); }
 
   void run(const RunArgs& args) override {

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/int_math.h"
 #include "petrel/error.h"
 
 namespace petrel {
@@ -24,8 +25,7 @@ int64_t EncodedLayout::blockLength() const {
 
 int64_t EncodedLayout::blocksPerRow() const {
   if (!hasScales()) return 0;
-  const int64_t b = blockLength();
-  return (depth + b - 1) / b;
+  return ceilDiv(depth, blockLength());
 }
 
 int64_t EncodedLayout::rowBytes() const {
