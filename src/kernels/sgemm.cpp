@@ -282,23 +282,29 @@ struct Job {
   std::atomic<int64_t> next{0};
 };
 
+// `store` for rows [i, i + rows) of C from column j: their count and bias values.
+SgemmTileStore storeAt(SgemmTileStore store, const SgemmProblem& p, int64_t i, int64_t j, int64_t rows) {
+  store.rows = rows;
+  if (store.bias == SgemmBias::kPerRow) store.biasValues = p.bias + i;
+  if (store.bias == SgemmBias::kPerColumn) store.biasValues = p.bias + j;
+  return store;
+}
+
 // Rows [i, i + rows) of C against the B panel of columns [j, j + NR): one
 // micro-kernel call walks all their row panels (a short last one included).
 // A panel cut by the right edge of C to a few columns has its own kernel;
 // a wider one goes through a local buffer, one row panel at a time, so the
 // micro-kernel always writes whole vectors.
-void microTiles(const Job& job, const SgemmProblem& p, SgemmTileStore store, int64_t kc, const float* a,
+void microTiles(const Job& job, const SgemmProblem& p, const SgemmTileStore& tileStore, int64_t kc, const float* a,
                 const float* b, int64_t i, int64_t j, int64_t rows) {
   const int64_t cols = std::min(NR, job.n - j);
   float* c = p.c + i * job.ldc + j;
-  if (store.bias == SgemmBias::kPerRow) store.biasValues = p.bias + i;
-  if (store.bias == SgemmBias::kPerColumn) store.biasValues = p.bias + j;
-  store.rows = rows;
+  SgemmTileStore store = storeAt(tileStore, p, i, j, rows);
   if (cols == NR) {
     job.kernels.full(kc, a, b, c, job.ldc, store);
     return;
   }
-  if (cols <= kSgemmNarrowColumns) {
+  if (cols <= kSgemmFewColumns) {
     job.kernels.columns(kc, a, b, c, job.ldc, store, cols);
     return;
   }
@@ -337,13 +343,11 @@ bool readsRhsInPlace(const Job& job, const SgemmProblem& p) {
 
 // Rows [i, i + rows) of C against the 16 columns of B from column j, B's
 // rows [k0, k0 + kc) read in place.
-void inPlacePanel(const Job& job, const SgemmProblem& p, SgemmTileStore store, int64_t k0, int64_t kc, const float* a,
-                  int64_t i, int64_t j, int64_t rows) {
-  store.rows = rows;
-  if (store.bias == SgemmBias::kPerRow) store.biasValues = p.bias + i;
-  if (store.bias == SgemmBias::kPerColumn) store.biasValues = p.bias + j;
+void inPlacePanel(const Job& job, const SgemmProblem& p, const SgemmTileStore& store, int64_t k0, int64_t kc,
+                  const float* a, int64_t i, int64_t j, int64_t rows) {
   const SgemmMatrix& b = p.rhs.matrix;
-  job.kernels.strided(kc, a, b.data + k0 * b.ld + j, b.ld, p.c + i * job.ldc + j, job.ldc, store);
+  job.kernels.strided(kc, a, b.data + k0 * b.ld + j, b.ld, p.c + i * job.ldc + j, job.ldc,
+                      storeAt(store, p, i, j, rows));
 }
 
 void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhsBlock, float* rhsBlock) {

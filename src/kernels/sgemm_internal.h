@@ -49,11 +49,11 @@ void sgemmKernel6x16StridedAvx2(int64_t kc, const float* a, const float* b, int6
 // image (kernels/conv_direct.h).
 void sgemmKernel6x16RowsAvx2(int64_t kc, const float* a, const float* const* bRows, int64_t bOffset, float* c,
                              int64_t ldc, const SgemmTileStore& store);
-// The first `cols` (1 to kSgemmNarrowColumns) columns of a B panel, written
+// The first `cols` (1 to kSgemmFewColumns) columns of a B panel, written
 // straight to C: for a last panel of a few columns (N = 49, 3025, 12321 in
 // ResNet, SqueezeNet), one FMA per column and k instead of six. A row
 // panel's A values for one k are a vector; each column broadcasts B.
-constexpr int64_t kSgemmNarrowColumns = 4;
+constexpr int64_t kSgemmFewColumns = 4;
 using SgemmColumnsKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                                     const SgemmTileStore& store, int64_t cols);
 void sgemmKernelColumnsScalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
@@ -88,7 +88,7 @@ void sgemmPackRhsIm2colAvx2(const Conv2dGeometry& g, const float* image, int64_t
 struct SgemmMicroKernels {
   SgemmMicroKernel full;    // rows x NR
   SgemmMicroKernel narrow;  // rows x NR/2
-  SgemmColumnsKernel columns;  // rows x (1 to kSgemmNarrowColumns)
+  SgemmColumnsKernel columns;  // rows x (1 to kSgemmFewColumns)
   SgemmStridedKernel strided;  // rows x NR, B in place; nullptr: pack B
   SgemmIm2colPacker packIm2col;
 };

@@ -254,7 +254,7 @@ void columnsAnyActivation(int64_t kc, const float* a, const float* b, float* c, 
 
 void sgemmKernelColumnsAvx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                             const SgemmTileStore& store, int64_t cols) {
-  static_assert(kSgemmNarrowColumns == 4, "one case per width");
+  static_assert(kSgemmFewColumns == 4, "one case per width");
   switch (cols) {
     case 1:
       columnsAnyActivation<1>(kc, a, b, c, ldc, store);
