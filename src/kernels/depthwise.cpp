@@ -80,7 +80,6 @@ DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g) {
   DepthwisePaddedPlane p;
   // Columns read by the last vector of 8 outputs; rows are copied in whole
   // vectors (zeros past the input's end).
-  const int64_t reach = (g.kernelW - 1) * g.dilationW;  // of the last tap past the first
   if (g.strideW == 2) {
     // Output ow's taps read its part from index margin + ow - ceil(padLeft/2)
     // to margin + ow + kernelW/2 (see depthwise_avx2.cpp); the input's split
@@ -89,7 +88,7 @@ DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g) {
     p.half = roundUp(p.margin + std::max(8 * ceilDiv(g.inW, 16), roundUp(g.outW, 8) + g.kernelW), 8);
     p.columns = 2 * p.half;
   } else {
-    const int64_t lastColumn = (roundUp(g.outW, 8) - 1) * g.strideW + reach;
+    const int64_t lastColumn = roundUp(g.outW, 8) - 1 + g.kernelW - 1;  // stride 1, no dilation (simdPath)
     p.columns = std::max(g.padLeft + roundUp(g.inW, 8), lastColumn + 1);
   }
   // Rows read by the last output row.

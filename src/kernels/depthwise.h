@@ -11,12 +11,12 @@
 // `g.channels` is the number of channels (each with its own filter).
 // The AVX2 path copies each plane into a zero-padded buffer (per thread, from
 // the scratch; the buffer stays in cache) so that every output row, borders
-// included, is computed by the same vector
-// loop without masks: blocks of up to 4 output rows by 16 columns (8 vectors
-// in flight), stride 1 directly and stride 2 from a copy split into even and
-// odd columns. It serves square 3x3 and 5x5 filters, stride 1 or 2 both ways,
-// no dilation (MobileNet's); others take the scalar path. Threads split the
-// (image, channel) planes.
+// included, is computed by the same vector loop without bounds checks:
+// blocks of up to 4 output rows by 16 columns (8 vectors in flight), stride 1
+// directly and stride 2 from a copy split into even and odd columns. It
+// serves square 3x3 and 5x5 filters, stride 1 or 2 both ways, no dilation
+// (MobileNet's); others take the scalar path. Threads split the (image,
+// channel) planes.
 #include <cstddef>
 #include <cstdint>
 

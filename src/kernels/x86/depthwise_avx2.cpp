@@ -1,8 +1,7 @@
 // Depthwise convolution, AVX2, on a zero-padded copy of the plane: outputs
 // are computed in blocks of up to 4 rows (2 at stride 2) by 2 vectors of 8
-// columns, then fewer, the last vector of a row stored in part, so that 8
-// independent chains of FMAs are in flight (2 FMA units x 4 cycles of
-// latency) however the plane is shaped. At stride 2 the copy is split into
+// columns, then fewer, so that 8 independent chains of FMAs are in flight
+// (2 FMA units x 4 cycles of latency) however the plane is shaped. At stride 2 the copy is split into
 // even and odd columns, so every tap is a plain load. The filter size, the
 // stride and the activation are compile-time, so each load is one pointer
 // per input row plus a constant.
