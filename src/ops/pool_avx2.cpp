@@ -37,7 +37,7 @@ template <bool IsMax>
 void windowRowAvx2(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel, int64_t dilation) {
   int64_t o = 0;
   if (dilation != 1) {
-    // Not vectorised: the outputs one by one, below.
+    // Not vectorised: all through the scalar twin, below.
   } else if (stride == 1) {
     for (; o + 8 <= n; o += 8) {
       __m256 acc = _mm256_loadu_ps(in + o);
@@ -55,12 +55,7 @@ void windowRowAvx2(const float* in, float* out, int64_t n, int64_t stride, int64
       _mm256_storeu_ps(out + o, acc);
     }
   }
-  for (; o < n; ++o) {
-    const float* p = in + o * stride;
-    float acc = p[0];
-    for (int64_t t = 1; t < kernel; ++t) acc = IsMax ? std::max(acc, p[t * dilation]) : acc + p[t * dilation];
-    out[o] = acc;
-  }
+  if (o < n) poolWindowRow(IsMax, Isa::kScalar)(in + o * stride, out + o, n - o, stride, kernel, dilation);
 }
 
 }  // namespace
