@@ -161,26 +161,28 @@ TEST_P(SgemmTest, EveryOperandKindOnOneShape) {
 TEST_P(SgemmTest, EpilogueBiasAlphaAccumulateAndActivations) {
   for (const ActivationParams& act : test::everyActivation())
     for (SgemmBias bias : {SgemmBias::kNone, SgemmBias::kPerRow, SgemmBias::kPerColumn})
-      for (bool accumulate : {false, true})
-        // Edges in M and N (last panels of 5, 1, 2, 3, 4 columns: the narrow
-        // kernels), two K blocks.
+      for (bool accumulate : {false, true}) {
+        GemmCase c;
+        c.bias = bias;
+        c.accumulate = accumulate;
+        c.alpha = accumulate ? 0.75f : 1.0f;
+        c.activation = act;
+        c.ldExtra = 5;
+        // Edges in M and N (last panels of 5 columns, and of 1 to 4: the
+        // few-columns kernel), two K blocks.
+        c.lhs = LhsKind::kPacked;
+        c.m = 14, c.k = 270;
         for (int64_t n : {37, 33, 34, 35, 36}) {
-          GemmCase c;
-          c.m = 14, c.n = n, c.k = 270;
-          c.lhs = LhsKind::kPacked;
-          c.bias = bias;
-          c.accumulate = accumulate;
-          c.alpha = accumulate ? 0.75f : 1.0f;
-          c.activation = act;
-          c.ldExtra = 5;
-          runCase(c, GetParam());
-          if (HasFatalFailure()) return;
-          c.lhs = LhsKind::kMatrix;
-          c.rhs = RhsKind::kPacked;
-          c.m = 6, c.n = 16, c.k = 20;  // one full register tile
+          c.n = n;
           runCase(c, GetParam());
           if (HasFatalFailure()) return;
         }
+        c.lhs = LhsKind::kMatrix;
+        c.rhs = RhsKind::kPacked;
+        c.m = 6, c.n = 16, c.k = 20;  // one full register tile
+        runCase(c, GetParam());
+        if (HasFatalFailure()) return;
+      }
 }
 
 TEST_P(SgemmTest, ZeroDepthGivesBiasAndActivation) {
