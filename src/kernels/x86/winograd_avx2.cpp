@@ -8,12 +8,11 @@
 // The output transform runs the same transpose backwards: one 128-bit store per
 // tile and row. Tiles reaching into the padding read their patch through
 // masked loads (zeros outside the image); tiles cut by the output's edge
-// store through a small buffer.
+// store only their columns inside it.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/winograd.h"
 #include "kernels/x86/avx2_math.h"
@@ -64,6 +63,27 @@ inline void outputTransform1d(const __m256 m[6], __m256 y[4]) {
   y[2] = _mm256_fmadd_ps(_mm256_set1_ps(0.25f), m[3], _mm256_fmadd_ps(_mm256_set1_ps(4.0f), m[4], m1p2));
   y[3] = _mm256_fmadd_ps(_mm256_set1_ps(0.125f), m[3],
                          _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), m[4], _mm256_add_ps(m1m2, m[5])));
+}
+
+// The first `count` (1-4) floats of `values` to dst. Tiles cut by the
+// output's right edge (13x13 and 27x27 planes: every row of tiles) store
+// here, so no call to memcpy and no masked store (slow on AMD).
+inline void storeFirst(float* dst, __m128 values, int count) {
+  switch (count) {
+    case 4:
+      _mm_storeu_ps(dst, values);
+      break;
+    case 3:
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst), values);
+      _mm_store_ss(dst + 2, _mm_movehl_ps(values, values));
+      break;
+    case 2:
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst), values);
+      break;
+    default:
+      _mm_store_ss(dst, values);
+      break;
+  }
 }
 
 // Where the 8 lanes' patches lie in one input channel plane.
@@ -209,17 +229,11 @@ void winogradOutputTransformAvx2(const WinogradShape& s, const float* m, int64_t
           }
           continue;
         }
-        for (int e = 0; e < lanes; ++e) {
+#pragma GCC unroll 8
+        for (int e = 0; e < kLanes; ++e) {
+          if (e >= lanes || i >= rows[e]) continue;
           const __m128 values = e < 4 ? _mm256_castps256_ps128(perTile[e]) : _mm256_extractf128_ps(perTile[e - 4], 1);
-          if (i >= rows[e]) continue;
-          float* dst = plane + outOffset[e] + i * s.outW;
-          if (cols[e] == kWinogradTile) {
-            _mm_storeu_ps(dst, values);
-          } else {
-            alignas(16) float buffer[4];
-            _mm_store_ps(buffer, values);
-            std::memcpy(dst, buffer, cols[e] * sizeof(float));
-          }
+          storeFirst(plane + outOffset[e] + i * s.outW, values, cols[e]);
         }
       }
     }
