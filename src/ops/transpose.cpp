@@ -4,7 +4,8 @@
 // dims that stay neighbours in the output are merged, so NCHW -> NHWC becomes
 // the 3-D [N][C][HW] -> [N][HW][C] and [B,S,H,D] -> [B,H,S,D] keeps D whole.
 // Then one of three copies runs:
-//   copy  - the permutation became the identity: one memcpy;
+//   copy  - the permutation became the identity: float data is an alias of
+//           the input (no copy at all), int64 data one memcpy;
 //   rows  - the input's innermost dim stays innermost: contiguous rows are
 //           copied, found by an odometer over the outer output dims;
 //   tiles - the innermost dims differ: for each outer index, a 2-D transpose
@@ -211,7 +212,7 @@ class TransposeExecutor final : public Executor {
   explicit TransposeExecutor(TransposePlan plan) : plan_(std::move(plan)) {}
   std::string kernelName() const override {
     switch (plan_.kind) {
-      case TransposePlan::Kind::kCopy: return "transpose.copy.f32";
+      case TransposePlan::Kind::kCopy: break;  // planned as an alias
       case TransposePlan::Kind::kRows: return "transpose.rows.f32";
       case TransposePlan::Kind::kTiles: return "transpose.tiles.f32";
     }
@@ -252,6 +253,12 @@ std::unique_ptr<Executor> planTranspose(PlanContext& ctx) {
     std::vector<int64_t> values(plan.elements);
     runPlan(plan, ctx.staticInput(0).i64.data(), values.data(), nullptr);
     ctx.staticOutputs[0] = StaticTensor::ofInts(out, std::move(values));
+    return nullptr;
+  }
+  // Only size-1 dims move (ViT's [1, 197, 768] <-> [197, 1, 768]): the bytes
+  // are already in output order, so the output aliases the input, like a Reshape.
+  if (plan.kind == TransposePlan::Kind::kCopy) {
+    ctx.aliasInput = 0;
     return nullptr;
   }
   return std::make_unique<TransposeExecutor>(std::move(plan));
