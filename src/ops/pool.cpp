@@ -8,10 +8,11 @@
 // count_include_pad divides by that). Padding is never materialised.
 //
 // Max and sum are separable too, so each output row is computed in two steps:
-//   1. the window's input rows are combined (max or sum) into one line, a
-//      contiguous loop with an AVX2 twin;
+//   1. the window's input rows are combined (max or sum) into one line, in
+//      one contiguous pass with an AVX2 twin;
 //   2. each output reduces its columns of that line.
-// A k x k window then costs k row passes per output row plus k taps per output.
+// A k x k window then costs one pass over k rows per output row plus k taps
+// per output.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -28,12 +29,13 @@ namespace petrel {
 
 namespace {
 
-void maxInto(float* acc, const float* row, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) acc[i] = std::max(acc[i], row[i]);
-}
-
-void addInto(float* acc, const float* row, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) acc[i] += row[i];
+template <bool IsMax>
+void combineRows(const float* first, int64_t rowStride, int64_t rows, float* line, int64_t n) {
+  std::copy(first, first + n, line);
+  for (int64_t r = 1; r < rows; ++r) {
+    const float* row = first + r * rowStride;
+    for (int64_t i = 0; i < n; ++i) line[i] = IsMax ? std::max(line[i], row[i]) : line[i] + row[i];
+  }
 }
 
 // Tap by tap across the outputs: independent operations that pipeline, where
@@ -52,7 +54,7 @@ void windowRow(const float* in, float* out, int64_t n, int64_t stride, int64_t k
 // The row kernels for `isa`. Also used by the tests.
 PoolRowCombine poolRowCombine(bool isMax, Isa isa) {
   if (isa == Isa::kAvx2) return poolRowCombineAvx2(isMax);
-  return isMax ? maxInto : addInto;
+  return isMax ? combineRows<true> : combineRows<false>;
 }
 
 PoolWindowRow poolWindowRow(bool isMax, Isa isa) {
@@ -149,9 +151,7 @@ class Pool2dExecutor final : public Executor {
       if (r.first == r.last) {
         std::fill(line, line + width, identity);
       } else {
-        const float* first = x + (r.start + r.first * h_.dilation) * width;
-        std::copy(first, first + width, line);
-        for (int64_t th = r.first + 1; th < r.last; ++th) combine_(line, x + (r.start + th * h_.dilation) * width, width);
+        combine_(x + (r.start + r.first * h_.dilation) * width, h_.dilation * width, r.last - r.first, line, width);
       }
       // 2. Each output's columns of that line: the outputs whose taps all lie
       // inside in one row kernel, the others one by one.

@@ -24,8 +24,9 @@ MapRow unaryMapAvx2(const char* name);              // nullptr if none
 void softmaxRow(const float* in, float* out, int64_t n, Isa isa);
 void softmaxRowAvx2(const float* in, float* out, int64_t n);
 
-// acc[i] = max(acc[i], row[i]) or acc[i] += row[i].
-using PoolRowCombine = void (*)(float* acc, const float* row, int64_t n);
+// line[i] = max or sum (in row order) of first[r * rowStride + i] for
+// r < rows (at least 1), i < n: a pooling window's input rows in one pass.
+using PoolRowCombine = void (*)(const float* first, int64_t rowStride, int64_t rows, float* line, int64_t n);
 PoolRowCombine poolRowCombine(bool isMax, Isa isa);
 PoolRowCombine poolRowCombineAvx2(bool isMax);
 
@@ -34,6 +35,6 @@ PoolRowCombine poolRowCombineAvx2(bool isMax);
 using PoolWindowRow = void (*)(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel,
                                int64_t dilation);
 PoolWindowRow poolWindowRow(bool isMax, Isa isa);
-PoolWindowRow poolWindowRowAvx2(bool isMax);  // strides 1 and 2 without dilation vectorised
+PoolWindowRow poolWindowRowAvx2(bool isMax);  // strides 1 and 2 without dilation vectorised (n >= 8 / 9)
 
 }  // namespace petrel

@@ -270,19 +270,31 @@ TEST(Pool, GlobalPools) {
   }
 }
 
-// Max and add are exact: every twin must match the plain loop bit for bit.
+// Max and add are exact: every twin must match the plain loop bit for bit,
+// for 1 to 4 rows (a window's rows, rowStride apart) and widths around the
+// vector width.
 TEST(Pool, RowCombineTwinsAgree) {
   const std::vector<Isa> isas = supportedIsas();
   uint32_t seed = 300;
   for (Isa isa : isas) {
     for (bool isMax : {false, true}) {
-      for (int64_t n : {0, 1, 7, 8, 9, 16, 23, 112}) {
-        SCOPED_TRACE(std::string(isaName(isa)) + (isMax ? " max" : " add") + " n " + std::to_string(n));
-        std::vector<float> acc = randomFloats(n, seed++), row = randomFloats(n, seed++);
-        std::vector<float> expected(n);
-        for (int64_t i = 0; i < n; ++i) expected[i] = isMax ? std::max(acc[i], row[i]) : acc[i] + row[i];
-        poolRowCombine(isMax, isa)(acc.data(), row.data(), n);
-        EXPECT_EQ(acc, expected);
+      for (int64_t rows : {1, 2, 3, 4}) {
+        for (int64_t n : {0, 1, 7, 8, 9, 16, 23, 112}) {
+          SCOPED_TRACE(std::string(isaName(isa)) + (isMax ? " max" : " add") + " rows " + std::to_string(rows) +
+                       " n " + std::to_string(n));
+          const int64_t rowStride = n + 5;
+          const std::vector<float> in = randomFloats((rows - 1) * rowStride + n, seed++);
+          std::vector<float> expected(n), line(n + 1, -7.0f);
+          for (int64_t i = 0; i < n; ++i) {
+            float acc = in[i];
+            for (int64_t r = 1; r < rows; ++r) acc = isMax ? std::max(acc, in[r * rowStride + i]) : acc + in[r * rowStride + i];
+            expected[i] = acc;
+          }
+          poolRowCombine(isMax, isa)(in.data(), rowStride, rows, line.data(), n);
+          EXPECT_EQ(line.back(), -7.0f) << "wrote past the line";
+          line.pop_back();
+          EXPECT_EQ(line, expected);
+        }
       }
     }
   }
@@ -298,7 +310,7 @@ TEST(Pool, WindowRowTwinsAgree) {
       for (int64_t stride : {1, 2, 3})
         for (int64_t kernel : {1, 2, 3, 5})
           for (int64_t dilation : {1, 2})
-            for (int64_t n : {1, 7, 8, 9, 16, 17, 55}) {
+            for (int64_t n : {1, 7, 8, 9, 10, 16, 17, 27, 55}) {
               SCOPED_TRACE(std::string(isaName(isa)) + (isMax ? " max" : " add") + " stride " +
                            std::to_string(stride) + " kernel " + std::to_string(kernel) + " dilation " +
                            std::to_string(dilation) + " n " + std::to_string(n));
