@@ -61,7 +61,8 @@ template <bool IsMax, bool FromBefore>
     const bool odd = FromBefore || t % 2 != 0;
     const float* q = odd ? p + t - 1 : p + t;
     const __m256 lo = _mm256_loadu_ps(q), hi = _mm256_loadu_ps(q + 8);
-    return odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)) : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))
+               : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
   };
   __m256 acc = tap(0);
   for (int64_t t = 1; t < kernel; ++t) acc = combine<IsMax>(acc, tap(t));

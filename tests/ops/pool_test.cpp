@@ -287,7 +287,10 @@ TEST(Pool, RowCombineTwinsAgree) {
           std::vector<float> expected(n), line(n + 1, -7.0f);
           for (int64_t i = 0; i < n; ++i) {
             float acc = in[i];
-            for (int64_t r = 1; r < rows; ++r) acc = isMax ? std::max(acc, in[r * rowStride + i]) : acc + in[r * rowStride + i];
+            for (int64_t r = 1; r < rows; ++r) {
+              const float x = in[r * rowStride + i];
+              acc = isMax ? std::max(acc, x) : acc + x;
+            }
             expected[i] = acc;
           }
           poolRowCombine(isMax, isa)(in.data(), rowStride, rows, line.data(), n);
