@@ -245,7 +245,7 @@ void BM_Conv3x3Winograd(benchmark::State& state) {
   AlignedScratch scratch = alignedScratch(blocking.scratchBytes());
   ThreadPool pool(threads);
   for (auto _ : state) {
-    winogradConv2d(s, blocking, image.data(), weights, nullptr, ActivationParams{}, out.data(), scratch.get(),
+    winogradConv2d(s, blocking, image.data(), weights, WinogradEpilogue{}, out.data(), scratch.get(),
                    blocking.scratchBytes(), &pool);
     benchmark::DoNotOptimize(out.data());
   }

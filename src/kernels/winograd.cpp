@@ -205,7 +205,7 @@ void winogradInputTransformScalar(const WinogradShape& s, const float* input, in
 
 void winogradOutputTransformScalar(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
                                    int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
-                                   const float* bias, const ActivationParams& activation, float* output) {
+                                   const WinogradEpilogue& epilogue, float* output) {
   for (int64_t j = 0; j < tileCount; ++j) {
     const WinogradTilePlace t = winogradTilePlace(s, firstTile + j);
     const int64_t rows = std::min(kWinogradTile, s.outH - t.outY);
@@ -219,13 +219,15 @@ void winogradOutputTransformScalar(const WinogradShape& s, const float* m, int64
             sum += static_cast<float>(kAt[i][l]) * m[(l * 6 + x) * positionStride + o * ld + j];
           am[i][x] = sum;
         }
-      const float b = bias ? bias[o] : 0.0f;
-      float* out = output + ((t.image * s.outChannels + o) * s.outH + t.outY) * s.outW + t.outX;
+      const float b = epilogue.bias ? epilogue.bias[o] : 0.0f;
+      const int64_t offset = ((t.image * s.outChannels + o) * s.outH + t.outY) * s.outW + t.outX;
       for (int64_t i = 0; i < rows; ++i)
         for (int64_t k = 0; k < cols; ++k) {
           float sum = 0;  // (A^T m A)[i][k]
           for (int l = 0; l < 6; ++l) sum += am[i][l] * static_cast<float>(kAt[k][l]);
-          out[i * s.outW + k] = applyActivation(activation, sum + b);
+          float value = sum + b;
+          if (epilogue.residual) value += epilogue.residual[offset + i * s.outW + k];
+          output[offset + i * s.outW + k] = applyActivation(epilogue.activation, value);
         }
     }
   }
@@ -240,13 +242,12 @@ void winogradInputTransform(const WinogradShape& s, const float* input, int64_t 
 }
 
 void winogradOutputTransform(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
-                             int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1, const float* bias,
-                             const ActivationParams& activation, float* output, Isa isa) {
+                             int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
+                             const WinogradEpilogue& epilogue, float* output, Isa isa) {
   if (isa == Isa::kAvx2)
-    winogradOutputTransformAvx2(s, m, ld, positionStride, firstTile, tileCount, o0, o1, bias, activation, output);
+    winogradOutputTransformAvx2(s, m, ld, positionStride, firstTile, tileCount, o0, o1, epilogue, output);
   else
-    winogradOutputTransformScalar(s, m, ld, positionStride, firstTile, tileCount, o0, o1, bias, activation,
-                                  output);
+    winogradOutputTransformScalar(s, m, ld, positionStride, firstTile, tileCount, o0, o1, epilogue, output);
 }
 
 // ------------------------------------------------------------- blocking
@@ -361,8 +362,7 @@ struct Conv {
   const WinogradBlocking* b;
   const float* input;
   const WinogradWeights* weights;
-  const float* bias;
-  ActivationParams activation;
+  WinogradEpilogue epilogue;
   float* output;
   char* scratch;
   Isa isa;
@@ -386,8 +386,8 @@ struct Conv {
     winogradInputTransform(*s, input, first, count, 0, s->inChannels, v(slot), b->ld, b->vPositionStride, isa);
     sgemmBatched(s->outChannels, count, s->inChannels, PositionProducts(*weights, v(slot), m(slot), *b), b->ld,
                  SgemmEpilogue{}, gemmScratch(slot), b->gemmScratchBytes, nullptr, isa);
-    winogradOutputTransform(*s, m(slot), b->ld, b->mPositionStride, first, count, 0, s->outChannels, bias,
-                            activation, output, isa);
+    winogradOutputTransform(*s, m(slot), b->ld, b->mPositionStride, first, count, 0, s->outChannels, epilogue,
+                            output, isa);
   }
 };
 
@@ -408,8 +408,8 @@ constexpr int64_t kChannelsPerTask = 8;
 }  // namespace
 
 void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const float* input,
-                    const WinogradWeights& weights, const float* bias, const ActivationParams& activation,
-                    float* output, void* scratch, size_t scratchBytes, ThreadPool* pool, Isa isa) {
+                    const WinogradWeights& weights, const WinogradEpilogue& epilogue, float* output, void* scratch,
+                    size_t scratchBytes, ThreadPool* pool, Isa isa) {
   if (scratchBytes < b.scratchBytes() || weights.inChannels() != s.inChannels ||
       weights.outChannels() != s.outChannels) {
     std::fprintf(stderr, "petrel: winograd convolution given %zu scratch bytes (needs %zu) or mismatched weights\n",
@@ -421,8 +421,7 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
   conv.b = &b;
   conv.input = input;
   conv.weights = &weights;
-  conv.bias = bias;
-  conv.activation = activation;
+  conv.epilogue = epilogue;
   conv.output = output;
   conv.scratch = static_cast<char*>(scratch);
   conv.isa = isa;
@@ -479,7 +478,7 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
         const int64_t o0 = conv.next.fetch_add(kChannelsPerTask, std::memory_order_relaxed);
         if (o0 >= s.outChannels) break;
         winogradOutputTransform(s, m, b.ld, b.mPositionStride, first, count, o0,
-                                std::min(o0 + kChannelsPerTask, s.outChannels), bias, activation, output, isa);
+                                std::min(o0 + kChannelsPerTask, s.outChannels), epilogue, output, isa);
       }
     };
     runWorkers(pool, workers, outputPhase);

@@ -102,10 +102,17 @@ class WinogradWeights {
 // Isa must be supported.
 void winogradInputTransform(const WinogradShape& s, const float* input, int64_t firstTile, int64_t tileCount,
                             int64_t c0, int64_t c1, float* v, int64_t ld, int64_t positionStride, Isa isa);
-// bias (outChannels floats) may be nullptr.
+// What the output transform adds and applies as it stores a tile:
+// output = activation(convolution + bias + residual).
+struct WinogradEpilogue {
+  const float* bias = nullptr;      // [outChannels], or nullptr
+  const float* residual = nullptr;  // laid out as the output, or nullptr (ResNet's skip connection)
+  ActivationParams activation;
+};
+
 void winogradOutputTransform(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
-                             int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1, const float* bias,
-                             const ActivationParams& activation, float* output, Isa isa);
+                             int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
+                             const WinogradEpilogue& epilogue, float* output, Isa isa);
 
 // How the tiles are split into blocks and the blocks among threads.
 struct WinogradBlocking {
@@ -131,13 +138,14 @@ WinogradBlocking planWinograd(const WinogradShape& s, int threads, int64_t tiles
 size_t winogradScratchBytes(const WinogradShape& s, int threads);
 
 // The whole convolution: input [batch][inChannels][inH][inW] ->
-// output [batch][outChannels][outH][outW], bias [outChannels] or nullptr.
+// output [batch][outChannels][outH][outW], through `epilogue`. The output
+// must not overlap the input (the residual may be the output itself).
 // `scratch` (64-byte aligned) from winogradScratchBytes(s, threads) or
 // planWinograd(s, threads, ...).scratchBytes() with the same `blocking`; with a
 // pool of more threads than planned, the planned number works. Does not allocate.
 void winogradConv2d(const WinogradShape& s, const WinogradBlocking& blocking, const float* input,
-                    const WinogradWeights& weights, const float* bias, const ActivationParams& activation,
-                    float* output, void* scratch, size_t scratchBytes, ThreadPool* pool, Isa isa = bestIsa());
+                    const WinogradWeights& weights, const WinogradEpilogue& epilogue, float* output, void* scratch,
+                    size_t scratchBytes, ThreadPool* pool, Isa isa = bestIsa());
 
 // Per-Isa transforms (internal; the AVX2 ones need Isa::kAvx2).
 void winogradInputTransformScalar(const WinogradShape& s, const float* input, int64_t firstTile,
@@ -147,9 +155,9 @@ void winogradInputTransformAvx2(const WinogradShape& s, const float* input, int6
                                 int64_t c0, int64_t c1, float* v, int64_t ld, int64_t positionStride);
 void winogradOutputTransformScalar(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
                                    int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
-                                   const float* bias, const ActivationParams& activation, float* output);
+                                   const WinogradEpilogue& epilogue, float* output);
 void winogradOutputTransformAvx2(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
-                                 int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1, const float* bias,
-                                 const ActivationParams& activation, float* output);
+                                 int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
+                                 const WinogradEpilogue& epilogue, float* output);
 
 }  // namespace petrel

@@ -27,6 +27,7 @@ struct WinogradCase {
   int64_t pad = 1;  // on every side
   int64_t batch = 1;
   bool bias = true;
+  bool residual = false;  // a summand laid out as the output, added before the activation
   ActivationParams activation;
   int threads = 1;
   int64_t tilesPerBlock = 0;  // 0: the planner's choice
@@ -76,7 +77,7 @@ void directReference(const Conv2dGeometry& g, int64_t batch, int64_t outChannels
 
 // Runs the Winograd convolution of case c; returns the output.
 std::vector<float> runWinograd(const WinogradCase& c, const std::vector<float>& in, const std::vector<float>& w,
-                               const std::vector<float>& bias, Isa isa) {
+                               const std::vector<float>& bias, const std::vector<float>& residual, Isa isa) {
   const Conv2dGeometry g = geometryOf(c);
   const WinogradShape s = winogradShape(g, c.batch, c.outChannels);
   const WinogradWeights weights(w.data(), c.outChannels, c.channels);
@@ -87,8 +88,11 @@ std::vector<float> runWinograd(const WinogradCase& c, const std::vector<float>& 
   std::vector<float> scratch(scratchBytes / sizeof(float) + 16, std::nanf(""));
   void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
   std::vector<float> out(c.batch * c.outChannels * g.outPixels() + 1, -123.0f);
-  winogradConv2d(s, blocking, in.data(), weights, c.bias ? bias.data() : nullptr, c.activation, out.data(), aligned,
-                 scratchBytes, &pool, isa);
+  WinogradEpilogue epilogue;
+  epilogue.bias = c.bias ? bias.data() : nullptr;
+  epilogue.residual = c.residual ? residual.data() : nullptr;
+  epilogue.activation = c.activation;
+  winogradConv2d(s, blocking, in.data(), weights, epilogue, out.data(), aligned, scratchBytes, &pool, isa);
   EXPECT_EQ(out.back(), -123.0f) << "wrote past the output";
   out.pop_back();
   return out;
@@ -97,7 +101,7 @@ std::vector<float> runWinograd(const WinogradCase& c, const std::vector<float>& 
 void runCase(const WinogradCase& c, Isa isa) {
   std::ostringstream what;
   what << isaName(isa) << " C=" << c.channels << "->" << c.outChannels << " in=" << c.inH << "x" << c.inW
-       << " pad=" << c.pad << " batch=" << c.batch << " bias=" << c.bias
+       << " pad=" << c.pad << " batch=" << c.batch << " bias=" << c.bias << " residual=" << c.residual
        << " act=" << activationName(c.activation.kind) << " threads=" << c.threads
        << " tilesPerBlock=" << c.tilesPerBlock << " split=" << c.split;
   SCOPED_TRACE(what.str());
@@ -105,12 +109,13 @@ void runCase(const WinogradCase& c, Isa isa) {
   const std::vector<float> in = test::randomFloats(c.batch * c.channels * g.inPixels(), 11);
   const std::vector<float> w = test::randomFloats(c.outChannels * c.channels * 9, 12);
   const std::vector<float> bias = test::randomFloats(c.outChannels, 13);
-  const std::vector<float> out = runWinograd(c, in, w, bias, isa);
+  const std::vector<float> residual = test::randomFloats(c.batch * c.outChannels * g.outPixels(), 14);
+  const std::vector<float> out = runWinograd(c, in, w, bias, residual, isa);
   std::vector<double> want, magnitude;
   directReference(g, c.batch, c.outChannels, in, w, &want, &magnitude);
   for (size_t i = 0; i < out.size(); ++i) {
     const int64_t o = static_cast<int64_t>(i / g.outPixels()) % c.outChannels;
-    const double pre = want[i] + (c.bias ? bias[o] : 0.0f);
+    const double pre = want[i] + (c.bias ? bias[o] : 0.0f) + (c.residual ? residual[i] : 0.0f);
     const double expected = applyActivation(c.activation, static_cast<float>(pre));
     // F(4,3) rounds more than a direct sum: allow 1e-5 of the terms' magnitude.
     ASSERT_NEAR(out[i], expected, 1e-5 * (magnitude[i] + std::fabs(pre)) + 1e-6)
@@ -131,6 +136,7 @@ TEST_P(WinogradTest, AwkwardShapes) {
   for (const auto& shape : shapes)
     for (int threads : {1, 2}) {
       WinogradCase c;
+      c.residual = threads == 2;  // partial tiles read only their part of R too
       c.channels = shape[0];
       c.outChannels = shape[1];
       c.inH = shape[2];
@@ -147,6 +153,7 @@ TEST_P(WinogradTest, BiasAndEveryActivation) {
   for (const ActivationParams& activation : test::everyActivation())
     for (bool bias : {false, true}) {
       WinogradCase c;
+      c.residual = bias;
       c.channels = 5;
       c.outChannels = 11;
       c.inH = 10;
@@ -197,10 +204,10 @@ TEST_P(WinogradTest, ResnetLayerMoreThreadsThanPlanned) {
   std::vector<float> scratch(blocking.scratchBytes() / sizeof(float) + 16);
   void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
   std::vector<float> one(64 * g.outPixels()), three(64 * g.outPixels());
-  winogradConv2d(s, blocking, in.data(), weights, nullptr, {}, one.data(), aligned, blocking.scratchBytes(), nullptr,
+  winogradConv2d(s, blocking, in.data(), weights, {}, one.data(), aligned, blocking.scratchBytes(), nullptr,
                  GetParam());
   ThreadPool pool(3);
-  winogradConv2d(s, blocking, in.data(), weights, nullptr, {}, three.data(), aligned, blocking.scratchBytes(), &pool,
+  winogradConv2d(s, blocking, in.data(), weights, {}, three.data(), aligned, blocking.scratchBytes(), &pool,
                  GetParam());
   EXPECT_EQ(one, three);
 }
@@ -268,7 +275,7 @@ TEST(WinogradAccuracyTest, ResnetLayersAgainstFp64) {
                   static_cast<long long>(c.inH), static_cast<long long>(c.inW), std::sqrt(error / norm));
     }
     for (Isa isa : test::testedIsas()) {
-      const std::vector<float> out = runWinograd(c, in, w, {}, isa);
+      const std::vector<float> out = runWinograd(c, in, w, {}, {}, isa);
       double error = 0, norm = 0, maxRelative = 0;
       for (size_t i = 0; i < out.size(); ++i) {
         error += (out[i] - want[i]) * (out[i] - want[i]);

@@ -8,7 +8,7 @@
 // The output transform runs the same transpose backwards: one 128-bit store per
 // tile and row. Tiles reaching into the padding read their patch through
 // masked loads (zeros outside the image); tiles cut by the output's edge
-// store only their columns inside it.
+// read (residual) and store only their rows and columns inside it.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -63,6 +63,20 @@ inline void outputTransform1d(const __m256 m[6], __m256 y[4]) {
   y[2] = _mm256_fmadd_ps(_mm256_set1_ps(0.25f), m[3], _mm256_fmadd_ps(_mm256_set1_ps(4.0f), m[4], m1p2));
   y[3] = _mm256_fmadd_ps(_mm256_set1_ps(0.125f), m[3],
                          _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), m[4], _mm256_add_ps(m1m2, m[5])));
+}
+
+// The first `count` (1-4) floats at src, the other lanes zero.
+inline __m128 loadFirst(const float* src, int count) {
+  switch (count) {
+    case 4:
+      return _mm_loadu_ps(src);
+    case 3:
+      return _mm_movelh_ps(_mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(src)), _mm_load_ss(src + 2));
+    case 2:
+      return _mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(src));
+    default:
+      return _mm_load_ss(src);
+  }
 }
 
 // The first `count` (1-4) floats of `values` to dst. Tiles cut by the
@@ -184,20 +198,23 @@ void winogradInputTransformAvx2(const WinogradShape& s, const float* input, int6
 }
 
 void winogradOutputTransformAvx2(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
-                                 int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1, const float* bias,
-                                 const ActivationParams& activation, float* output) {
+                                 int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
+                                 const WinogradEpilogue& epilogue, float* output) {
   const int64_t planeSize = s.outH * s.outW;
+  const __m128 zero = _mm_setzero_ps();
   for (int64_t j0 = 0; j0 < tileCount; j0 += kLanes) {
     const int lanes = static_cast<int>(std::min<int64_t>(kLanes, tileCount - j0));
-    int64_t outOffset[kLanes];  // of the tile's top-left in output channel 0 of its image
-    int rows[kLanes], cols[kLanes];
+    // Per lane: the tile's top-left in output channel 0 of its image, and the
+    // rows and columns inside the output (0 rows for lanes past the block).
+    int64_t outOffset[kLanes] = {};
+    int rows[kLanes] = {}, cols[kLanes] = {};
     for (int e = 0; e < lanes; ++e) {
       const WinogradTilePlace t = winogradTilePlace(s, firstTile + j0 + e);
       outOffset[e] = t.image * s.outChannels * planeSize + t.outY * s.outW + t.outX;
       rows[e] = static_cast<int>(std::min<int64_t>(kWinogradTile, s.outH - t.outY));
       cols[e] = static_cast<int>(std::min<int64_t>(kWinogradTile, s.outW - t.outX));
     }
-    bool allFull = lanes == kLanes;  // 8 whole tiles: plain stores
+    bool allFull = lanes == kLanes;  // 8 whole tiles: plain loads and stores
     for (int e = 0; e < lanes; ++e) allFull = allFull && rows[e] == kWinogradTile && cols[e] == kWinogradTile;
     for (int64_t o = o0; o < o1; ++o) {
       const float* src = m + o * ld + j0;
@@ -214,26 +231,35 @@ void winogradOutputTransformAvx2(const WinogradShape& s, const float* m, int64_t
         outputTransform1d(column, y);
         for (int i = 0; i < 4; ++i) t[i][k] = y[i];
       }
-      const __m256 biasValue = _mm256_set1_ps(bias ? bias[o] : 0.0f);
+      const __m256 biasValue = _mm256_set1_ps(epilogue.bias ? epilogue.bias[o] : 0.0f);
       float* plane = output + o * planeSize;
+      const float* residual = epilogue.residual ? epilogue.residual + o * planeSize : nullptr;
       for (int i = 0; i < 4; ++i) {
         __m256 y[4], perTile[4];
         outputTransform1d(t[i], y);
-        for (int k = 0; k < 4; ++k) y[k] = avx2::activate(activation, _mm256_add_ps(y[k], biasValue));
+        for (int k = 0; k < 4; ++k) y[k] = _mm256_add_ps(y[k], biasValue);
         transpose4(y, perTile);  // perTile[e]: tile e (low lane) and tile e + 4 (high lane), row i
-        if (allFull) {
 #pragma GCC unroll 4
-          for (int e = 0; e < 4; ++e) {
-            _mm_storeu_ps(plane + outOffset[e] + i * s.outW, _mm256_castps256_ps128(perTile[e]));
-            _mm_storeu_ps(plane + outOffset[e + 4] + i * s.outW, _mm256_extractf128_ps(perTile[e], 1));
+        for (int e = 0; e < 4; ++e) {
+          const int64_t lo = outOffset[e] + i * s.outW, hi = outOffset[e + 4] + i * s.outW;
+          __m256 v = perTile[e];
+          if (allFull) {
+            if (residual) v = _mm256_add_ps(v, load2x128(residual + lo, residual + hi));
+            v = avx2::activate(epilogue.activation, v);
+            _mm_storeu_ps(plane + lo, _mm256_castps256_ps128(v));
+            _mm_storeu_ps(plane + hi, _mm256_extractf128_ps(v, 1));
+            continue;
           }
-          continue;
-        }
-#pragma GCC unroll 8
-        for (int e = 0; e < kLanes; ++e) {
-          if (e >= lanes || i >= rows[e]) continue;
-          const __m128 values = e < 4 ? _mm256_castps256_ps128(perTile[e]) : _mm256_extractf128_ps(perTile[e - 4], 1);
-          storeFirst(plane + outOffset[e] + i * s.outW, values, cols[e]);
+          // Tiles cut by the output's edge (and lanes past the block): only
+          // their rows and columns inside it are read and written.
+          const bool hasLo = i < rows[e], hasHi = i < rows[e + 4];
+          if (!hasLo && !hasHi) continue;
+          if (residual)
+            v = _mm256_add_ps(v, _mm256_set_m128(hasHi ? loadFirst(residual + hi, cols[e + 4]) : zero,
+                                                 hasLo ? loadFirst(residual + lo, cols[e]) : zero));
+          v = avx2::activate(epilogue.activation, v);
+          if (hasLo) storeFirst(plane + lo, _mm256_castps256_ps128(v), cols[e]);
+          if (hasHi) storeFirst(plane + hi, _mm256_extractf128_ps(v, 1), cols[e + 4]);
         }
       }
     }

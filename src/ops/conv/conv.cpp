@@ -77,8 +77,9 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
                                 a.stride == std::array<int64_t, 2>{1, 1}, zeroPads, convWinogradPays(plan));
 
   const ExecutorKind kind = selectExecutor(facts);
-  // Depthwise and Winograd have no residual input of their own: they run
-  // without the activation and a second pass adds R and applies it.
+  // Depthwise has no residual input of its own: it runs without the
+  // activation and a second pass adds R and applies it. (Winograd adds R as
+  // it stores each tile.)
   ConvPlan direct = plan;
   if (plan.hasResidual) direct.activation = ActivationParams{};
   auto residualAfter = [&](std::unique_ptr<Executor> inner) {
@@ -88,10 +89,10 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
     case ExecutorKind::kWinograd: {
       if (facts.weightStorage == Storage::kFloat32) {
         ctx.markInputCopied(1);  // transformed at planning
-        return residualAfter(makeConvWinogradExecutor(direct, ctx.staticFloats(1), facts.weightStorage));
+        return makeConvWinogradExecutor(plan, ctx.staticFloats(1), facts.weightStorage);
       }
       const std::vector<float> decoded = ctx.decodedWeights(1);  // [Cout][Cin*9]: the weight matrix as stored
-      return residualAfter(makeConvWinogradExecutor(direct, decoded.data(), facts.weightStorage));
+      return makeConvWinogradExecutor(plan, decoded.data(), facts.weightStorage);
     }
     case ExecutorKind::kDepthwise:
     case ExecutorKind::kDepthwiseStored:

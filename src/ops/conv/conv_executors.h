@@ -28,7 +28,7 @@ struct ConvPlan {
 std::unique_ptr<Executor> makeConvSgemmExecutor(ExecutorKind kind, const ConvPlan& plan, PlanContext& ctx);
 // Runs `inner` (planned without the activation and the residual), then adds
 // the residual (input 3) and applies plan.activation: for executors with no
-// residual support of their own (depthwise, Winograd).
+// residual support of their own (depthwise).
 std::unique_ptr<Executor> withResidualAfter(std::unique_ptr<Executor> inner, const ConvPlan& plan);
 
 // conv.depthwise: the direct kernel reads fp32 filters in place (compressed

@@ -26,8 +26,11 @@ class ConvWinogradExecutor final : public Executor {
   size_t preparedWeightBytes() const override { return weights_.bytes(); }
 
   void run(const RunArgs& args) override {
-    const float* bias = plan_.hasBias ? args.inputs[2] : nullptr;
-    winogradConv2d(shape_, blocking_, args.inputs[0], weights_, bias, plan_.activation, args.outputs[0], args.scratch,
+    WinogradEpilogue epilogue;
+    epilogue.bias = plan_.hasBias ? args.inputs[2] : nullptr;
+    epilogue.residual = plan_.hasResidual ? args.inputs[3] : nullptr;  // added as each tile is stored
+    epilogue.activation = plan_.activation;
+    winogradConv2d(shape_, blocking_, args.inputs[0], weights_, epilogue, args.outputs[0], args.scratch,
                    blocking_.scratchBytes(), args.pool);
   }
 
