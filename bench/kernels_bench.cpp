@@ -19,6 +19,7 @@
 #include "kernels/conv_direct.h"
 #include "kernels/sgemm.h"
 #include "kernels/winograd.h"
+#include "kernels/winograd_f2.h"
 #include "runtime/thread_pool.h"
 
 namespace petrel::bench {
@@ -281,6 +282,27 @@ void resnet3x3Layers(benchmark::internal::Benchmark* b, bool tuning, bool winogr
         for (int split : {1, 2}) b->Args({layer[0], layer[1], threads, tilesPerBlock, split, 1});
     }
 }
+
+// Winograd F(2x2, 3x3) on small planes (ResNet's 7x7 stage); compare with
+// BM_Conv3x3Im2col on the same layer. Args: channels, side, threads.
+void BM_Conv3x3WinogradF2(benchmark::State& state) {
+  const Conv2dGeometry g = resnet3x3(state.range(0), state.range(1));
+  const int threads = static_cast<int>(state.range(2));
+  std::vector<float> w(g.channels * g.depth(), 0.01f), image(g.channels * g.inPixels(), 0.5f),
+      out(g.channels * g.outPixels());
+  const WinogradF2Conv conv(g, 1, g.channels, w.data());
+  AlignedScratch scratch = alignedScratch(conv.scratchBytes(threads));
+  ThreadPool pool(threads);
+  for (auto _ : state) {
+    conv.run(image.data(), WinogradEpilogue{}, out.data(), scratch.get(), conv.scratchBytes(threads), &pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  setConvCounters(state, g, 1);
+}
+BENCHMARK(BM_Conv3x3WinogradF2)
+    ->ArgsProduct({{128, 256, 512}, {7}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_Conv3x3Im2col)
     ->Apply([](benchmark::internal::Benchmark* b) { resnet3x3Layers(b, false, false); })

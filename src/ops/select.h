@@ -24,8 +24,9 @@ namespace petrel {
 enum class OpGeometry : uint8_t {
   kPointwise,   // Conv 1x1, stride 1, no padding, group 1: a plain GEMM on the NCHW input
   kGeneral,     // any other group-1 Conv
-  kWinograd,    // a group-1 Conv 3x3, stride 1, dilation 1 on which Winograd F(4x4, 3x3)
-                // pays: at least 8 output tiles of 4x4 and 32 channels (conv_winograd.h)
+  kWinograd,    // a group-1 Conv 3x3, stride 1, dilation 1 on which Winograd F(4x4, 3x3) pays
+                // (at least 8 output tiles of 4x4 and 32 channels) or, on small planes,
+                // F(2x2, 3x3) (conv_winograd.h)
   kDepthwise,   // Conv with group == input channels == output channels
   kGrouped,     // any other grouped Conv
   kTransposed,  // ConvTranspose (any group)
@@ -58,7 +59,7 @@ enum class ExecutorKind : uint8_t {
   kGroupedIm2colSgemmStored,  // conv.grouped.im2col.sgemm.stored
   kTransposedSgemmStored,     // conv_transpose.sgemm.col2im.stored
   kLinearSgemmStored,         // linear.sgemm.stored
-  kWinograd,                  // conv.winograd.f4x4 (transformed weights: 4x fp32)
+  kWinograd,                  // conv.winograd.f4x4 / .f2x2 (transformed weights: 4x / 1.8x fp32)
 };
 constexpr int kExecutorKindCount = 14;
 

@@ -1,8 +1,9 @@
-// Winograd F(4x4, 3x3) convolution against a plain direct convolution in
-// double: awkward sizes (tiles cut by the edges, images smaller than a tile,
-// odd channel counts), pads 0 and 1, batches, bias and every activation, each
-// Isa, 1 and 2 threads and every way of splitting the tiles into blocks.
-// Also measures the error on ResNet-sized layers against the fp64 reference.
+// Winograd F(4x4, 3x3) and F(2x2, 3x3) convolutions against a plain direct
+// convolution in double: awkward sizes (tiles cut by the edges, images
+// smaller than a tile, odd channel counts), pads 0 and 1, batches, bias,
+// residual and every activation, each Isa, 1 and 2 threads and every way of
+// splitting the tiles into blocks. Also measures the error on ResNet-sized
+// layers against the fp64 reference.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "kernel_test_util.h"
 #include "kernels/sgemm.h"
 #include "kernels/winograd.h"
+#include "kernels/winograd_f2.h"
 #include "petrel/error.h"
 #include "runtime/thread_pool.h"
 #include "support/test_support.h"
@@ -32,6 +34,7 @@ struct WinogradCase {
   int threads = 1;
   int64_t tilesPerBlock = 0;  // 0: the planner's choice
   int split = 0;              // planWinograd's split knob
+  bool f2 = false;            // F(2x2, 3x3) (WinogradF2Conv) instead of F(4x4, 3x3)
 };
 
 Conv2dGeometry geometryOf(const WinogradCase& c) {
@@ -82,8 +85,9 @@ std::vector<float> runWinograd(const WinogradCase& c, const std::vector<float>& 
   const WinogradShape s = winogradShape(g, c.batch, c.outChannels);
   const WinogradWeights weights(w.data(), c.outChannels, c.channels);
   const WinogradBlocking blocking = planWinograd(s, c.threads, c.tilesPerBlock, c.split);
+  const WinogradF2Conv f2(g, c.batch, c.outChannels, w.data());
   ThreadPool pool(c.threads);
-  const size_t scratchBytes = blocking.scratchBytes();
+  const size_t scratchBytes = c.f2 ? f2.scratchBytes(c.threads) : blocking.scratchBytes();
   // Garbage in the scratch: the kernel must not depend on its contents.
   std::vector<float> scratch(scratchBytes / sizeof(float) + 16, std::nanf(""));
   void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
@@ -92,7 +96,10 @@ std::vector<float> runWinograd(const WinogradCase& c, const std::vector<float>& 
   epilogue.bias = c.bias ? bias.data() : nullptr;
   epilogue.residual = c.residual ? residual.data() : nullptr;
   epilogue.activation = c.activation;
-  winogradConv2d(s, blocking, in.data(), weights, epilogue, out.data(), aligned, scratchBytes, &pool, isa);
+  if (c.f2)
+    f2.run(in.data(), epilogue, out.data(), aligned, scratchBytes, &pool, isa);
+  else
+    winogradConv2d(s, blocking, in.data(), weights, epilogue, out.data(), aligned, scratchBytes, &pool, isa);
   EXPECT_EQ(out.back(), -123.0f) << "wrote past the output";
   out.pop_back();
   return out;
@@ -103,7 +110,7 @@ void runCase(const WinogradCase& c, Isa isa) {
   what << isaName(isa) << " C=" << c.channels << "->" << c.outChannels << " in=" << c.inH << "x" << c.inW
        << " pad=" << c.pad << " batch=" << c.batch << " bias=" << c.bias << " residual=" << c.residual
        << " act=" << activationName(c.activation.kind) << " threads=" << c.threads
-       << " tilesPerBlock=" << c.tilesPerBlock << " split=" << c.split;
+       << " tilesPerBlock=" << c.tilesPerBlock << " split=" << c.split << " f2=" << c.f2;
   SCOPED_TRACE(what.str());
   const Conv2dGeometry g = geometryOf(c);
   const std::vector<float> in = test::randomFloats(c.batch * c.channels * g.inPixels(), 11);
@@ -212,8 +219,61 @@ TEST_P(WinogradTest, ResnetLayerMoreThreadsThanPlanned) {
   EXPECT_EQ(one, three);
 }
 
+// F(2x2): tiles cut by the edges (odd sides), images smaller than a tile,
+// more than one group of 8 tiles, batches, pads 0 and 1, with and without
+// bias and residual, several activations, 1 and 2 threads.
+TEST_P(WinogradTest, F2x2AwkwardShapes) {
+  // {channels, outChannels, inH, inW, pad, batch}
+  const int64_t shapes[][6] = {
+      {1, 1, 1, 1, 1, 1},  {3, 5, 7, 7, 1, 1},   {4, 6, 5, 6, 0, 2}, {9, 13, 9, 11, 1, 1},
+      {6, 6, 2, 9, 1, 2},  {17, 19, 8, 8, 1, 1}, {8, 3, 3, 3, 0, 3}, {20, 7, 13, 4, 1, 1},
+  };
+  const ActivationParams activations[] = {{Activation::kNone}, {Activation::kRelu}, {Activation::kClip, -0.3f, 0.5f}};
+  int variant = 0;
+  for (const auto& shape : shapes)
+    for (int threads : {1, 2}) {
+      WinogradCase c;
+      c.f2 = true;
+      c.channels = shape[0];
+      c.outChannels = shape[1];
+      c.inH = shape[2];
+      c.inW = shape[3];
+      c.pad = shape[4];
+      c.batch = shape[5];
+      c.threads = threads;
+      c.bias = variant % 2 == 0;
+      c.residual = variant % 3 != 1;
+      c.activation = activations[variant % 3];
+      ++variant;
+      runCase(c, GetParam());
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, WinogradTest, ::testing::ValuesIn(test::testedIsas()),
                          [](const auto& info) { return test::isaParamName(info.param); });
+
+// F(2x2) is chosen only where F(4x4) has too few tiles and it has a whole
+// panel of them, with many channels.
+TEST(WinogradShapeTest, F2x2PaysOnlyOnSmallPlanesWithManyChannels) {
+  auto square = [](int64_t channels, int64_t side) {
+    Conv2dGeometry g;
+    g.channels = channels;
+    g.inH = g.inW = g.outH = g.outW = side;
+    g.kernelH = g.kernelW = 3;
+    g.padTop = g.padLeft = 1;
+    return g;
+  };
+  EXPECT_TRUE(winogradF2Pays(square(512, 7), 1, 512));   // ResNet's last stage: 16 tiles
+  EXPECT_TRUE(winogradF2Pays(square(128, 7), 1, 256));
+  EXPECT_FALSE(winogradF2Pays(square(64, 7), 1, 64));    // too few channels
+  EXPECT_FALSE(winogradF2Pays(square(512, 5), 1, 512));  // 9 tiles
+  EXPECT_FALSE(winogradF2Pays(square(256, 14), 1, 256)); // F(4x4) pays
+  EXPECT_FALSE(winogradF2Pays(square(512, 7), 2, 512));  // 2 images: F(4x4) has 8 tiles
+  Conv2dGeometry strided = square(512, 7);
+  strided.strideH = strided.strideW = 2;
+  strided.outH = strided.outW = 4;
+  EXPECT_FALSE(winogradF2Pays(strided, 1, 512));
+}
 
 TEST(WinogradShapeTest, RefusesOtherConvolutions) {
   Conv2dGeometry g;
@@ -287,6 +347,18 @@ TEST(WinogradAccuracyTest, ResnetLayersAgainstFp64) {
                   isaName(isa), static_cast<long long>(c.channels), static_cast<long long>(c.inH),
                   static_cast<long long>(c.inW), relativeL2, maxRelative);
       EXPECT_LT(relativeL2, 1e-5) << isaName(isa) << " C=" << c.channels;
+    }
+    if (layer[1] == 7) {
+      c.f2 = true;
+      const std::vector<float> out = runWinograd(c, in, w, {}, {}, bestIsa());
+      double error = 0, norm = 0;
+      for (size_t i = 0; i < out.size(); ++i) {
+        error += (out[i] - want[i]) * (out[i] - want[i]);
+        norm += want[i] * want[i];
+      }
+      std::printf("winograd F(2,2) C=%lld 7x7: relative L2 %.3g\n", static_cast<long long>(c.channels),
+                  std::sqrt(error / norm));
+      EXPECT_LT(std::sqrt(error / norm), 2e-6);
     }
   }
 }

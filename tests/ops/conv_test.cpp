@@ -170,6 +170,9 @@ TEST(Conv, ResidualInputInEveryExecutor) {
   ConvCase winograd = general;
   winograd.c = 32, winograd.m = 33, winograd.h = 13, winograd.w = 11, winograd.memory = MemoryMode::kHigh;
   cases.push_back({winograd, "conv.winograd.f4x4[fp32]"});  // adds R as it stores each tile
+  ConvCase small = winograd;
+  small.c = small.m = 128, small.h = small.w = 7;
+  cases.push_back({small, "conv.winograd.f2x2[fp32]"});
   ConvCase stored = general;
   stored.memory = MemoryMode::kLow;
   cases.push_back({stored, "conv.im2col.sgemm.stored[fp32]"});
