@@ -155,9 +155,10 @@ const float* SgemmPackedRhs::panels(int64_t k0, int64_t panel) const {
 
 SgemmMicroKernels sgemmMicroKernels(Isa isa) {
   if (isa == Isa::kAvx2)
-    return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2, sgemmKernelColumnsAvx2, sgemmKernel6x16StridedAvx2,
-            sgemmPackRhsIm2colAvx2};
-  return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar, sgemmKernelColumnsScalar, nullptr, sgemmPackRhsIm2col};
+    return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2,     sgemmKernelColumnsAvx2,
+            sgemmKernel6x16StridedAvx2, sgemmPackRhsIm2colAvx2, sgemmPackLhsAvx2};
+  return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar, sgemmKernelColumnsScalar, nullptr, sgemmPackRhsIm2col,
+          sgemmPackLhs};
 }
 
 // ---------------------------------------------------------------- driver
@@ -401,7 +402,7 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
       else if (p.lhs.encoded)
         decodePackLhs(*p.lhs.encoded, m0 + mb, blockRows, k0, kc, lhsBlock, job.isa);
       else
-        sgemmPackLhs(p.lhs.matrix, m0 + mb, blockRows, k0, kc, lhsBlock);
+        job.kernels.packLhs(p.lhs.matrix, m0 + mb, blockRows, k0, kc, lhsBlock);
       for (int64_t jp = 0; jp < inPlacePanels; ++jp)
         inPlacePanel(job, p, store, k0, kc, a, m0 + mb, n0 + jp * NR, blockRows);
       for (int64_t jp = inPlacePanels; jp < colPanels; ++jp)
@@ -469,7 +470,7 @@ void packSharedRhs(const Job& job, const SgemmRhs& rhs, ThreadPool* pool, int64_
 void packSharedLhs(const Job& job, const SgemmMatrix& a, ThreadPool* pool, int64_t workers) {
   packSharedPanels(job, job.m, MR, 8, pool, workers, [&](int64_t k0, int64_t kc, int64_t i0, int64_t rows) {
     float* out = const_cast<float*>(panelsAt(job.sharedLhs, roundUp(job.m, MR), job.k, k0, i0 / MR, MR));
-    sgemmPackLhs(a, i0, rows, k0, kc, out);
+    job.kernels.packLhs(a, i0, rows, k0, kc, out);
   });
 }
 

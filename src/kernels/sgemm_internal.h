@@ -66,7 +66,11 @@ void sgemmKernelColumnsAvx2(int64_t kc, const float* a, const float* b, float* c
 int64_t sgemmDepthBlock(int64_t k);
 
 // Packs rows [i0, i0+rows) x K range [k0, k0+kc) of A into ceil(rows/MR) panels.
+using SgemmLhsPacker = void (*)(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out);
 void sgemmPackLhs(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out);
+// The same bytes; a row-major A's whole panels 8 k at a time through an
+// in-register transpose (ViT packs every activation matrix it multiplies).
+void sgemmPackLhsAvx2(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out);
 // Packs K range [k0, k0+kc) x columns [j0, j0+cols) of B into ceil(cols/NR)
 // panels, `panelStride` floats apart (0: kc * NR, back to back). The per-tile
 // B block is padded (sgemmRhsPanelStride): panels a multiple of 4 KB apart
@@ -91,6 +95,7 @@ struct SgemmMicroKernels {
   SgemmColumnsKernel columns;  // rows x (1 to kSgemmFewColumns)
   SgemmStridedKernel strided;  // rows x NR, B in place; nullptr: pack B
   SgemmIm2colPacker packIm2col;
+  SgemmLhsPacker packLhs;  // run-time A
 };
 SgemmMicroKernels sgemmMicroKernels(Isa isa);
 

@@ -296,6 +296,30 @@ TEST_P(SgemmTest, Im2colOperandBatched) {
       }
 }
 
+// The AVX2 packer of a run-time A writes the portable packer's bytes, and
+// nothing past them: whole and short panels, depths around the 8-k step,
+// offsets into a larger matrix, transposed A.
+TEST(SgemmPackLhs, Avx2TwinWritesThePortableBytes) {
+  if (!isaSupported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  const int64_t ld = 41;
+  const std::vector<float> data = test::randomFloats(40 * ld, 77);
+  for (bool transposed : {false, true})
+    for (int64_t rows : {1, 5, 6, 7, 12, 13, 18})
+      for (int64_t kc : {1, 7, 8, 9, 16, 23})
+        for (int64_t offset : {0, 3}) {
+          SCOPED_TRACE("transposed " + std::to_string(transposed) + " rows " + std::to_string(rows) + " kc " +
+                       std::to_string(kc) + " offset " + std::to_string(offset));
+          const SgemmMatrix a{data.data(), ld, transposed};
+          const size_t size = static_cast<size_t>((rows + kSgemmMR - 1) / kSgemmMR * kSgemmMR * kc);
+          std::vector<float> want(size), got(size + 8, -7.0f);
+          sgemmPackLhs(a, offset, rows, offset + 1, kc, want.data());
+          sgemmPackLhsAvx2(a, offset, rows, offset + 1, kc, got.data());
+          for (size_t i = size; i < got.size(); ++i) ASSERT_EQ(got[i], -7.0f) << "wrote past the panels";
+          got.resize(size);
+          EXPECT_EQ(got, want);
+        }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, SgemmTest, ::testing::ValuesIn(test::testedIsas()),
                          [](const ::testing::TestParamInfo<Isa>& info) { return test::isaParamName(info.param); });
 
