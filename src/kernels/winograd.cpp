@@ -51,7 +51,7 @@ bool winogradSupports(const Conv2dGeometry& g) {
 }
 
 bool winogradPays(const WinogradShape& s) {
-  return s.tiles() >= 8 && std::min(s.inChannels, s.outChannels) >= 32;
+  return s.tiles() >= 8 && std::min(s.inChannels, s.outChannels) >= 16;
 }
 
 WinogradShape winogradShape(const Conv2dGeometry& g, int64_t batch, int64_t outChannels) {

@@ -25,7 +25,7 @@ enum class OpGeometry : uint8_t {
   kPointwise,   // Conv 1x1, stride 1, no padding, group 1: a plain GEMM on the NCHW input
   kGeneral,     // any other group-1 Conv
   kWinograd,    // a group-1 Conv 3x3, stride 1, dilation 1 on which Winograd F(4x4, 3x3) pays
-                // (at least 8 output tiles of 4x4 and 32 channels) or, on small planes,
+                // (at least 8 output tiles of 4x4 and 16 channels) or, on small planes,
                 // F(2x2, 3x3) (conv_winograd.h)
   kDepthwise,   // Conv with group == input channels == output channels
   kGrouped,     // any other grouped Conv

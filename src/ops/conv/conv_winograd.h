@@ -18,7 +18,7 @@ namespace petrel {
 bool convWinogradServes(const ConvPlan& plan);
 
 // True if it is also expected to beat conv.im2col.sgemm (kernels/winograd.h
-// winogradPays: at least 8 output tiles of 4x4 over the batch, and 32
+// winogradPays: at least 8 output tiles of 4x4 over the batch, and 16
 // channels; else kernels/winograd_f2.h winogradF2Pays).
 bool convWinogradPays(const ConvPlan& plan);
 
