@@ -23,6 +23,8 @@ namespace {
 
 constexpr int kLanes = 8;
 
+using avx2::Fused;
+
 // In-lane 4x4 transpose: out[j] lane h = (in[0][j], in[1][j], in[2][j], in[3][j]) of lane h.
 inline void transpose4(const __m256 in[4], __m256 out[4]) {
   const __m256 t0 = _mm256_unpacklo_ps(in[0], in[1]);
@@ -197,9 +199,14 @@ void winogradInputTransformAvx2(const WinogradShape& s, const float* input, int6
   }
 }
 
-void winogradOutputTransformAvx2(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
-                                 int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
-                                 const WinogradEpilogue& epilogue, float* output) {
+namespace {
+
+// The activation is a template parameter (avx2::withFused): a call to an
+// out-of-line activation anywhere in the loop, even one never taken, made
+// GCC keep the 24 vectors of the transform on the stack.
+template <Fused F>
+void outputTransform(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride, int64_t firstTile,
+                     int64_t tileCount, int64_t o0, int64_t o1, const WinogradEpilogue& epilogue, float* output) {
   const int64_t planeSize = s.outH * s.outW;
   const __m128 zero = _mm_setzero_ps();
   for (int64_t j0 = 0; j0 < tileCount; j0 += kLanes) {
@@ -245,7 +252,7 @@ void winogradOutputTransformAvx2(const WinogradShape& s, const float* m, int64_t
           __m256 v = perTile[e];
           if (allFull) {
             if (residual) v = _mm256_add_ps(v, load2x128(residual + lo, residual + hi));
-            v = avx2::activate(epilogue.activation, v);
+            v = avx2::activateAs<F>(epilogue.activation, v);
             _mm_storeu_ps(plane + lo, _mm256_castps256_ps128(v));
             _mm_storeu_ps(plane + hi, _mm256_extractf128_ps(v, 1));
             continue;
@@ -257,13 +264,24 @@ void winogradOutputTransformAvx2(const WinogradShape& s, const float* m, int64_t
           if (residual)
             v = _mm256_add_ps(v, _mm256_set_m128(hasHi ? loadFirst(residual + hi, cols[e + 4]) : zero,
                                                  hasLo ? loadFirst(residual + lo, cols[e]) : zero));
-          v = avx2::activate(epilogue.activation, v);
+          v = avx2::activateAs<F>(epilogue.activation, v);
           if (hasLo) storeFirst(plane + lo, _mm256_castps256_ps128(v), cols[e]);
           if (hasHi) storeFirst(plane + hi, _mm256_extractf128_ps(v, 1), cols[e + 4]);
         }
       }
     }
   }
+}
+
+}  // namespace
+
+void winogradOutputTransformAvx2(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride,
+                                 int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
+                                 const WinogradEpilogue& epilogue, float* output) {
+  avx2::withFused(epilogue.activation.kind, [&](auto fused) {
+    outputTransform<decltype(fused)::value>(s, m, ld, positionStride, firstTile, tileCount, o0, o1, epilogue,
+                                           output);
+  });
 }
 
 }  // namespace petrel
