@@ -19,8 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu.h"
 #include "ops/broadcast.h"
 #include "ops/op.h"
+#include "ops/row_kernels.h"
 
 namespace petrel {
 namespace {
@@ -37,6 +39,31 @@ double sumOf(const float* x, int64_t n, F f) {
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+RowMoments layerNormRowScalar(const float* x, int64_t n, float epsilon, const float* scale, const float* bias,
+                              float* y) {
+  const double m = sumOf(x, n, [](double v) { return v; }) / static_cast<double>(n);
+  const double squares = sumOf(x, n, [m](double v) { return (v - m) * (v - m); });
+  const double inv = 1.0 / std::sqrt(squares / static_cast<double>(n) + epsilon);
+  const float mf = static_cast<float>(m), invf = static_cast<float>(inv);
+  if (bias) {
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mf) * invf * scale[i] + bias[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mf) * invf * scale[i];
+  }
+  return {mf, invf};
+}
+
+}  // namespace
+
+// One row by `isa`. Also used by the tests.
+RowMoments layerNormRow(const float* x, int64_t n, float epsilon, const float* scale, const float* bias, float* y,
+                        Isa isa) {
+  if (isa == Isa::kAvx2) return layerNormRowAvx2(x, n, epsilon, scale, bias, y);
+  return layerNormRowScalar(x, n, epsilon, scale, bias, y);
+}
+
+namespace {
+
 class LayerNormExecutor final : public Executor {
  public:
   // A parameter whose shape is not exactly the normalised shape (e.g. [1, D]
@@ -47,9 +74,12 @@ class LayerNormExecutor final : public Executor {
   };
 
   LayerNormExecutor(int64_t rows, int64_t size, float epsilon, Parameter scale, Parameter bias)
-      : rows_(rows), size_(size), epsilon_(epsilon), scale_(std::move(scale)), bias_(std::move(bias)) {}
+      : rows_(rows), size_(size), epsilon_(epsilon), scale_(std::move(scale)), bias_(std::move(bias)),
+        isa_(bestIsa()) {}
 
-  std::string kernelName() const override { return "layer_norm.f32"; }
+  std::string kernelName() const override {
+    return isa_ == Isa::kScalar ? "layer_norm.f32" : std::string("layer_norm.f32.") + isaName(isa_);
+  }
 
   size_t scratchBytes() const override {
     return ((scale_.expand ? size_ : 0) + (bias_.expand ? size_ : 0)) * sizeof(float);
@@ -65,20 +95,9 @@ class LayerNormExecutor final : public Executor {
     float* invStdDev = args.outputs.size() > 2 ? args.outputs[2] : nullptr;
     parallelOverRange(args.pool, rows_, rows_ * size_, [&](int64_t first, int64_t last) {
       for (int64_t r = first; r < last; ++r) {
-        const float* xr = x + r * size_;
-        float* yr = y + r * size_;
-        const double m = sumOf(xr, size_, [](double v) { return v; }) / static_cast<double>(size_);
-        const double squares = sumOf(xr, size_, [m](double v) { return (v - m) * (v - m); });
-        const double inv = 1.0 / std::sqrt(squares / static_cast<double>(size_) + epsilon_);
-        const float mf = static_cast<float>(m);
-        const float invf = static_cast<float>(inv);
-        if (bias) {
-          for (int64_t i = 0; i < size_; ++i) yr[i] = (xr[i] - mf) * invf * scale[i] + bias[i];
-        } else {
-          for (int64_t i = 0; i < size_; ++i) yr[i] = (xr[i] - mf) * invf * scale[i];
-        }
-        if (mean) mean[r] = mf;
-        if (invStdDev) invStdDev[r] = invf;
+        const RowMoments moments = layerNormRow(x + r * size_, size_, epsilon_, scale, bias, y + r * size_, isa_);
+        if (mean) mean[r] = moments.mean;
+        if (invStdDev) invStdDev[r] = moments.invStdDev;
       }
     });
   }
@@ -96,6 +115,7 @@ class LayerNormExecutor final : public Executor {
   int64_t rows_, size_;
   float epsilon_;
   Parameter scale_, bias_;
+  Isa isa_;
 };
 
 std::unique_ptr<Executor> planLayerNormalization(PlanContext& ctx) {

@@ -1,6 +1,6 @@
 #pragma once
-// The contiguous-row kernels behind the elementwise, unary, softmax and pooling
-// operators. Each has a scalar version (in the operator's .cpp) and an AVX2
+// The contiguous-row kernels behind the elementwise, unary, softmax, layer
+// normalisation and pooling operators. Each has a scalar version (in the operator's .cpp) and an AVX2
 // twin (in its _avx2.cpp); the selector picks by Isa, so tests can compare
 // both on the same data.
 #include <cstdint>
@@ -23,6 +23,17 @@ MapRow unaryMapAvx2(const char* name);              // nullptr if none
 // One numerically stable softmax over n contiguous values.
 void softmaxRow(const float* in, float* out, int64_t n, Isa isa);
 void softmaxRowAvx2(const float* in, float* out, int64_t n);
+
+// One row of LayerNormalization: y = (x - mean) * invStdDev * scale (+ bias),
+// mean and variance accumulated in double over two passes (the mean, then the
+// squared deviations); bias may be nullptr. Returns mean and invStdDev.
+struct RowMoments {
+  float mean = 0.0f, invStdDev = 0.0f;
+};
+RowMoments layerNormRow(const float* x, int64_t n, float epsilon, const float* scale, const float* bias, float* y,
+                        Isa isa);
+RowMoments layerNormRowAvx2(const float* x, int64_t n, float epsilon, const float* scale, const float* bias,
+                            float* y);
 
 // line[i] = max or sum (in row order) of first[r * rowStride + i] for
 // r < rows (at least 1), i < n: a pooling window's input rows in one pass.

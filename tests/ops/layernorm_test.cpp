@@ -1,5 +1,6 @@
 // LayerNormalization against a double-precision reference, including the
-// optional Mean and InvStdDev outputs and broadcast Scale/B.
+// optional Mean and InvStdDev outputs and broadcast Scale/B, and its row
+// kernel per Isa.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 
 #include "ops/op_harness.h"
 #include "ops/op_test_util.h"
+#include "ops/row_kernels.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
@@ -93,6 +95,28 @@ TEST(LayerNorm, AgainstReference) {
       }
     }
   }
+}
+
+// The row kernel of each Isa against the double reference: lengths around
+// the vector width, an offset mean, with and without bias.
+TEST(LayerNorm, RowKernelTwinsAgainstReference) {
+  uint32_t seed = 500;
+  for (Isa isa : supportedIsas())
+    for (int64_t n : {1, 7, 8, 9, 17, 768, 1001})
+      for (bool hasBias : {false, true}) {
+        SCOPED_TRACE(std::string(isaName(isa)) + " n " + std::to_string(n) + " bias " + std::to_string(hasBias));
+        const std::vector<float> x = randomFloats(n, seed++, 9.0f, 13.0f);
+        const std::vector<float> scale = randomFloats(n, seed++, 0.5f, 2.0f), bias = randomFloats(n, seed++);
+        std::vector<float> y(n + 1, -7.0f);
+        const RowMoments got = layerNormRow(x.data(), n, 1e-5f, scale.data(), hasBias ? bias.data() : nullptr,
+                                            y.data(), isa);
+        EXPECT_EQ(y.back(), -7.0f) << "wrote past the row";
+        y.pop_back();
+        const Reference ref = referenceLayerNorm(x, {n}, 0, 1e-5f, scale, {n}, hasBias ? &bias : nullptr, {n});
+        expectClose(y, ref.y, 2e-5);
+        EXPECT_NEAR(got.mean, ref.mean[0], 1e-6 * std::fabs(ref.mean[0]));
+        EXPECT_NEAR(got.invStdDev, ref.invStdDev[0], 2e-5 * ref.invStdDev[0]);
+      }
 }
 
 TEST(LayerNorm, OnlyTheFirstOutput) {
