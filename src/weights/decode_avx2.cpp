@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/x86/avx2_lanes.h"
 #include "weights/decode.h"
 #include "weights/fp16.h"
 
@@ -43,26 +44,6 @@ int64_t decodeInt4x8(const uint8_t* bytes, int64_t n, int zero, float scale, flo
   return i;
 }
 
-// Transposes 8 rows of 8 floats: on return, r[t] holds element t of every row.
-inline void transpose8x8(__m256 r[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xee);
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xee);
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xee);
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xee);
-  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
 // Loads 8 floats at column k of `rows` pieces (first `first`), zeros past `rows`.
 inline void loadColumns(const float* pieces, int64_t first, int64_t rows, int64_t k, __m256 r[8]) {
   for (int64_t i = 0; i < 8; ++i)
@@ -81,7 +62,7 @@ void interleaveRowsAvx2(const float* pieces, int64_t width, int64_t n, float* ou
     for (; k + 8 <= n; k += 8)
       for (int64_t half = 0; half < 2; ++half) {
         loadColumns(pieces, 8 * half, 16, k, r);
-        transpose8x8(r);
+        avx2::transpose8x8(r);
         for (int64_t t = 0; t < 8; ++t) _mm256_storeu_ps(out + (k + t) * 16 + 8 * half, r[t]);
       }
   } else if (width == 6) {
@@ -89,7 +70,7 @@ void interleaveRowsAvx2(const float* pieces, int64_t width, int64_t n, float* ou
     // next store overwrites; the chunk's very last k is written exactly.
     for (; k + 8 <= n; k += 8) {
       loadColumns(pieces, 0, 6, k, r);
-      transpose8x8(r);
+      avx2::transpose8x8(r);
       for (int64_t t = 0; t < 7; ++t) _mm256_storeu_ps(out + (k + t) * 6, r[t]);
       if (k + 8 < n) {
         _mm256_storeu_ps(out + (k + 7) * 6, r[7]);

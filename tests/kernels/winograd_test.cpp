@@ -130,6 +130,19 @@ void runCase(const WinogradCase& c, Isa isa) {
   }
 }
 
+// A case from {channels, outChannels, inH, inW, pad, batch}.
+WinogradCase caseOfShape(const int64_t (&shape)[6], int threads) {
+  WinogradCase c;
+  c.channels = shape[0];
+  c.outChannels = shape[1];
+  c.inH = shape[2];
+  c.inW = shape[3];
+  c.pad = shape[4];
+  c.batch = shape[5];
+  c.threads = threads;
+  return c;
+}
+
 class WinogradTest : public ::testing::TestWithParam<Isa> {};
 
 TEST_P(WinogradTest, AwkwardShapes) {
@@ -142,15 +155,8 @@ TEST_P(WinogradTest, AwkwardShapes) {
   };
   for (const auto& shape : shapes)
     for (int threads : {1, 2}) {
-      WinogradCase c;
+      WinogradCase c = caseOfShape(shape, threads);
       c.residual = threads == 2;  // partial tiles read only their part of R too
-      c.channels = shape[0];
-      c.outChannels = shape[1];
-      c.inH = shape[2];
-      c.inW = shape[3];
-      c.pad = shape[4];
-      c.batch = shape[5];
-      c.threads = threads;
       c.activation = {Activation::kRelu, 0, 0};
       runCase(c, GetParam());
     }
@@ -232,15 +238,8 @@ TEST_P(WinogradTest, F2x2AwkwardShapes) {
   int variant = 0;
   for (const auto& shape : shapes)
     for (int threads : {1, 2}) {
-      WinogradCase c;
+      WinogradCase c = caseOfShape(shape, threads);
       c.f2 = true;
-      c.channels = shape[0];
-      c.outChannels = shape[1];
-      c.inH = shape[2];
-      c.inW = shape[3];
-      c.pad = shape[4];
-      c.batch = shape[5];
-      c.threads = threads;
       c.bias = variant % 2 == 0;
       c.residual = variant % 3 != 1;
       c.activation = activations[variant % 3];

@@ -1,6 +1,6 @@
 // The AVX2 packers. im2col B (see sgemm_pack_im2col.h): runs of pixels are
 // copied 8 floats per vector; stride 2 takes the even floats of two vectors.
-// Run-time A: 6 rows x 8 k transposed in registers.
+// Run-time A: 6 rows x 8 k transposed in registers (avx2::transpose8x8).
 #include <immintrin.h>
 
 #include "kernels/sgemm_internal.h"
@@ -40,32 +40,11 @@ struct Avx2RunCopy {
   }
 };
 
-// Columns t = 0..7 of rows r[0..5] (r[6], r[7] taken as zero): out[t] lane i
-// = r[i][t] for i < 6. The usual 8x8 transpose, two rows short.
-inline void transpose6x8(const __m256 r[6], __m256 out[8]) {
-  const __m256 zero = _mm256_setzero_ps();
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 s4 = _mm256_shuffle_ps(t4, zero, 0x44), s5 = _mm256_shuffle_ps(t4, zero, 0xEE);
-  const __m256 s6 = _mm256_shuffle_ps(t5, zero, 0x44), s7 = _mm256_shuffle_ps(t5, zero, 0xEE);
-  out[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-  out[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  out[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-  out[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  out[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-  out[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  out[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-  out[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
 }  // namespace
 
 void sgemmPackLhsAvx2(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out) {
   constexpr int64_t MR = kSgemmMR;
-  static_assert(MR == 6, "transpose6x8 packs 6 rows");
+  static_assert(MR <= 8, "one 8x8 transpose covers a panel's rows");
   if (a.transposed) {  // panel rows are contiguous already: the portable copy is fine
     sgemmPackLhs(a, i0, rows, k0, kc, out);
     return;
@@ -78,9 +57,9 @@ void sgemmPackLhsAvx2(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0
     const float* src = a.data + (i0 + p) * a.ld + k0;
     int64_t k = 0;
     for (; k + 8 <= kc; k += 8) {
-      __m256 r[MR], t[8];
-      for (int64_t i = 0; i < MR; ++i) r[i] = _mm256_loadu_ps(src + i * a.ld + k);
-      transpose6x8(r, t);
+      __m256 t[8];  // rows, then (transposed) k's MR values and zeros
+      for (int64_t i = 0; i < 8; ++i) t[i] = i < MR ? _mm256_loadu_ps(src + i * a.ld + k) : _mm256_setzero_ps();
+      avx2::transpose8x8(t);
       // k's 6 values, then 2 that k + 1's store overwrites; the last k of
       // the 8 stores exactly 6 (nothing past the panel).
       float* dst = out + k * MR;
