@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <string>
 
+#include "kernels/activation_internal.h"
 #include "kernels/int_math.h"
 #include "petrel/error.h"
 #include "runtime/thread_pool.h"
@@ -29,7 +29,8 @@ constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0
 // Tiles per group in the transforms (8: one AVX2 vector).
 constexpr int kGroup = 8;
 
-// Below this many multiply-adds a transform phase runs on the calling thread.
+// Below this much work (channels x tiles x positions) a transform phase runs
+// on the calling thread.
 constexpr int64_t kParallelMinWork = 1 << 14;
 
 template <class Fn>
@@ -164,7 +165,7 @@ void WinogradF2Conv::inputTransform(const float* input, float* v, int64_t c0, in
 }
 
 void WinogradF2Conv::outputTransform(const float* m, const WinogradEpilogue& epilogue, float* output, int64_t o0,
-                                     int64_t o1) const {
+                                     int64_t o1, Isa isa) const {
   const int64_t planeSize = g_.outH * g_.outW, perImage = tilesH_ * tilesW_;
   for (int64_t o = o0; o < o1; ++o) {
     const float bias = epilogue.bias ? epilogue.bias[o] : 0.0f;
@@ -198,7 +199,7 @@ void WinogradF2Conv::outputTransform(const float* m, const WinogradEpilogue& epi
     }
     // The activation over each finished plane (in L1), vectorised.
     for (int64_t image = 0; image < batch_; ++image)
-      applyActivation(epilogue.activation, output + (image * outChannels_ + o) * planeSize, planeSize);
+      applyActivation(epilogue.activation, output + (image * outChannels_ + o) * planeSize, planeSize, isa);
   }
 }
 
@@ -220,7 +221,7 @@ void WinogradF2Conv::run(const float* input, const WinogradEpilogue& epilogue, f
   sgemmBatched(outChannels_, tiles(), cin, PositionProducts(positions_, v, vStride_, m, mStride_, ld_), ld_,
                SgemmEpilogue{}, gemmScratch, gemmBytes, pool, isa);
   parallelChannels(pool, outChannels_, outChannels_ * tiles() * P,
-                   [&](int64_t o0, int64_t o1) { outputTransform(m, epilogue, output, o0, o1); });
+                   [&](int64_t o0, int64_t o1) { outputTransform(m, epilogue, output, o0, o1, isa); });
 }
 
 }  // namespace petrel

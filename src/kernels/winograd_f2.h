@@ -72,7 +72,8 @@ class WinogradF2Conv {
   size_t transformBytes() const;  // V and M, a multiple of 64
   size_t gemmScratchBytes(int threads) const;
   void inputTransform(const float* input, float* v, int64_t c0, int64_t c1) const;
-  void outputTransform(const float* m, const WinogradEpilogue& epilogue, float* output, int64_t o0, int64_t o1) const;
+  void outputTransform(const float* m, const WinogradEpilogue& epilogue, float* output, int64_t o0, int64_t o1,
+                       Isa isa) const;
 };
 
 }  // namespace petrel

@@ -4,7 +4,6 @@
 // bestIsa() is Isa::kAvx2.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstdint>
 
 #include "ops/row_kernels.h"
