@@ -44,7 +44,7 @@ struct Avx2RunCopy {
 
 void sgemmPackLhsAvx2(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out) {
   constexpr int64_t MR = kSgemmMR;
-  static_assert(MR <= 8, "one 8x8 transpose covers a panel's rows");
+  static_assert(MR == 6, "the stores below write 6 values per k (one 8x8 transpose covers the rows)");
   if (a.transposed) {  // panel rows are contiguous already: the portable copy is fine
     sgemmPackLhs(a, i0, rows, k0, kc, out);
     return;
