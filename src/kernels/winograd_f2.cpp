@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "kernels/activation_internal.h"
 #include "kernels/int_math.h"
@@ -19,6 +20,11 @@ constexpr int64_t P = kWinogradF2Positions;
 constexpr int64_t kTile = 2;       // output tile side
 constexpr int64_t kPatch = 4;      // input patch side
 constexpr int64_t kMaxTiles = 64;  // one block: V and M of 512 channels stay near L2
+// The zero-padded copies of one channel of every image (2 tilesH + 2 rows of
+// 2 tilesW + 2) fit in this many floats whenever there are at most kMaxTiles
+// tiles: batch (tilesH + 1) (tilesW + 1) <= tiles + batch (tilesH + tilesW + 1)
+// <= 64 + 128, times 4.
+constexpr int64_t kMaxPaddedFloats = 1024;
 
 // The F(2x2, 3x3) matrices for the points 0, 1, -1 and infinity (Lavin & Gray).
 constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
@@ -83,6 +89,18 @@ WinogradF2Conv::WinogradF2Conv(const Conv2dGeometry& g, int64_t batch, int64_t o
   if (batch < 1 || outChannels < 1) throw Error("winograd F(2x2) convolution: sizes must be positive");
   tilesH_ = ceilDiv(g.outH, kTile);
   tilesW_ = ceilDiv(g.outW, kTile);
+  paddedRows_ = kTile * tilesH_ + 2;
+  paddedCols_ = kTile * tilesW_ + 2;
+  if (batch * paddedRows_ * paddedCols_ > kMaxPaddedFloats)
+    throw Error("winograd F(2x2) convolution: " + std::to_string(tiles()) + " tiles, more than it serves (at most " +
+                std::to_string(kMaxTiles) + ")");
+  // Lane e of a group reads its patch at padded + tileOffsets_[j0 + e]; lanes
+  // past the last tile read the first patch (their results are not used).
+  tileOffsets_.assign(static_cast<size_t>(roundUp(tiles(), kGroup)), 0);
+  for (int64_t j = 0; j < tiles(); ++j) {
+    const int64_t image = j / (tilesH_ * tilesW_), k = j % (tilesH_ * tilesW_);
+    tileOffsets_[j] = image * paddedRows_ * paddedCols_ + (k / tilesW_) * kTile * paddedCols_ + (k % tilesW_) * kTile;
+  }
   ld_ = roundUp(tiles(), 16);  // whole SGEMM column panels
   // One extra cache line per position, so the 16 rows a transform writes for
   // one channel do not all fall in the same L1 set.
@@ -129,20 +147,25 @@ size_t WinogradF2Conv::scratchBytes(int threads) const { return transformBytes()
 // M are read and written kGroup contiguous floats at a time; only the patch
 // gathers and the output scatters go element by element.
 void WinogradF2Conv::inputTransform(const float* input, float* v, int64_t c0, int64_t c1) const {
-  const int64_t planeSize = g_.inH * g_.inW, perImage = tilesH_ * tilesW_;
-  for (int64_t c = c0; c < c1; ++c)
+  const int64_t planeSize = g_.inH * g_.inW, paddedPlane = paddedRows_ * paddedCols_;
+  // Channel c of every image, zero-padded: each patch is then read without
+  // bounds checks. The borders are zeroed once; channels rewrite the interior.
+  float padded[kMaxPaddedFloats];
+  std::fill(padded, padded + batch_ * paddedPlane, 0.0f);
+  const int64_t rows = std::min(g_.inH, paddedRows_ - g_.padTop), cols = std::min(g_.inW, paddedCols_ - g_.padLeft);
+  for (int64_t c = c0; c < c1; ++c) {
+    for (int64_t image = 0; image < batch_; ++image) {
+      const float* plane = input + (image * g_.channels + c) * planeSize;
+      float* dst = padded + image * paddedPlane + g_.padTop * paddedCols_ + g_.padLeft;
+      for (int64_t iy = 0; iy < rows; ++iy)
+        std::copy(plane + iy * g_.inW, plane + iy * g_.inW + cols, dst + iy * paddedCols_);
+    }
     for (int64_t j0 = 0; j0 < tiles(); j0 += kGroup) {
-      float d[kPatch][kPatch][kGroup];  // the patches, zero outside the image (and past the last tile)
+      float d[kPatch][kPatch][kGroup];  // the patches
       for (int e = 0; e < kGroup; ++e) {
-        const int64_t j = j0 + e, image = j / perImage, k = j % perImage;
-        const int64_t y0 = (k / tilesW_) * kTile - g_.padTop, x0 = (k % tilesW_) * kTile - g_.padLeft;
-        const float* plane = input + (image * g_.channels + c) * planeSize;
+        const float* patch = padded + tileOffsets_[j0 + e];
         for (int y = 0; y < kPatch; ++y)
-          for (int x = 0; x < kPatch; ++x) {
-            const int64_t iy = y0 + y, ix = x0 + x;
-            const bool inside = j < tiles() && iy >= 0 && iy < g_.inH && ix >= 0 && ix < g_.inW;
-            d[y][x][e] = inside ? plane[iy * g_.inW + ix] : 0.0f;
-          }
+          for (int x = 0; x < kPatch; ++x) d[y][x][e] = patch[y * paddedCols_ + x];
       }
       float rows[kPatch][kPatch][kGroup];  // B^T along each patch row
       for (int y = 0; y < kPatch; ++y)
@@ -162,6 +185,7 @@ void WinogradF2Conv::inputTransform(const float* input, float* v, int64_t c0, in
         }
       }
     }
+  }
 }
 
 void WinogradF2Conv::outputTransform(const float* m, const WinogradEpilogue& epilogue, float* output, int64_t o0,

@@ -46,7 +46,8 @@ bool winogradF2Pays(const Conv2dGeometry& g, int64_t batch, int64_t outChannels)
 class WinogradF2Conv {
  public:
   // weights [outChannels][g.channels][3][3]; read only here. Error if
-  // !winogradSupports(g) or a size is not positive.
+  // !winogradSupports(g), a size is not positive or the batch has more
+  // tiles than one block serves (winogradF2Pays never chooses such a shape).
   WinogradF2Conv(const Conv2dGeometry& g, int64_t batch, int64_t outChannels, const float* weights);
 
   int64_t tiles() const { return batch_ * tilesH_ * tilesW_; }
@@ -65,6 +66,8 @@ class WinogradF2Conv {
   Conv2dGeometry g_;
   int64_t batch_ = 1, outChannels_ = 1;
   int64_t tilesH_ = 1, tilesW_ = 1;
+  int64_t paddedRows_ = 0, paddedCols_ = 0;  // a zero-padded channel plane in the input transform
+  std::vector<int64_t> tileOffsets_;         // of each tile's patch in the padded planes
   int64_t ld_ = 0;                  // tile columns per row of V and M
   int64_t vStride_ = 0, mStride_ = 0;  // floats between positions
   std::vector<SgemmPackedLhs> positions_;

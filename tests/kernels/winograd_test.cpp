@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -85,9 +86,10 @@ std::vector<float> runWinograd(const WinogradCase& c, const std::vector<float>& 
   const WinogradShape s = winogradShape(g, c.batch, c.outChannels);
   const WinogradWeights weights(w.data(), c.outChannels, c.channels);
   const WinogradBlocking blocking = planWinograd(s, c.threads, c.tilesPerBlock, c.split);
-  const WinogradF2Conv f2(g, c.batch, c.outChannels, w.data());
+  std::optional<WinogradF2Conv> f2;
+  if (c.f2) f2.emplace(g, c.batch, c.outChannels, w.data());
   ThreadPool pool(c.threads);
-  const size_t scratchBytes = c.f2 ? f2.scratchBytes(c.threads) : blocking.scratchBytes();
+  const size_t scratchBytes = f2 ? f2->scratchBytes(c.threads) : blocking.scratchBytes();
   // Garbage in the scratch: the kernel must not depend on its contents.
   std::vector<float> scratch(scratchBytes / sizeof(float) + 16, std::nanf(""));
   void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
@@ -96,8 +98,8 @@ std::vector<float> runWinograd(const WinogradCase& c, const std::vector<float>& 
   epilogue.bias = c.bias ? bias.data() : nullptr;
   epilogue.residual = c.residual ? residual.data() : nullptr;
   epilogue.activation = c.activation;
-  if (c.f2)
-    f2.run(in.data(), epilogue, out.data(), aligned, scratchBytes, &pool, isa);
+  if (f2)
+    f2->run(in.data(), epilogue, out.data(), aligned, scratchBytes, &pool, isa);
   else
     winogradConv2d(s, blocking, in.data(), weights, epilogue, out.data(), aligned, scratchBytes, &pool, isa);
   EXPECT_EQ(out.back(), -123.0f) << "wrote past the output";
@@ -272,6 +274,16 @@ TEST(WinogradShapeTest, F2x2PaysOnlyOnSmallPlanesWithManyChannels) {
   strided.strideH = strided.strideW = 2;
   strided.outH = strided.outW = 4;
   EXPECT_FALSE(winogradF2Pays(strided, 1, 512));
+}
+
+TEST(WinogradShapeTest, F2x2RefusesMoreTilesThanOneBlock) {
+  Conv2dGeometry g;
+  g.channels = 4;
+  g.inH = g.inW = g.outH = g.outW = 56;  // 784 tiles of 2x2
+  g.kernelH = g.kernelW = 3;
+  g.padTop = g.padLeft = 1;
+  const std::vector<float> w(4 * 4 * 9, 0.0f);
+  EXPECT_THROW(WinogradF2Conv(g, 1, 4, w.data()), Error);
 }
 
 TEST(WinogradShapeTest, RefusesOtherConvolutions) {
