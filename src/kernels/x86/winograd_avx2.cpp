@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/int_math.h"
 #include "kernels/winograd.h"
 #include "kernels/x86/avx2_math.h"
 
@@ -204,71 +205,91 @@ namespace {
 // The activation is a template parameter (avx2::withFused): a call to an
 // out-of-line activation anywhere in the loop, even one never taken, made
 // GCC keep the 24 vectors of the transform on the stack.
+// Where the 8 tiles of one group are stored.
+struct OutputGroup {
+  int64_t outOffset[kLanes] = {};  // each tile's top-left in output channel 0 of its image
+  int rows[kLanes] = {}, cols[kLanes] = {};  // inside the output (0 rows for lanes past the block)
+  bool allFull = false;                      // 8 whole tiles: plain loads and stores
+};
+
+// Groups of tiles handled together per output channel: a channel's row of M
+// in each position is then read whole while its cache lines are in L1 (one
+// group at a time per channel read each line twice, the second time from L2).
+constexpr int64_t kGroupsPerPass = 16;
+
+// Output channel o of one group of 8 tiles: A^T m A, then the epilogue.
+template <Fused F>
+inline void outputTransformGroup(const WinogradShape& s, const float* src, int64_t positionStride,
+                                 const OutputGroup& group, float biasValue, const float* residual, float* plane,
+                                 const ActivationParams& activation) {
+  const __m128 zero = _mm_setzero_ps();
+  // Columns first: t[i][k] = (A^T applied down column k of m)[i].
+  __m256 t[4][6];
+  for (int k = 0; k < 6; ++k) {
+    __m256 column[6], y[4];
+    for (int r = 0; r < 6; ++r) column[r] = _mm256_loadu_ps(src + (r * 6 + k) * positionStride);
+    outputTransform1d(column, y);
+    for (int i = 0; i < 4; ++i) t[i][k] = y[i];
+  }
+  const __m256 bias = _mm256_set1_ps(biasValue);
+  for (int i = 0; i < 4; ++i) {
+    __m256 y[4], perTile[4];
+    outputTransform1d(t[i], y);
+    for (int k = 0; k < 4; ++k) y[k] = _mm256_add_ps(y[k], bias);
+    transpose4(y, perTile);  // perTile[e]: tile e (low lane) and tile e + 4 (high lane), row i
+#pragma GCC unroll 4
+    for (int e = 0; e < 4; ++e) {
+      const int64_t lo = group.outOffset[e] + i * s.outW, hi = group.outOffset[e + 4] + i * s.outW;
+      __m256 v = perTile[e];
+      if (group.allFull) {
+        if (residual) v = _mm256_add_ps(v, load2x128(residual + lo, residual + hi));
+        v = avx2::activateAs<F>(activation, v);
+        _mm_storeu_ps(plane + lo, _mm256_castps256_ps128(v));
+        _mm_storeu_ps(plane + hi, _mm256_extractf128_ps(v, 1));
+        continue;
+      }
+      // Tiles cut by the output's edge (and lanes past the block): only
+      // their rows and columns inside it are read and written.
+      const bool hasLo = i < group.rows[e], hasHi = i < group.rows[e + 4];
+      if (!hasLo && !hasHi) continue;
+      if (residual)
+        v = _mm256_add_ps(v, _mm256_set_m128(hasHi ? loadFirst(residual + hi, group.cols[e + 4]) : zero,
+                                             hasLo ? loadFirst(residual + lo, group.cols[e]) : zero));
+      v = avx2::activateAs<F>(activation, v);
+      if (hasLo) storeFirst(plane + lo, _mm256_castps256_ps128(v), group.cols[e]);
+      if (hasHi) storeFirst(plane + hi, _mm256_extractf128_ps(v, 1), group.cols[e + 4]);
+    }
+  }
+}
+
 template <Fused F>
 void outputTransform(const WinogradShape& s, const float* m, int64_t ld, int64_t positionStride, int64_t firstTile,
                      int64_t tileCount, int64_t o0, int64_t o1, const WinogradEpilogue& epilogue, float* output) {
   const int64_t planeSize = s.outH * s.outW;
-  const __m128 zero = _mm_setzero_ps();
-  for (int64_t j0 = 0; j0 < tileCount; j0 += kLanes) {
-    const int lanes = static_cast<int>(std::min<int64_t>(kLanes, tileCount - j0));
-    // Per lane: the tile's top-left in output channel 0 of its image, and the
-    // rows and columns inside the output (0 rows for lanes past the block).
-    int64_t outOffset[kLanes] = {};
-    int rows[kLanes] = {}, cols[kLanes] = {};
-    for (int e = 0; e < lanes; ++e) {
-      const WinogradTilePlace t = winogradTilePlace(s, firstTile + j0 + e);
-      outOffset[e] = t.image * s.outChannels * planeSize + t.outY * s.outW + t.outX;
-      rows[e] = static_cast<int>(std::min<int64_t>(kWinogradTile, s.outH - t.outY));
-      cols[e] = static_cast<int>(std::min<int64_t>(kWinogradTile, s.outW - t.outX));
+  OutputGroup groups[kGroupsPerPass];
+  for (int64_t pass = 0; pass < tileCount; pass += kGroupsPerPass * kLanes) {
+    const int64_t count = std::min(kGroupsPerPass, ceilDiv(tileCount - pass, kLanes));
+    for (int64_t g = 0; g < count; ++g) {
+      OutputGroup& group = groups[g];
+      const int64_t j0 = pass + g * kLanes;
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, tileCount - j0));
+      group = OutputGroup{};
+      for (int e = 0; e < lanes; ++e) {
+        const WinogradTilePlace t = winogradTilePlace(s, firstTile + j0 + e);
+        group.outOffset[e] = t.image * s.outChannels * planeSize + t.outY * s.outW + t.outX;
+        group.rows[e] = static_cast<int>(std::min<int64_t>(kWinogradTile, s.outH - t.outY));
+        group.cols[e] = static_cast<int>(std::min<int64_t>(kWinogradTile, s.outW - t.outX));
+      }
+      group.allFull = lanes == kLanes;
+      for (int e = 0; e < lanes; ++e)
+        group.allFull = group.allFull && group.rows[e] == kWinogradTile && group.cols[e] == kWinogradTile;
     }
-    bool allFull = lanes == kLanes;  // 8 whole tiles: plain loads and stores
-    for (int e = 0; e < lanes; ++e) allFull = allFull && rows[e] == kWinogradTile && cols[e] == kWinogradTile;
     for (int64_t o = o0; o < o1; ++o) {
-      const float* src = m + o * ld + j0;
-      // The 36 rows read here are 36 streams, more than the hardware
-      // prefetchers follow: fetch the next channel's ahead.
-      if (o + 1 < o1)
-        for (int p = 0; p < kWinogradPositions; ++p)
-          _mm_prefetch(reinterpret_cast<const char*>(src + ld + p * positionStride), _MM_HINT_T0);
-      // Columns first: t[i][k] = (A^T applied down column k of m)[i].
-      __m256 t[4][6];
-      for (int k = 0; k < 6; ++k) {
-        __m256 column[6], y[4];
-        for (int r = 0; r < 6; ++r) column[r] = _mm256_loadu_ps(src + (r * 6 + k) * positionStride);
-        outputTransform1d(column, y);
-        for (int i = 0; i < 4; ++i) t[i][k] = y[i];
-      }
-      const __m256 biasValue = _mm256_set1_ps(epilogue.bias ? epilogue.bias[o] : 0.0f);
-      float* plane = output + o * planeSize;
+      const float bias = epilogue.bias ? epilogue.bias[o] : 0.0f;
       const float* residual = epilogue.residual ? epilogue.residual + o * planeSize : nullptr;
-      for (int i = 0; i < 4; ++i) {
-        __m256 y[4], perTile[4];
-        outputTransform1d(t[i], y);
-        for (int k = 0; k < 4; ++k) y[k] = _mm256_add_ps(y[k], biasValue);
-        transpose4(y, perTile);  // perTile[e]: tile e (low lane) and tile e + 4 (high lane), row i
-#pragma GCC unroll 4
-        for (int e = 0; e < 4; ++e) {
-          const int64_t lo = outOffset[e] + i * s.outW, hi = outOffset[e + 4] + i * s.outW;
-          __m256 v = perTile[e];
-          if (allFull) {
-            if (residual) v = _mm256_add_ps(v, load2x128(residual + lo, residual + hi));
-            v = avx2::activateAs<F>(epilogue.activation, v);
-            _mm_storeu_ps(plane + lo, _mm256_castps256_ps128(v));
-            _mm_storeu_ps(plane + hi, _mm256_extractf128_ps(v, 1));
-            continue;
-          }
-          // Tiles cut by the output's edge (and lanes past the block): only
-          // their rows and columns inside it are read and written.
-          const bool hasLo = i < rows[e], hasHi = i < rows[e + 4];
-          if (!hasLo && !hasHi) continue;
-          if (residual)
-            v = _mm256_add_ps(v, _mm256_set_m128(hasHi ? loadFirst(residual + hi, cols[e + 4]) : zero,
-                                                 hasLo ? loadFirst(residual + lo, cols[e]) : zero));
-          v = avx2::activateAs<F>(epilogue.activation, v);
-          if (hasLo) storeFirst(plane + lo, _mm256_castps256_ps128(v), cols[e]);
-          if (hasHi) storeFirst(plane + hi, _mm256_extractf128_ps(v, 1), cols[e + 4]);
-        }
-      }
+      for (int64_t g = 0; g < count; ++g)
+        outputTransformGroup<F>(s, m + o * ld + pass + g * kLanes, positionStride, groups[g], bias, residual,
+                                output + o * planeSize, epilogue.activation);
     }
   }
 }
