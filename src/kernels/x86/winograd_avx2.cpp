@@ -159,44 +159,62 @@ inline void inputTransformChannel(const InputGroup& group, const float* plane, i
 
 }  // namespace
 
+namespace {
+
+// Groups of tiles transformed together per input channel, as in the output
+// transform: a channel's rows of V are written whole (and its plane read)
+// while in L1, instead of half a cache line per group.
+constexpr int64_t kInputGroupsPerPass = 16;
+
+// The placement (and, at the image's edge, the masks) of group j0's 8 tiles.
+void placeGroup(const WinogradShape& s, int64_t firstTile, int64_t tileCount, int64_t j0, InputGroup& group,
+                int64_t& image) {
+  const int64_t planeSize = s.inH * s.inW;
+  const int lanes = static_cast<int>(std::min<int64_t>(kLanes, tileCount - j0));
+  // Tiles of different images: offsets from the first lane's image.
+  image = winogradTilePlace(s, firstTile + j0).image;
+  group.inside = true;
+  for (int e = 0; e < kLanes; ++e) {
+    // Lanes past the block repeat its last tile: valid reads, results unused.
+    const WinogradTilePlace t = winogradTilePlace(s, firstTile + j0 + std::min(e, lanes - 1));
+    group.offset[e] = (t.image - image) * s.inChannels * planeSize + t.inY * s.inW + t.inX;
+    group.inside = group.inside && t.inY >= 0 && t.inY + 6 <= s.inH && t.inX >= 0 && t.inX + 6 <= s.inW;
+  }
+  if (group.inside) return;
+  for (int e = 0; e < kLanes; ++e) {
+    const WinogradTilePlace t = winogradTilePlace(s, firstTile + j0 + std::min(e, lanes - 1));
+    for (int r = 0; r < 6; ++r) {
+      const bool rowInside = t.inY + r >= 0 && t.inY + r < s.inH;
+      alignas(16) int32_t m03[4], m25[4];
+      for (int x = 0; x < 4; ++x) {
+        m03[x] = rowInside && t.inX + x >= 0 && t.inX + x < s.inW ? -1 : 0;
+        m25[x] = rowInside && t.inX + 2 + x >= 0 && t.inX + 2 + x < s.inW ? -1 : 0;
+      }
+      group.mask03[e][r] = _mm_load_si128(reinterpret_cast<const __m128i*>(m03));
+      group.mask25[e][r] = _mm_load_si128(reinterpret_cast<const __m128i*>(m25));
+    }
+  }
+}
+
+}  // namespace
+
 void winogradInputTransformAvx2(const WinogradShape& s, const float* input, int64_t firstTile, int64_t tileCount,
                                 int64_t c0, int64_t c1, float* v, int64_t ld, int64_t positionStride) {
   const int64_t planeSize = s.inH * s.inW;
-  InputGroup group;
-  for (int64_t j0 = 0; j0 < tileCount; j0 += kLanes) {
-    const int lanes = static_cast<int>(std::min<int64_t>(kLanes, tileCount - j0));
-    // Tiles of different images: offsets from the first lane's image.
-    const int64_t image = winogradTilePlace(s, firstTile + j0).image;
-    group.inside = true;
-    for (int e = 0; e < kLanes; ++e) {
-      // Lanes past the block repeat its last tile: valid reads, results unused.
-      const WinogradTilePlace t = winogradTilePlace(s, firstTile + j0 + std::min(e, lanes - 1));
-      group.offset[e] = (t.image - image) * s.inChannels * planeSize + t.inY * s.inW + t.inX;
-      group.inside = group.inside && t.inY >= 0 && t.inY + 6 <= s.inH && t.inX >= 0 && t.inX + 6 <= s.inW;
-    }
-    if (!group.inside) {
-      for (int e = 0; e < kLanes; ++e) {
-        const WinogradTilePlace t = winogradTilePlace(s, firstTile + j0 + std::min(e, lanes - 1));
-        for (int r = 0; r < 6; ++r) {
-          const bool rowInside = t.inY + r >= 0 && t.inY + r < s.inH;
-          alignas(16) int32_t m03[4], m25[4];
-          for (int x = 0; x < 4; ++x) {
-            m03[x] = rowInside && t.inX + x >= 0 && t.inX + x < s.inW ? -1 : 0;
-            m25[x] = rowInside && t.inX + 2 + x >= 0 && t.inX + 2 + x < s.inW ? -1 : 0;
-          }
-          group.mask03[e][r] = _mm_load_si128(reinterpret_cast<const __m128i*>(m03));
-          group.mask25[e][r] = _mm_load_si128(reinterpret_cast<const __m128i*>(m25));
-        }
+  InputGroup groups[kInputGroupsPerPass];
+  int64_t images[kInputGroupsPerPass];
+  for (int64_t pass = 0; pass < tileCount; pass += kInputGroupsPerPass * kLanes) {
+    const int64_t count = std::min(kInputGroupsPerPass, ceilDiv(tileCount - pass, kLanes));
+    for (int64_t g = 0; g < count; ++g) placeGroup(s, firstTile, tileCount, pass + g * kLanes, groups[g], images[g]);
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t g = 0; g < count; ++g) {
+        const float* plane = input + (images[g] * s.inChannels + c) * planeSize;
+        float* dst = v + c * ld + pass + g * kLanes;
+        if (groups[g].inside)
+          inputTransformChannel<false>(groups[g], plane, s.inW, dst, positionStride);
+        else
+          inputTransformChannel<true>(groups[g], plane, s.inW, dst, positionStride);
       }
-    }
-    const float* imageStart = input + image * s.inChannels * planeSize;
-    for (int64_t c = c0; c < c1; ++c) {
-      float* dst = v + c * ld + j0;
-      if (group.inside)
-        inputTransformChannel<false>(group, imageStart + c * planeSize, s.inW, dst, positionStride);
-      else
-        inputTransformChannel<true>(group, imageStart + c * planeSize, s.inW, dst, positionStride);
-    }
   }
 }
 
