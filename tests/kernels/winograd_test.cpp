@@ -201,6 +201,26 @@ TEST_P(WinogradTest, EveryBlocking) {
       }
 }
 
+// Blocks of more tiles than the AVX2 transforms take per pass (16 groups of
+// 8): a block's tiles are transformed in several passes, the last one short,
+// with edge tiles (and their masks) in the later passes.
+TEST_P(WinogradTest, BlocksLongerThanOneTransformPass) {
+  for (int64_t tilesPerBlock : {200, 0})
+    for (int threads : {1, 2}) {
+      WinogradCase c;
+      c.channels = 3;
+      c.outChannels = 5;
+      c.inH = 61;
+      c.inW = 58;  // 16 x 15 tiles, those of the last row and column cut by the edge
+      c.pad = 1;
+      c.threads = threads;
+      c.tilesPerBlock = tilesPerBlock;
+      c.residual = true;
+      c.activation = {Activation::kRelu};
+      runCase(c, GetParam());
+    }
+}
+
 // A ResNet-sized layer, and a pool bigger than the plan (fewer threads work).
 TEST_P(WinogradTest, ResnetLayerMoreThreadsThanPlanned) {
   WinogradCase c;
