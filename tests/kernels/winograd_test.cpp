@@ -186,14 +186,7 @@ TEST_P(WinogradTest, EveryBlocking) {
   for (int64_t tilesPerBlock : {5, 8, 13, 24, 0})
     for (int split : {1, 2})
       for (int threads : {1, 2}) {
-        WinogradCase c;
-        c.channels = 10;
-        c.outChannels = 14;
-        c.inH = 21;
-        c.inW = 19;
-        c.pad = 1;
-        c.batch = 2;
-        c.threads = threads;
+        WinogradCase c = caseOfShape({10, 14, 21, 19, 1, 2}, threads);
         c.tilesPerBlock = tilesPerBlock;
         c.split = split;
         c.activation = {Activation::kClip, -0.5f, 0.5f};
@@ -207,13 +200,8 @@ TEST_P(WinogradTest, EveryBlocking) {
 TEST_P(WinogradTest, BlocksLongerThanOneTransformPass) {
   for (int64_t tilesPerBlock : {200, 0})
     for (int threads : {1, 2}) {
-      WinogradCase c;
-      c.channels = 3;
-      c.outChannels = 5;
-      c.inH = 61;
-      c.inW = 58;  // 16 x 15 tiles, those of the last row and column cut by the edge
-      c.pad = 1;
-      c.threads = threads;
+      // 61x58: 16 x 15 tiles, those of the last row and column cut by the edge.
+      WinogradCase c = caseOfShape({3, 5, 61, 58, 1, 1}, threads);
       c.tilesPerBlock = tilesPerBlock;
       c.residual = true;
       c.activation = {Activation::kRelu};
