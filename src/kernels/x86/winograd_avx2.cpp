@@ -24,6 +24,12 @@ namespace {
 
 constexpr int kLanes = 8;
 
+// Groups of 8 tiles that both transforms take in a row per channel: a
+// channel's rows of V (input) and M (output) in each position are then
+// written or read whole while their cache lines are in L1, instead of half a
+// line per group and the other half later from L2.
+constexpr int64_t kGroupsPerPass = 16;
+
 using avx2::Fused;
 
 // In-lane 4x4 transpose: out[j] lane h = (in[0][j], in[1][j], in[2][j], in[3][j]) of lane h.
@@ -157,15 +163,6 @@ inline void inputTransformChannel(const InputGroup& group, const float* plane, i
   }
 }
 
-}  // namespace
-
-namespace {
-
-// Groups of tiles transformed together per input channel, as in the output
-// transform: a channel's rows of V are written whole (and its plane read)
-// while in L1, instead of half a cache line per group.
-constexpr int64_t kInputGroupsPerPass = 16;
-
 // The placement (and, at the image's edge, the masks) of group j0's 8 tiles.
 void placeGroup(const WinogradShape& s, int64_t firstTile, int64_t tileCount, int64_t j0, InputGroup& group,
                 int64_t& image) {
@@ -201,10 +198,10 @@ void placeGroup(const WinogradShape& s, int64_t firstTile, int64_t tileCount, in
 void winogradInputTransformAvx2(const WinogradShape& s, const float* input, int64_t firstTile, int64_t tileCount,
                                 int64_t c0, int64_t c1, float* v, int64_t ld, int64_t positionStride) {
   const int64_t planeSize = s.inH * s.inW;
-  InputGroup groups[kInputGroupsPerPass];
-  int64_t images[kInputGroupsPerPass];
-  for (int64_t pass = 0; pass < tileCount; pass += kInputGroupsPerPass * kLanes) {
-    const int64_t count = std::min(kInputGroupsPerPass, ceilDiv(tileCount - pass, kLanes));
+  InputGroup groups[kGroupsPerPass];
+  int64_t images[kGroupsPerPass];
+  for (int64_t pass = 0; pass < tileCount; pass += kGroupsPerPass * kLanes) {
+    const int64_t count = std::min(kGroupsPerPass, ceilDiv(tileCount - pass, kLanes));
     for (int64_t g = 0; g < count; ++g) placeGroup(s, firstTile, tileCount, pass + g * kLanes, groups[g], images[g]);
     for (int64_t c = c0; c < c1; ++c)
       for (int64_t g = 0; g < count; ++g) {
@@ -220,9 +217,6 @@ void winogradInputTransformAvx2(const WinogradShape& s, const float* input, int6
 
 namespace {
 
-// The activation is a template parameter (avx2::withFused): a call to an
-// out-of-line activation anywhere in the loop, even one never taken, made
-// GCC keep the 24 vectors of the transform on the stack.
 // Where the 8 tiles of one group are stored.
 struct OutputGroup {
   int64_t outOffset[kLanes] = {};  // each tile's top-left in output channel 0 of its image
@@ -230,12 +224,10 @@ struct OutputGroup {
   bool allFull = false;                      // 8 whole tiles: plain loads and stores
 };
 
-// Groups of tiles handled together per output channel: a channel's row of M
-// in each position is then read whole while its cache lines are in L1 (one
-// group at a time per channel read each line twice, the second time from L2).
-constexpr int64_t kGroupsPerPass = 16;
-
-// Output channel o of one group of 8 tiles: A^T m A, then the epilogue.
+// Output channel o of one group of 8 tiles: A^T m A, then the epilogue. The
+// activation is a template parameter (avx2::withFused): a call to an
+// out-of-line activation anywhere in the loop, even one never taken, made
+// GCC keep the 24 vectors of the transform on the stack.
 template <Fused F>
 inline void outputTransformGroup(const WinogradShape& s, const float* src, int64_t positionStride,
                                  const OutputGroup& group, float biasValue, const float* residual, float* plane,
