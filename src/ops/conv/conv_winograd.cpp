@@ -14,6 +14,16 @@ namespace petrel {
 
 namespace {
 
+// Bias, residual and activation of a run, applied by the output transform as
+// it stores each tile.
+WinogradEpilogue epilogueOf(const ConvPlan& plan, const RunArgs& args) {
+  WinogradEpilogue epilogue;
+  epilogue.bias = plan.hasBias ? args.inputs[2] : nullptr;
+  epilogue.residual = plan.hasResidual ? args.inputs[3] : nullptr;
+  epilogue.activation = plan.activation;
+  return epilogue;
+}
+
 class ConvWinogradExecutor final : public Executor {
  public:
   ConvWinogradExecutor(const ConvPlan& plan, const float* weights, Storage storage)
@@ -28,12 +38,8 @@ class ConvWinogradExecutor final : public Executor {
   size_t preparedWeightBytes() const override { return weights_.bytes(); }
 
   void run(const RunArgs& args) override {
-    WinogradEpilogue epilogue;
-    epilogue.bias = plan_.hasBias ? args.inputs[2] : nullptr;
-    epilogue.residual = plan_.hasResidual ? args.inputs[3] : nullptr;  // added as each tile is stored
-    epilogue.activation = plan_.activation;
-    winogradConv2d(shape_, blocking_, args.inputs[0], weights_, epilogue, args.outputs[0], args.scratch,
-                   blocking_.scratchBytes(), args.pool);
+    winogradConv2d(shape_, blocking_, args.inputs[0], weights_, epilogueOf(plan_, args), args.outputs[0],
+                   args.scratch, blocking_.scratchBytes(), args.pool);
   }
 
  private:
@@ -55,11 +61,7 @@ class ConvWinogradF2Executor final : public Executor {
   size_t preparedWeightBytes() const override { return conv_.weightBytes(); }
 
   void run(const RunArgs& args) override {
-    WinogradEpilogue epilogue;
-    epilogue.bias = plan_.hasBias ? args.inputs[2] : nullptr;
-    epilogue.residual = plan_.hasResidual ? args.inputs[3] : nullptr;
-    epilogue.activation = plan_.activation;
-    conv_.run(args.inputs[0], epilogue, args.outputs[0], args.scratch, scratchBytes(), args.pool);
+    conv_.run(args.inputs[0], epilogueOf(plan_, args), args.outputs[0], args.scratch, scratchBytes(), args.pool);
   }
 
  private:
@@ -68,9 +70,7 @@ class ConvWinogradF2Executor final : public Executor {
   WinogradF2Conv conv_;
 };
 
-bool f4x4Pays(const ConvPlan& plan) {
-  return winogradPays(winogradShape(plan.geometry, plan.batch, plan.outChannels));
-}
+bool f2x2Pays(const ConvPlan& plan) { return winogradF2Pays(plan.geometry, plan.batch, plan.outChannels); }
 
 }  // namespace
 
@@ -78,15 +78,15 @@ bool convWinogradServes(const ConvPlan& plan) { return plan.group == 1 && winogr
 
 bool convWinogradPays(const ConvPlan& plan) {
   return convWinogradServes(plan) &&
-         (f4x4Pays(plan) || winogradF2Pays(plan.geometry, plan.batch, plan.outChannels));
+         (winogradPays(winogradShape(plan.geometry, plan.batch, plan.outChannels)) || f2x2Pays(plan));
 }
 
 std::unique_ptr<Executor> makeConvWinogradExecutor(const ConvPlan& plan, const float* weights, Storage storage) {
   if (!convWinogradServes(plan))
     throw Error("conv.winograd: needs a 3x3 group-1 convolution with stride 1 and dilation 1");
   if (!weights) throw Error("conv.winograd: needs the weights at planning");
-  if (!f4x4Pays(plan) && winogradF2Pays(plan.geometry, plan.batch, plan.outChannels))
-    return std::make_unique<ConvWinogradF2Executor>(plan, weights, storage);
+  // F(2x2) pays only where F(4x4) does not (winogradF2Pays checks it).
+  if (f2x2Pays(plan)) return std::make_unique<ConvWinogradF2Executor>(plan, weights, storage);
   return std::make_unique<ConvWinogradExecutor>(plan, weights, storage);
 }
 
