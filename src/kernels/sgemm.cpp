@@ -120,8 +120,8 @@ const float* panelsAt(const float* base, int64_t padded, int64_t depth, int64_t 
 SgemmPackedLhs::SgemmPackedLhs(const SgemmMatrix& a, int64_t m, int64_t k)
     : m_(m), k_(k), data_(static_cast<size_t>(roundUp(m, MR) * k)) {
   const int64_t kb = sgemmDepthBlock(k);
-  for (int64_t k0 = 0; k0 < k; k0 += kb)
-    sgemmMicroKernels(bestIsa()).packLhs(a, 0, m, k0, std::min(kb, k - k0), data_.data() + k0 * roundUp(m, MR));
+  const SgemmLhsPacker pack = sgemmMicroKernels(bestIsa()).packLhs;
+  for (int64_t k0 = 0; k0 < k; k0 += kb) pack(a, 0, m, k0, std::min(kb, k - k0), data_.data() + k0 * roundUp(m, MR));
 }
 
 SgemmPackedLhs::SgemmPackedLhs(const EncodedMatrixView& w)

@@ -67,8 +67,9 @@ void sgemmPackLhsAvx2(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0
       _mm_storeu_ps(dst + 7 * MR, _mm256_castps256_ps128(t[7]));
       _mm_storel_pi(reinterpret_cast<__m64*>(dst + 7 * MR + 4), _mm256_extractf128_ps(t[7], 1));
     }
-    for (; k < kc; ++k)
-      for (int64_t i = 0; i < MR; ++i) out[k * MR + i] = src[i * a.ld + k];
+    // The last few k (a panel's MR values per k, the same layout for any
+    // depth): the portable packer.
+    if (k < kc) sgemmPackLhs(a, i0 + p, MR, k0 + k, kc - k, out + k * MR);
   }
 }
 
