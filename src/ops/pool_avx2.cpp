@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/x86/avx2_lanes.h"
 #include "ops/row_kernels.h"
 
 namespace petrel {
@@ -60,12 +61,11 @@ template <bool IsMax, bool FromBefore>
     const bool odd = FromBefore || t % 2 != 0;
     const float* q = odd ? p + t - 1 : p + t;
     const __m256 lo = _mm256_loadu_ps(q), hi = _mm256_loadu_ps(q + 8);
-    return odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))
-               : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return odd ? avx2::everyOtherUnordered<true>(lo, hi) : avx2::everyOtherUnordered<false>(lo, hi);
   };
   __m256 acc = tap(0);
   for (int64_t t = 1; t < kernel; ++t) acc = combine<IsMax>(acc, tap(t));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
+  return avx2::inOrder(acc);
 }
 
 // The last outputs that a whole block cannot take are recomputed by one

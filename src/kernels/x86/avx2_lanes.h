@@ -13,13 +13,23 @@ namespace petrel::avx2 {
 }
 
 // The even lanes (Odd false) or the odd ones (Odd true) of the 16 floats lo,
+// hi, in shuffle order: lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6 (or the odd ones).
+// Lane-wise work (max, sum) can run in this order and call inOrder once.
+template <bool Odd = false>
+[[gnu::always_inline]] inline __m256 everyOtherUnordered(__m256 lo, __m256 hi) {
+  return Odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)) : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+}
+
+// everyOtherUnordered's lanes put in order (its 64-bit pairs swapped into place).
+[[gnu::always_inline]] inline __m256 inOrder(__m256 unordered) {
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(unordered), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+// The even lanes (Odd false) or the odd ones (Odd true) of the 16 floats lo,
 // hi: the inputs of a stride-2 row.
 template <bool Odd = false>
 [[gnu::always_inline]] inline __m256 everyOther(__m256 lo, __m256 hi) {
-  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6 (or the odd ones), then the 64-bit pairs in order.
-  const __m256 mixed = Odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))
-                           : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+  return inOrder(everyOtherUnordered<Odd>(lo, hi));
 }
 
 // p[0], p[2], ..., p[14] (Odd false) or p[1], p[3], ..., p[15] (Odd true). Reads p[0..15].
