@@ -1,8 +1,8 @@
 #pragma once
 // The contiguous-row kernels behind the elementwise, unary, softmax, layer
-// normalisation and pooling operators. Each has a scalar version (in the operator's .cpp) and an AVX2
-// twin (in its _avx2.cpp); the selector picks by Isa, so tests can compare
-// both on the same data.
+// normalisation and pooling operators. Each has a scalar version (in the
+// operator's .cpp) and an AVX2 twin (in its _avx2.cpp); the selector picks by
+// Isa, so tests can compare both on the same data.
 #include <cstdint>
 
 #include "kernels/cpu.h"
