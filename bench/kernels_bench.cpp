@@ -51,6 +51,18 @@ void BM_FmaPeak(benchmark::State& state) {
 }
 BENCHMARK(BM_FmaPeak);
 
+// GFLOPS, and the share of the measured peak of `threads` cores, for `flops`
+// floating-point operations over all of the benchmark's iterations.
+void setFlopCounters(benchmark::State& state, double flops, int threads) {
+  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
+  state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
+}
+
+using AlignedScratch = std::unique_ptr<void, decltype(&std::free)>;
+AlignedScratch alignedScratch(size_t bytes) {
+  return AlignedScratch(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64), &std::free);
+}
+
 // C[M, N] = A[M, K] * B[K, N] with A packed once (weights, as in a convolution)
 // and B a plain run-time matrix (activations), as Petrel's pointwise Conv does.
 void BM_SgemmPackedWeights(benchmark::State& state) {
@@ -58,7 +70,7 @@ void BM_SgemmPackedWeights(benchmark::State& state) {
   std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), c(m * n);
   const SgemmPackedLhs packed(SgemmMatrix{a.data(), k, false}, m, k);
   const size_t scratchBytes = sgemmScratchBytes(m, n, k, true, false, 1);
-  std::unique_ptr<void, decltype(&std::free)> scratch(std::aligned_alloc(64, (scratchBytes + 63) / 64 * 64 + 64), &std::free);
+  AlignedScratch scratch = alignedScratch(scratchBytes);
   SgemmProblem problem;
   problem.lhs.packed = &packed;
   problem.rhs.matrix = SgemmMatrix{b.data(), n, false};
@@ -67,9 +79,7 @@ void BM_SgemmPackedWeights(benchmark::State& state) {
     sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, nullptr);
     benchmark::DoNotOptimize(c.data());
   }
-  const double flops = 2.0 * m * n * k * state.iterations();
-  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
-  state.counters["peak_fraction"] = benchmark::Counter(flops / fmaPeak(), benchmark::Counter::kIsRate);
+  setFlopCounters(state, 2.0 * m * n * k * state.iterations(), 1);
 }
 // Large squares, then resnet50's 1x1 convolutions as GEMMs (M = Cout, N = H*W, K = Cin).
 BENCHMARK(BM_SgemmPackedWeights)
@@ -106,7 +116,7 @@ void BM_SgemmLinear(benchmark::State& state) {
   std::vector<float> x(m * k, 0.5f), w(k * n, 0.25f), y(m * n);
   const SgemmPackedRhs packed(SgemmMatrix{w.data(), n, false}, k, n);
   const size_t scratchBytes = sgemmScratchBytes(m, n, k, false, true, threads);
-  std::unique_ptr<void, decltype(&std::free)> scratch(std::aligned_alloc(64, (scratchBytes + 63) / 64 * 64 + 64), &std::free);
+  AlignedScratch scratch = alignedScratch(scratchBytes);
   ThreadPool pool(threads);
   SgemmProblem problem;
   problem.lhs.matrix = SgemmMatrix{x.data(), k, false};
@@ -116,9 +126,7 @@ void BM_SgemmLinear(benchmark::State& state) {
     sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
     benchmark::DoNotOptimize(y.data());
   }
-  const double flops = 2.0 * m * n * k * state.iterations();
-  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
-  state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
+  setFlopCounters(state, 2.0 * m * n * k * state.iterations(), threads);
 }
 BENCHMARK(BM_SgemmLinear)
     ->Args({1, 1024, 576, 1})
@@ -143,10 +151,6 @@ Conv2dGeometry resnet3x3(int64_t channels, int64_t side) {
   return g;
 }
 
-using AlignedScratch = std::unique_ptr<void, decltype(&std::free)>;
-AlignedScratch alignedScratch(size_t bytes) {
-  return AlignedScratch(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64), &std::free);
-}
 
 void setConvCounters(benchmark::State& state, const Conv2dGeometry& g, int64_t batch) {
   const double flops = 2.0 * g.channels * g.depth() * g.outPixels() * batch * state.iterations();
@@ -218,9 +222,7 @@ void BM_ConvStem(benchmark::State& state) {
       sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
     benchmark::DoNotOptimize(out.data());
   }
-  const double flops = 2.0 * m * n * k * state.iterations();
-  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
-  state.counters["peak_fraction"] = benchmark::Counter(flops / (fmaPeak() * threads), benchmark::Counter::kIsRate);
+  setFlopCounters(state, 2.0 * m * n * k * state.iterations(), threads);
 }
 BENCHMARK(BM_ConvStem)
     ->ArgsProduct({{16}, {3}, {1}, {1}, {0, 1}})
