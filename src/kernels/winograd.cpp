@@ -160,14 +160,23 @@ WinogradWeights::WinogradWeights(const float* weights, int64_t outChannels, int6
   const int64_t plane = outChannels * inChannels;
   std::vector<float> u(static_cast<size_t>(P * plane));  // planning only
   winogradTransformWeights(weights, outChannels, inChannels, u.data());
-  positions_.reserve(P);
-  for (int64_t p = 0; p < P; ++p)
-    positions_.emplace_back(SgemmMatrix{u.data() + p * plane, inChannels, false}, outChannels, inChannels);
+  positions_ = winogradPackPositions(u.data(), P, outChannels, inChannels);
 }
 
-size_t WinogradWeights::bytes() const {
+size_t WinogradWeights::bytes() const { return winogradPackedBytes(positions_); }
+
+std::vector<SgemmPackedLhs> winogradPackPositions(const float* u, int64_t positions, int64_t outChannels,
+                                                  int64_t inChannels) {
+  std::vector<SgemmPackedLhs> packed;
+  packed.reserve(positions);
+  for (int64_t p = 0; p < positions; ++p)
+    packed.emplace_back(SgemmMatrix{u + p * outChannels * inChannels, inChannels, false}, outChannels, inChannels);
+  return packed;
+}
+
+size_t winogradPackedBytes(const std::vector<SgemmPackedLhs>& positions) {
   size_t total = 0;
-  for (const SgemmPackedLhs& p : positions_) total += p.bytes();
+  for (const SgemmPackedLhs& p : positions) total += p.bytes();
   return total;
 }
 

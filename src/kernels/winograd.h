@@ -83,6 +83,13 @@ WinogradTilePlace winogradTilePlace(const WinogradShape& s, int64_t tile);
 // Computed in double, rounded once.
 void winogradTransformWeights(const float* weights, int64_t outChannels, int64_t inChannels, float* u);
 
+// Transformed weights u [positions][outChannels][inChannels] packed for the
+// SGEMM, one SgemmPackedLhs per position (F(4x4) and F(2x2) both), and the
+// bytes they hold.
+std::vector<SgemmPackedLhs> winogradPackPositions(const float* u, int64_t positions, int64_t outChannels,
+                                                  int64_t inChannels);
+size_t winogradPackedBytes(const std::vector<SgemmPackedLhs>& positions);
+
 // The transformed weights packed for the SGEMM: one SgemmPackedLhs
 // ([outChannels][inChannels]) per position.
 class WinogradWeights {

@@ -121,16 +121,10 @@ WinogradF2Conv::WinogradF2Conv(const Conv2dGeometry& g, int64_t batch, int64_t o
           u[(i * 4 + j) * plane + o * cin + c] =
               static_cast<float>(gw[i][0] * kG[j][0] + gw[i][1] * kG[j][1] + gw[i][2] * kG[j][2]);
     }
-  positions_.reserve(P);
-  for (int64_t p = 0; p < P; ++p)
-    positions_.emplace_back(SgemmMatrix{u.data() + p * plane, cin, false}, outChannels, cin);
+  positions_ = winogradPackPositions(u.data(), P, outChannels, cin);
 }
 
-size_t WinogradF2Conv::weightBytes() const {
-  size_t total = 0;
-  for (const SgemmPackedLhs& p : positions_) total += p.bytes();
-  return total;
-}
+size_t WinogradF2Conv::weightBytes() const { return winogradPackedBytes(positions_); }
 
 size_t WinogradF2Conv::gemmScratchBytes(int threads) const {
   return roundUp(sgemmScratchBytes(outChannels_, tiles(), g_.channels, true, false, std::max(threads, 1)), 64);
