@@ -132,6 +132,26 @@ void runCase(const WinogradCase& c, Isa isa) {
   }
 }
 
+// ||out - want|| / ||want||, against a reference kept in double.
+double relativeL2Fp64(const std::vector<float>& out, const std::vector<double>& want) {
+  double error = 0, norm = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    error += (out[i] - want[i]) * (out[i] - want[i]);
+    norm += want[i] * want[i];
+  }
+  return std::sqrt(error / norm);
+}
+
+// A 3x3 convolution of `channels` channels on a side x side image, padded 1.
+Conv2dGeometry square3x3(int64_t channels, int64_t side) {
+  Conv2dGeometry g;
+  g.channels = channels;
+  g.inH = g.inW = g.outH = g.outW = side;
+  g.kernelH = g.kernelW = 3;
+  g.padTop = g.padLeft = 1;
+  return g;
+}
+
 // A case from {channels, outChannels, inH, inW, pad, batch}.
 WinogradCase caseOfShape(const int64_t (&shape)[6], int threads) {
   WinogradCase c;
@@ -264,34 +284,21 @@ INSTANTIATE_TEST_SUITE_P(Isas, WinogradTest, ::testing::ValuesIn(test::testedIsa
 // F(2x2) is chosen only where F(4x4) has too few tiles and it has a whole
 // panel of them, with many channels.
 TEST(WinogradShapeTest, F2x2PaysOnlyOnSmallPlanesWithManyChannels) {
-  auto square = [](int64_t channels, int64_t side) {
-    Conv2dGeometry g;
-    g.channels = channels;
-    g.inH = g.inW = g.outH = g.outW = side;
-    g.kernelH = g.kernelW = 3;
-    g.padTop = g.padLeft = 1;
-    return g;
-  };
-  EXPECT_TRUE(winogradF2Pays(square(512, 7), 1, 512));   // ResNet's last stage: 16 tiles
-  EXPECT_TRUE(winogradF2Pays(square(128, 7), 1, 256));
-  EXPECT_FALSE(winogradF2Pays(square(64, 7), 1, 64));    // too few channels
-  EXPECT_FALSE(winogradF2Pays(square(512, 5), 1, 512));  // 9 tiles
-  EXPECT_FALSE(winogradF2Pays(square(256, 14), 1, 256)); // F(4x4) pays
-  EXPECT_FALSE(winogradF2Pays(square(512, 7), 2, 512));  // 2 images: F(4x4) has 8 tiles
-  Conv2dGeometry strided = square(512, 7);
+  EXPECT_TRUE(winogradF2Pays(square3x3(512, 7), 1, 512));  // ResNet's last stage: 16 tiles
+  EXPECT_TRUE(winogradF2Pays(square3x3(128, 7), 1, 256));
+  EXPECT_FALSE(winogradF2Pays(square3x3(64, 7), 1, 64));  // too few channels
+  EXPECT_FALSE(winogradF2Pays(square3x3(512, 5), 1, 512));  // 9 tiles
+  EXPECT_FALSE(winogradF2Pays(square3x3(256, 14), 1, 256));  // F(4x4) pays
+  EXPECT_FALSE(winogradF2Pays(square3x3(512, 7), 2, 512));  // 2 images: F(4x4) has 8 tiles
+  Conv2dGeometry strided = square3x3(512, 7);
   strided.strideH = strided.strideW = 2;
   strided.outH = strided.outW = 4;
   EXPECT_FALSE(winogradF2Pays(strided, 1, 512));
 }
 
 TEST(WinogradShapeTest, F2x2RefusesMoreTilesThanOneBlock) {
-  Conv2dGeometry g;
-  g.channels = 4;
-  g.inH = g.inW = g.outH = g.outW = 56;  // 784 tiles of 2x2
-  g.kernelH = g.kernelW = 3;
-  g.padTop = g.padLeft = 1;
   const std::vector<float> w(4 * 4 * 9, 0.0f);
-  EXPECT_THROW(WinogradF2Conv(g, 1, 4, w.data()), Error);
+  EXPECT_THROW(WinogradF2Conv(square3x3(4, 56), 1, 4, w.data()), Error);  // 784 tiles of 2x2
 }
 
 TEST(WinogradShapeTest, RefusesOtherConvolutions) {
@@ -345,23 +352,15 @@ TEST(WinogradAccuracyTest, ResnetLayersAgainstFp64) {
       problem.c = out.data();
       sgemm(c.outChannels, g.outPixels(), g.depth(), problem, g.outPixels(), SgemmEpilogue{}, aligned, scratchBytes,
             nullptr);
-      double error = 0, norm = 0;
-      for (size_t i = 0; i < out.size(); ++i) {
-        error += (out[i] - want[i]) * (out[i] - want[i]);
-        norm += want[i] * want[i];
-      }
       std::printf("im2col sgemm C=%lld %lldx%lld: relative L2 %.3g\n", static_cast<long long>(c.channels),
-                  static_cast<long long>(c.inH), static_cast<long long>(c.inW), std::sqrt(error / norm));
+                  static_cast<long long>(c.inH), static_cast<long long>(c.inW), relativeL2Fp64(out, want));
     }
     for (Isa isa : test::testedIsas()) {
       const std::vector<float> out = runWinograd(c, in, w, {}, {}, isa);
-      double error = 0, norm = 0, maxRelative = 0;
-      for (size_t i = 0; i < out.size(); ++i) {
-        error += (out[i] - want[i]) * (out[i] - want[i]);
-        norm += want[i] * want[i];
+      double maxRelative = 0;
+      for (size_t i = 0; i < out.size(); ++i)
         maxRelative = std::max(maxRelative, std::fabs(out[i] - want[i]) / magnitude[i]);
-      }
-      const double relativeL2 = std::sqrt(error / norm);
+      const double relativeL2 = relativeL2Fp64(out, want);
       std::printf("winograd F(4,3) %s C=%lld %lldx%lld: relative L2 %.3g, max |error| / sum|terms| %.3g\n",
                   isaName(isa), static_cast<long long>(c.channels), static_cast<long long>(c.inH),
                   static_cast<long long>(c.inW), relativeL2, maxRelative);
@@ -370,14 +369,9 @@ TEST(WinogradAccuracyTest, ResnetLayersAgainstFp64) {
     if (layer[1] == 7) {
       c.f2 = true;
       const std::vector<float> out = runWinograd(c, in, w, {}, {}, bestIsa());
-      double error = 0, norm = 0;
-      for (size_t i = 0; i < out.size(); ++i) {
-        error += (out[i] - want[i]) * (out[i] - want[i]);
-        norm += want[i] * want[i];
-      }
-      std::printf("winograd F(2,2) C=%lld 7x7: relative L2 %.3g\n", static_cast<long long>(c.channels),
-                  std::sqrt(error / norm));
-      EXPECT_LT(std::sqrt(error / norm), 2e-6);
+      const double relativeL2 = relativeL2Fp64(out, want);
+      std::printf("winograd F(2,2) C=%lld 7x7: relative L2 %.3g\n", static_cast<long long>(c.channels), relativeL2);
+      EXPECT_LT(relativeL2, 2e-6);
     }
   }
 }
