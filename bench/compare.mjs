@@ -6,6 +6,10 @@
 // so a change in machine load during the run hits both. Each block is --warmup untimed runs and
 // --loops timed runs; Petrel's block is one `petrel bench --json` process, which reports only
 // the median of its block, so for both engines the figure shown is the median of the block medians.
+// The ratio is the median over rounds of Petrel's block median over the ORT block just before it:
+// this machine is shared, and it runs at two speed levels for seconds at a time, so blocks
+// measured back to back are the fair pairs; a ratio of the two overall medians can pair an ORT
+// figure from a fast moment with a Petrel figure from a slow one.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -226,11 +230,14 @@ async function compareOne(ort, model, paths, threads, options) {
       petrelBlocks.push(JSON.parse(json).median_ms);
     }
     const ortMs = median(ortBlocks), petrelMs = median(petrelBlocks);
+    const pairedRatios = petrelBlocks.map((t, round) => t / ortBlocks[round]);
     log(`  ${model} threads ${threads}: ORT ${ortMs.toFixed(2)} ms, Petrel ${petrelMs.toFixed(2)} ms ` +
-      `(block medians ORT ${ortBlocks.map((t) => t.toFixed(2)).join(' ')}; Petrel ${petrelBlocks.map((t) => t.toFixed(2)).join(' ')})`);
+      `(block medians ORT ${ortBlocks.map((t) => t.toFixed(2)).join(' ')}; Petrel ${petrelBlocks.map((t) => t.toFixed(2)).join(' ')}; ` +
+      `ratios ${pairedRatios.map((r) => r.toFixed(2)).join(' ')})`);
     return {
-      model, threads, ort_median_ms: ortMs, petrel_median_ms: petrelMs, petrel_over_ort: petrelMs / ortMs,
-      max_abs_diff: diff.maxAbs, rel_l2: diff.relL2, ort_block_medians_ms: ortBlocks, petrel_block_medians_ms: petrelBlocks,
+      model, threads, ort_median_ms: ortMs, petrel_median_ms: petrelMs, petrel_over_ort: median(pairedRatios),
+      ratio_of_medians: petrelMs / ortMs, max_abs_diff: diff.maxAbs, rel_l2: diff.relL2,
+      ort_block_medians_ms: ortBlocks, petrel_block_medians_ms: petrelBlocks, paired_ratios: pairedRatios,
     };
   } finally {
     await session.release();
@@ -267,12 +274,14 @@ async function main() {
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores (${machine.simd}); ONNX Runtime ${version} ` +
     `(onnxruntime-node, CPU EP, Node ${machine.node}); load average ${loadBefore} before, ${loadAfter} after`);
   console.log(`median of ${options.rounds} alternating block medians per engine, ${options.loops} timed runs per block; ` +
+    `Petrel/ORT is the median of the ${options.rounds} back-to-back block ratios (range in brackets); ` +
     `Petrel memory mode ${options.memory}\n`);
   console.log('| model | threads | ORT median ms | Petrel median ms | Petrel/ORT | max abs diff | rel L2 |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
+    const range = `${Math.min(...r.paired_ratios).toFixed(2)}-${Math.max(...r.paired_ratios).toFixed(2)}`;
     console.log(`| ${r.model} | ${r.threads} | ${ms(r.ort_median_ms)} | ${ms(r.petrel_median_ms)} | ` +
-      `${r.petrel_over_ort.toFixed(2)} | ${sci(r.max_abs_diff)} | ${sci(r.rel_l2)} |`);
+      `${r.petrel_over_ort.toFixed(2)} (${range}) | ${sci(r.max_abs_diff)} | ${sci(r.rel_l2)} |`);
   }
   if (options.json) {
     const report = { machine: { ...machine, load_average_before: loadBefore, load_average_after: loadAfter },
