@@ -17,6 +17,7 @@
 #include "graph/passes.h"
 #include "ops/op.h"
 #include "petrel/error.h"
+#include "petrel/petrel.h"
 
 namespace petrel {
 
@@ -372,6 +373,55 @@ class GraphBuilder {
 
 // ---------------------------------------------------------------------------
 
+// True if a Gather with constant indices reads a value whose shape ONNX's
+// inference left unknown: hoistRowGathers needs that shape.
+bool gatherOfUnknownShape(const Graph& graph) {
+  for (const Node& node : graph.nodes)
+    if (node.op == "Gather" && node.inputs.size() == 2 && node.inputs[0] >= 0 && node.inputs[1] >= 0 &&
+        graph.values[node.inputs[1]].isConstant() && graph.values[node.inputs[0]].shape.empty())
+      return true;
+  return false;
+}
+
+// ONNX's shape inference gives up after a Reshape to a computed shape (ViT's
+// attention, and every value after it). Petrel's planner computes them all:
+// the graph is planned with its dynamic dims at 1 and at 2 (memory mode low:
+// no weights are transformed), and a dim equal in both plans is known, any
+// other is -1 - the meaning Value::shape has for a dynamic batch. A graph the
+// planner refuses keeps the shapes it had; converting it reports the problem.
+void fillShapesByPlanning(Graph& graph, const ConvertOptions& options) {
+  std::vector<std::vector<NodePlan>> plans;
+  try {
+    SessionConfig config;
+    config.memory = MemoryMode::kLow;
+    Session session(Model::fromGraph(graph), config);
+    for (int64_t size : {1, 2}) {
+      std::map<std::string, std::vector<int64_t>> inputs;
+      for (int id : graph.inputs) {
+        Shape shape = graph.values[id].shape;
+        for (int64_t& d : shape) d = d < 0 ? size : d;
+        inputs[graph.values[id].name] = shape;
+      }
+      session.resize(inputs);
+      plans.push_back(session.plan());
+    }
+  } catch (const Error& e) {
+    log(options, std::string("shapes left as ONNX inferred them: planning failed: ") + e.what());
+    return;
+  }
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const Node& node = graph.nodes[n];
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      const Shape& one = plans[0][n].outputShapes[o];
+      const Shape& two = plans[1][n].outputShapes[o];
+      if (one.size() != two.size()) continue;
+      Shape known(one.size());
+      for (size_t d = 0; d < one.size(); ++d) known[d] = one[d] == two[d] ? one[d] : -1;
+      graph.values[node.outputs[o]].shape = std::move(known);
+    }
+  }
+}
+
 std::string megabytes(size_t bytes) {
   std::ostringstream out;
   out.precision(1);
@@ -422,6 +472,13 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ConvertO
   const int dead = removeDeadNodes(graph);
   if (dead) log(options, "removed " + std::to_string(dead) + " dead nodes");
   sortTopologically(graph);
+  if (gatherOfUnknownShape(graph)) fillShapesByPlanning(graph, options);
+  r.hoistedGathers = hoistRowGathers(graph);
+  if (r.hoistedGathers) {
+    log(options, "moved " + std::to_string(r.hoistedGathers) + " Gathers above the row-wise ops that fed them");
+    sortTopologically(graph);
+    removeDeadNodes(graph);  // the values those ops wrote before
+  }
   graph.validate();
 
   for (const Node& node : graph.nodes) {

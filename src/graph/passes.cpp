@@ -814,6 +814,168 @@ int fuseResidualAdds(Graph& graph) {
 }
 
 // ---------------------------------------------------------------------------
+// hoistRowGathers
+
+namespace {
+
+// `axis` in [-rank, rank) as an index from 0; -1 when out of range.
+int64_t axisFrom0(int64_t axis, size_t rank) {
+  const int64_t r = static_cast<int64_t>(rank);
+  if (axis < -r || axis >= r) return -1;
+  return axis < 0 ? axis + r : axis;
+}
+
+// Gather(x, constant int64 indices) along an axis before x's last one: the
+// axis, or -1 if `node` is not such a Gather.
+int64_t rowGatherAxis(const Graph& graph, const Node& node) {
+  if (node.op != "Gather" || node.inputs.size() != 2 || node.outputs.size() != 1 || node.inputs[0] < 0) return -1;
+  const ConstantData* indices = constantOf(graph, node.inputs[1]);
+  const Value& x = graph.values[node.inputs[0]];
+  if (!indices || indices->storage != Storage::kInt64 || x.dtype != DType::kFloat32 || x.shape.size() < 2) return -1;
+  const int64_t axis = axisFrom0(node.getInt("axis", 0), x.shape.size());
+  return axis >= 0 && axis + 1 < static_cast<int64_t>(x.shape.size()) ? axis : -1;
+}
+
+bool sameIndices(const Graph& graph, int a, int b) {
+  if (a == b) return true;
+  const ConstantData* x = constantOf(graph, a);
+  const ConstantData* y = constantOf(graph, b);
+  return x && y && x->shape == y->shape && std::equal(x->int64s(), x->int64s() + x->elements(), y->int64s());
+}
+
+// The input slots of `node` whose values must be gathered so that the node
+// computes only the gathered rows of its output: the node must compute each
+// slice of its output along `axis` (before the last axis) from the same
+// slice of those inputs alone, its other inputs being constants that apply
+// to every slice. nullopt if `node` is not such an op.
+std::optional<std::vector<size_t>> rowInputs(const Graph& graph, const Node& node, int64_t axis) {
+  static const std::unordered_set<std::string> kUnary = {"Relu", "Gelu", "Sigmoid", "Tanh", "Erf", "HardSwish",
+                                                         "HardSigmoid", "LeakyRelu", "Clip"};
+  static const std::unordered_set<std::string> kBinary = {"Add", "Sub", "Mul", "Div"};
+  if (node.outputs.size() != 1 || node.inputs.empty() || node.inputs[0] < 0) return std::nullopt;
+  const Shape& out = graph.values[node.outputs[0]].shape;
+  const size_t rank = out.size();
+  auto constantOrAbsent = [&](size_t from) {
+    for (size_t s = from; s < node.inputs.size(); ++s)
+      if (node.inputs[s] >= 0 && !constantOf(graph, node.inputs[s])) return false;
+    return true;
+  };
+  // The data input keeps the output's shape, but for the last axis (MatMul).
+  const Shape& x = graph.values[node.inputs[0]].shape;
+  if (x.size() != rank || !std::equal(x.begin(), x.end() - 1, out.begin())) return std::nullopt;
+  if (kUnary.count(node.op)) {
+    if (x != out || !constantOrAbsent(1)) return std::nullopt;
+    return std::vector<size_t>{0};
+  }
+  if (node.op == "LayerNormalization" || node.op == "Softmax") {
+    // Normalised over the axes from `axis` on: those must all come after the gathered one.
+    const int64_t normalized = axisFrom0(node.getInt("axis", -1), rank);
+    if (x != out || normalized <= axis || !constantOrAbsent(1)) return std::nullopt;
+    return std::vector<size_t>{0};
+  }
+  if (node.op == "MatMul") {  // x [..., K] times constant W [K][N] (+ bias [N])
+    const ConstantData* w = node.inputs.size() >= 2 ? constantOf(graph, node.inputs[1]) : nullptr;
+    if (!w || w->shape.size() != 2 || !constantOrAbsent(2)) return std::nullopt;
+    return std::vector<size_t>{0};
+  }
+  if (kBinary.count(node.op) && node.inputs.size() == 2) {
+    std::vector<size_t> slots;
+    for (size_t s = 0; s < 2; ++s) {
+      const int id = node.inputs[s];
+      if (id < 0) return std::nullopt;
+      if (graph.values[id].shape == out && !constantOf(graph, id)) {
+        slots.push_back(s);
+      } else if (!constantOf(graph, id) || graph.values[id].shape.size() > 1) {
+        return std::nullopt;  // a run-time operand broadcast across rows, or a constant that could vary by row
+      }
+    }
+    if (slots.empty()) return std::nullopt;
+    return slots;
+  }
+  return std::nullopt;
+}
+
+// Gathers that read the same value with the same axis and indices become the
+// first of them. Returns true if any was merged (`uses` is then stale).
+bool mergeEqualGathers(Graph& graph, const Uses& uses) {
+  std::vector<bool> dead(graph.nodes.size(), false);
+  bool merged = false;
+  for (size_t value = 0; value < graph.values.size(); ++value) {
+    const std::vector<int>& readers = uses.readers[value];
+    for (size_t a = 0; a < readers.size(); ++a) {
+      const Node& first = graph.nodes[readers[a]];
+      if (dead[readers[a]] || rowGatherAxis(graph, first) < 0 || first.inputs[0] != static_cast<int>(value)) continue;
+      for (size_t b = a + 1; b < readers.size(); ++b) {
+        const Node& other = graph.nodes[readers[b]];
+        const bool same = rowGatherAxis(graph, other) == rowGatherAxis(graph, first) &&
+                          other.inputs[0] == static_cast<int>(value) &&
+                          sameIndices(graph, first.inputs[1], other.inputs[1]);
+        if (readers[b] == readers[a] || dead[readers[b]] || !same || uses.graphOutput[other.outputs[0]]) continue;
+        // readers[] is in node order, so `first` comes before every reader of `other`.
+        const int from = other.outputs[0], to = first.outputs[0];
+        for (int reader : uses.readers[from])
+          for (int& id : graph.nodes[reader].inputs)
+            if (id == from) id = to;
+        dead[readers[b]] = true;
+        merged = true;
+      }
+    }
+  }
+  if (merged) eraseNodes(graph, dead);
+  return merged;
+}
+
+}  // namespace
+
+int hoistRowGathers(Graph& graph) {
+  ValueNames names(graph);
+  int hoisted = 0;
+  for (bool changed = true; changed;) {
+    changed = false;
+    const Uses uses = findUses(graph);
+    if (mergeEqualGathers(graph, uses)) {
+      changed = true;
+      continue;
+    }
+    for (size_t i = 0; i < graph.nodes.size() && !changed; ++i) {
+      const int64_t axis = rowGatherAxis(graph, graph.nodes[i]);
+      if (axis < 0) continue;
+      const int x = graph.nodes[i].inputs[0];
+      const int p = uses.producer[x];
+      if (p < 0 || !onlyReadBy(uses, x, static_cast<int>(i))) continue;
+      const std::optional<std::vector<size_t>> slots = rowInputs(graph, graph.nodes[p], axis);
+      if (!slots) continue;
+      // The producer now reads gathered inputs and writes the Gather's output.
+      const Node gather = graph.nodes[i];
+      const Shape indicesShape = graph.values[gather.inputs[1]].shape;
+      std::vector<Node> inserted;
+      for (size_t slot : *slots) {
+        const int input = graph.nodes[p].inputs[slot];
+        Value rows = graph.values[input];
+        rows.constant = nullptr;
+        rows.name = names.unique(rows.name + "_rows");
+        rows.shape.erase(rows.shape.begin() + axis);
+        rows.shape.insert(rows.shape.begin() + axis, indicesShape.begin(), indicesShape.end());
+        Node g;
+        g.name = rows.name;
+        g.op = "Gather";
+        g.inputs = {input, gather.inputs[1]};
+        g.attributes["axis"] = axis;
+        g.outputs = {graph.addValue(std::move(rows))};
+        graph.nodes[p].inputs[slot] = g.outputs[0];
+        inserted.push_back(std::move(g));
+      }
+      graph.nodes[p].outputs[0] = gather.outputs[0];
+      graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));  // after p: it read p's output
+      graph.nodes.insert(graph.nodes.begin() + p, inserted.begin(), inserted.end());
+      changed = true;
+      ++hoisted;
+    }
+  }
+  return hoisted;
+}
+
+// ---------------------------------------------------------------------------
 // removeDeadNodes, sortTopologically
 
 namespace {

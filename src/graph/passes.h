@@ -5,7 +5,8 @@
 // them (and the nodes that feed nothing). The order used by the converter:
 //
 //   removeDeadNodes, removeNoOps, rewriteEinsum, foldConstants, foldBatchNorm, fuseGelu,
-//   fuseActivations, fuseResidualAdds, sortTopologically, removeDeadNodes, sortTopologically,
+//   fuseActivations, fuseResidualAdds, sortTopologically, removeDeadNodes, sortTopologically, hoistRowGathers
+//   (with shapes the converter may first complete by planning), sortTopologically, removeDeadNodes,
 //   Graph::validate
 //
 // Rewrites keep the topological order: a fused node takes over the output
@@ -87,6 +88,17 @@ int fuseActivations(Graph& graph);
 // sortTopologically must run next (removeDeadNodes relies on the order).
 // Returns the number fused.
 int fuseResidualAdds(Graph& graph);
+
+// Gather(y, constant indices, axis) before y's last axis, where y is read
+// only by that Gather and made by an op that computes each slice along that
+// axis from the same slice of its inputs (LayerNormalization and Softmax over
+// later axes, MatMul by constant weights, elementwise ops whose other operands
+// are constants of rank 0 or 1) moves above that op: the op then computes
+// only the gathered slices. Repeated up the chain, with equal Gathers of one
+// value merged, so that a classifier reading only ViT's class token computes
+// the last encoder layer's MLP for that one token. Returns the number of
+// Gathers moved.
+int hoistRowGathers(Graph& graph);
 
 // Removes nodes none of whose outputs reach a graph output, then values that
 // no node, input or output refers to (ids are renumbered). Returns the number

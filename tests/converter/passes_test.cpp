@@ -479,6 +479,119 @@ TEST(FuseMatMulBias, LinearLayerBecomesOneMatMul) {
   EXPECT_EQ(readTwice.nodes[0].inputs.size(), 2u);
 }
 
+// A ViT-style tail: r = x + a; y = r + MLP(LayerNorm(r)); the head reads
+// Gather(LayerNorm(y), idx, axis 1) only. The Gather moves up to the two
+// inputs, so every other node computes only the gathered tokens; the output
+// equals the full computation's (the same graph with LayerNorm(y) also an
+// output, which keeps every node at full size).
+struct TokenTail {
+  int64_t tokens = 5, width = 8, hidden = 12, classes = 3;
+  std::vector<float> w1 = randomFloats(width * hidden, 21), b1 = randomFloats(hidden, 22);
+  std::vector<float> w2 = randomFloats(hidden * width, 23), b2 = randomFloats(width, 24);
+  std::vector<float> head = randomFloats(width * classes, 25);
+  std::vector<float> scale = randomFloats(width, 26, 0.5f, 1.5f), shift = randomFloats(width, 27);
+
+  Graph build(const Shape& indicesShape, const std::vector<int64_t>& indices, bool normalizedIsOutput,
+              ConvertReport* report) const {
+    OnnxBuilder b(17);
+    b.input("x", {1, tokens, width});
+    b.input("a", {1, tokens, width});
+    b.initializer("w1", {width, hidden}, w1);
+    b.initializer("b1", {hidden}, b1);
+    b.initializer("w2", {hidden, width}, w2);
+    b.initializer("b2", {width}, b2);
+    b.initializer("head", {width, classes}, head);
+    b.initializer("scale", {width}, scale);
+    b.initializer("shift", {width}, shift);
+    b.initializerInt64("idx", indicesShape, indices);
+    b.node("Add", {"x", "a"}, {"r"});
+    setInt(b.node("LayerNormalization", {"r", "scale", "shift"}, {"n"}), "axis", -1);
+    b.node("MatMul", {"n", "w1"}, {"m1"});
+    b.node("Add", {"m1", "b1"}, {"h1"});
+    b.node("Relu", {"h1"}, {"g"});
+    b.node("MatMul", {"g", "w2"}, {"m2"});
+    b.node("Add", {"b2", "m2"}, {"h2"});
+    b.node("Add", {"r", "h2"}, {"y"});
+    setInt(b.node("LayerNormalization", {"y", "scale", "shift"}, {"z"}), "axis", -1);
+    setInt(b.node("Gather", {"z", "idx"}, {"t"}), "axis", 1);
+    b.node("MatMul", {"t", "head"}, {"out"});
+    b.output("out");
+    if (normalizedIsOutput) b.output("z");
+    return importOnnx(b.model, {}, report);
+  }
+};
+
+TEST(HoistRowGathers, ClassTokenHeadComputesTheLastMlpForTheGatheredTokensOnly) {
+  const TokenTail tail;
+  const std::vector<float> x = randomFloats(tail.tokens * tail.width, 28);
+  const std::vector<float> a = randomFloats(tail.tokens * tail.width, 29);
+  struct Case {
+    Shape shape;
+    std::vector<int64_t> indices;
+  };
+  for (const Case& c : {Case{{}, {0}}, Case{{}, {-1}}, Case{{2}, {3, 1}}}) {
+    SCOPED_TRACE("indices of shape " + shapeToString(c.shape) + ", first " + std::to_string(c.indices[0]));
+    ConvertReport report, fullReport;
+    const Graph hoisted = tail.build(c.shape, c.indices, false, &report);
+    const Graph full = tail.build(c.shape, c.indices, true, &fullReport);
+    EXPECT_EQ(fullReport.hoistedGathers, 0);
+    EXPECT_EQ(countOp(full, "Gather"), 1);
+    // Gathers moved above: LayerNorm, Add(r, h2) (two inputs), the two
+    // MatMuls, LayerNorm, Add(x, a) (two inputs); the two Gathers of r merged.
+    EXPECT_GE(report.hoistedGathers, 6);
+    ASSERT_EQ(countOp(hoisted, "Gather"), 2);
+    const int64_t gathered = c.shape.empty() ? 1 : c.shape[0];
+    for (const Node& node : hoisted.nodes) {
+      if (node.op == "Gather") {
+        const std::string& data = hoisted.values[node.inputs[0]].name;
+        EXPECT_TRUE(data == "x" || data == "a") << "a Gather of " << data;
+        continue;
+      }
+      // Every other node now works on the gathered tokens only.
+      const int64_t rows = shapeElements(hoisted.values[node.outputs[0]].shape) /
+                           hoisted.values[node.outputs[0]].shape.back();
+      EXPECT_EQ(rows, gathered) << node.describe();
+    }
+
+    Session fast(Model::fromGraph(hoisted)), slow(Model::fromGraph(full));
+    const std::map<std::string, Tensor> inputs = {{"x", Tensor({1, tail.tokens, tail.width}, x)},
+                                                  {"a", Tensor({1, tail.tokens, tail.width}, a)}};
+    const std::vector<float> got = fast.run(inputs).at("out").data, want = slow.run(inputs).at("out").data;
+    ASSERT_EQ(got.size(), static_cast<size_t>(gathered * tail.classes));
+    ASSERT_EQ(want.size(), got.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+  }
+}
+
+// What a Gather must not move above: its own last axis, an op that mixes
+// rows (Transpose, MatMul by a run-time matrix, LayerNorm over the gathered
+// axis), an operand broadcast across rows at run time.
+TEST(HoistRowGathers, StaysBelowOpsThatMixOrBroadcastRows) {
+  auto build = [](const std::function<void(OnnxBuilder&)>& producer, int64_t axis) {
+    OnnxBuilder b(17);
+    b.input("x", {2, 4, 6});
+    b.input("y", {2, 6, 6});
+    b.input("row", {1, 1, 6});
+    b.initializer("scale", {6}, randomFloats(6, 31));
+    b.initializerInt64("idx", {}, {1});
+    producer(b);
+    setInt(b.node("Gather", {"p", "idx"}, {"t"}), "axis", axis);
+    b.output("t");
+    ConvertReport report;
+    importOnnx(b.model, {}, &report);
+    return report.hoistedGathers;
+  };
+  EXPECT_EQ(build([](OnnxBuilder& b) { b.node("Relu", {"x"}, {"p"}); }, 1), 1);  // the control: it moves
+  EXPECT_EQ(build([](OnnxBuilder& b) { b.node("Relu", {"x"}, {"p"}); }, 2), 0);
+  EXPECT_EQ(build([](OnnxBuilder& b) { b.node("Relu", {"x"}, {"p"}); }, -1), 0);
+  EXPECT_EQ(build([](OnnxBuilder& b) { setInts(b.node("Transpose", {"x"}, {"p"}), "perm", {0, 2, 1}); }, 1), 0);
+  EXPECT_EQ(build([](OnnxBuilder& b) { b.node("MatMul", {"x", "y"}, {"p"}); }, 1), 0);
+  EXPECT_EQ(build([](OnnxBuilder& b) { b.node("Add", {"x", "row"}, {"p"}); }, 1), 0);
+  EXPECT_EQ(build([](OnnxBuilder& b) { b.node("Mul", {"x", "scale"}, {"p"}); }, 1), 1);
+  EXPECT_EQ(build([](OnnxBuilder& b) { setInt(b.node("Softmax", {"x"}, {"p"}), "axis", 1); }, 1), 0);
+  EXPECT_EQ(build([](OnnxBuilder& b) { setInt(b.node("Softmax", {"x"}, {"p"}), "axis", 2); }, 1), 1);
+}
+
 TEST(FuseActivations, NotFusedWhenTheProducerOutputIsReadElsewhere) {
   OnnxBuilder b(13);
   b.input("x", {1, 3, 8, 8});
