@@ -162,6 +162,14 @@ template <int NV, Fused F, class B>
       _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 10)), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 11)), _MM_HINT_T0);
     }
+    // B read in place: its rows lie far apart, K streams at once, which the
+    // hardware prefetcher does not follow, so fetch the next column panel's
+    // line of each row. mobilenet_v2's features.1 projection (16x12544x32)
+    // in the model, 6 alternating runs: 0.44-0.58 -> 0.30-0.43 ms.
+    if constexpr (std::is_same_v<B, StridedRows>) {
+      for (int step = 0; step < 4; ++step)
+        _mm_prefetch(reinterpret_cast<const char*>(b.row(k + step) + kSgemmNR), _MM_HINT_T0);
+    }
     // 4 k steps read 24 floats of A: two lines ahead cover them.
     _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchAheadA), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchAheadA + 16), _MM_HINT_T0);
