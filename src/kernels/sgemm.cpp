@@ -293,9 +293,10 @@ SgemmTileStore storeAt(SgemmTileStore store, const SgemmProblem& p, int64_t i, i
 
 // Rows [i, i + rows) of C against the B panel of columns [j, j + NR): one
 // micro-kernel call walks all their row panels (a short last one included).
-// A panel cut by the right edge of C to a few columns has its own kernel;
-// a wider one goes through a local buffer, one row panel at a time, so the
-// micro-kernel always writes whole vectors.
+// A panel cut by the right edge of C to a few columns has its own kernel
+// (after the 8-wide one, for 9 to 12); a wider one goes through a local
+// buffer, one row panel at a time, so the micro-kernel always writes whole
+// vectors.
 void microTiles(const Job& job, const SgemmProblem& p, const SgemmTileStore& tileStore, int64_t kc, const float* a,
                 const float* b, int64_t i, int64_t j, int64_t rows) {
   const int64_t cols = std::min(NR, job.n - j);
@@ -307,6 +308,16 @@ void microTiles(const Job& job, const SgemmProblem& p, const SgemmTileStore& til
   }
   if (cols <= kSgemmFewColumns) {
     job.kernels.columns(kc, a, b, c, job.ldc, store, cols);
+    return;
+  }
+  if (cols > NR / 2 && cols - NR / 2 <= kSgemmFewColumns) {
+    // 9 to 12 columns (N = 169: SqueezeNet's 13x13 layers): the 8-wide kernel
+    // writes the first 8 in place and the few-columns kernel the rest, instead
+    // of a whole 16-wide panel through the buffer below.
+    job.kernels.narrow(kc, a, b, c, job.ldc, store);
+    SgemmTileStore rest = store;
+    if (rest.bias == SgemmBias::kPerColumn) rest.biasValues += NR / 2;
+    job.kernels.columns(kc, a, b + NR / 2, c + NR / 2, job.ldc, rest, cols - NR / 2);
     return;
   }
   const SgemmMicroKernel kernel = cols <= NR / 2 ? job.kernels.narrow : job.kernels.full;

@@ -127,7 +127,7 @@ class SgemmTest : public ::testing::TestWithParam<Isa> {};
 // Sizes around the register tile (6 x 16) and the K block (256).
 TEST_P(SgemmTest, ShapesAndOperandKinds) {
   const int64_t ms[] = {1, 5, 6, 7, 13, 37, 130};
-  const int64_t ns[] = {1, 15, 16, 17, 47, 150};
+  const int64_t ns[] = {1, 15, 16, 17, 25, 47, 150};
   const int64_t ks[] = {1, 7, 256, 257, 600};
   int variant = 0;
   for (int64_t m : ms)
@@ -168,11 +168,12 @@ TEST_P(SgemmTest, EpilogueBiasAlphaAccumulateAndActivations) {
         c.alpha = accumulate ? 0.75f : 1.0f;
         c.activation = act;
         c.ldExtra = 5;
-        // Edges in M and N (last panels of 5 columns, and of 1 to 4: the
-        // few-columns kernel), two K blocks.
+        // Edges in M and N (last panels of 5 columns; of 1 to 4: the
+        // few-columns kernel; of 9 and 12: 8 columns, then that kernel), two
+        // K blocks.
         c.lhs = LhsKind::kPacked;
         c.m = 14, c.k = 270;
-        for (int64_t n : {37, 33, 34, 35, 36}) {
+        for (int64_t n : {37, 33, 34, 35, 36, 41, 44}) {
           c.n = n;
           runCase(c, GetParam());
           if (HasFatalFailure()) return;
