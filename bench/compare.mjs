@@ -24,7 +24,7 @@ const PETREL = path.join(ROOT, 'build', 'petrel');
 const TEST_SET = ['resnet18', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_small', 'squeezenet1_1', 'vit_b_16'];
 
 const USAGE = `usage: bench/compare [--models LIST] [--threads LIST] [--loops N] [--warmup N] [--rounds N]
-                     [--memory MODE] [--models-dir DIR] [--json FILE]
+                     [--memory MODE] [--models-dir DIR] [--json FILE] [--layers N]
 
 Compares Petrel (build/petrel) with ONNX Runtime (onnxruntime-node, CPU) on each model and thread count.
   --models LIST     comma-separated torchvision names (default: ${TEST_SET.join(',')})
@@ -36,7 +36,10 @@ Compares Petrel (build/petrel) with ONNX Runtime (onnxruntime-node, CPU) on each
                     runs with every graph optimisation), normal or low
   --models-dir DIR  where NAME.onnx, NAME.input.npy, NAME.output.npy and NAME.petrel live
                     (default: $PETREL_MODEL_DIR or models/); missing files are exported/converted
-  --json FILE       also write the machine description and the rows as JSON`;
+  --json FILE       also write the machine description and the rows as JSON
+  --layers N        after the timing, profile both engines (ORT's profiler, petrel bench --profile) and
+                    print per model and thread count the N layers where Petrel is furthest behind ORT
+                    (layers matched by node or output name; the profilers add a little time to each)`;
 
 class UserError extends Error {}
 const log = (line) => process.stderr.write(line + '\n');
@@ -54,7 +57,8 @@ function parseOptions() {
       options: {
         models: { type: 'string' }, threads: { type: 'string' }, loops: { type: 'string' },
         warmup: { type: 'string' }, rounds: { type: 'string' }, 'models-dir': { type: 'string' },
-        json: { type: 'string' }, memory: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        json: { type: 'string' }, memory: { type: 'string' }, layers: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {
@@ -77,6 +81,7 @@ function parseOptions() {
     memory,
     modelsDir: path.resolve(values['models-dir'] ?? process.env.PETREL_MODEL_DIR ?? path.join(ROOT, 'models')),
     json: values.json,
+    layers: values.layers === undefined ? 0 : positiveInt('layers', values.layers),
   };
 }
 
@@ -244,6 +249,89 @@ async function compareOne(ort, model, paths, threads, options) {
   }
 }
 
+// Milliseconds per run of every node ORT ran in its last `loops` runs, from its profiler's trace.
+function ortNodeTimes(traceFile, loops) {
+  const events = JSON.parse(fs.readFileSync(traceFile, 'utf8'));
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  const timed = runs.slice(-loops);
+  if (timed.length === 0) throw new UserError(`ONNX Runtime's profile ${traceFile} has no model_run events`);
+  const from = timed[0].ts;
+  const times = new Map();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
+    const name = e.name.slice(0, -'_kernel_time'.length);
+    times.set(name, (times.get(name) ?? 0) + e.dur / 1000 / timed.length);
+  }
+  return times;
+}
+
+// Per-layer times of both engines, matched by name: an ORT node is named as in
+// the ONNX graph, or after the value it writes plus "_nchwc" when its NCHWc
+// pass rewrote (and fused) it; a Petrel node keeps the ONNX name of its first
+// node and writes the value of the last node it fused. Returns the layers where Petrel is
+// furthest behind, and the time of what matched nothing on either side.
+async function compareLayers(ort, paths, threads, options) {
+  const prefix = path.join(os.tmpdir(), `petrel-compare-${process.pid}-${threads}`);
+  const session = await ort.InferenceSession.create(paths.onnx, {
+    executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1,
+    executionMode: 'sequential', enableProfiling: true, profileFilePrefix: prefix,
+  });
+  const input = readNpy(paths.input);
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
+  for (let i = 0; i < options.warmup + options.loops; ++i) await session.run(feeds);
+  session.endProfiling();
+  await session.release();
+  const dir = path.dirname(prefix);
+  const traces = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(prefix)) && f.endsWith('.json'));
+  if (traces.length !== 1) throw new UserError(`expected one ONNX Runtime profile ${prefix}_*.json, found ${traces.length}`);
+  const traceFile = path.join(dir, traces[0]);
+  let ortTimes;
+  try {
+    ortTimes = ortNodeTimes(traceFile, options.loops);
+  } finally {
+    fs.rmSync(traceFile, { force: true });
+  }
+
+  const json = run(PETREL, ['bench', paths.petrel, '--threads', String(threads), '--warmup', String(options.warmup),
+    '--loops', String(options.loops), '--memory', options.memory, '--json', '--profile'], { what: `petrel bench ${paths.petrel}` });
+  const nodes = JSON.parse(json).nodes;
+  const byKey = new Map();
+  nodes.forEach((n, i) => { byKey.set(n.name, i); if (n.output) byKey.set(n.output, i); });
+  const ortMs = new Array(nodes.length).fill(0);
+  const matched = new Array(nodes.length).fill(false);
+  let ortOnly = 0;
+  for (const [name, ms] of ortTimes) {
+    const key = name.endsWith('_nchwc') ? name.slice(0, -'_nchwc'.length) : name;
+    // PyTorch's exporter names a node's output "<node>_output_0": an ORT node
+    // named after a Conv's output matches the Petrel Conv that also took in
+    // the residual Add (and so writes the Add's output instead).
+    const i = byKey.get(key) ?? byKey.get(key.replace(/_output_0$/, ''));
+    if (i === undefined) {
+      ortOnly += ms;
+    } else {
+      ortMs[i] += ms;
+      matched[i] = true;
+    }
+  }
+  const layers = nodes.map((n, i) => ({ name: n.name, kernel: n.kernel, ort: ortMs[i], petrel: n.ms, matched: matched[i] }));
+  const petrelOnly = layers.filter((l) => !l.matched).reduce((sum, l) => sum + l.petrel, 0);
+  const behind = layers.filter((l) => l.matched).sort((a, b) => (b.petrel - b.ort) - (a.petrel - a.ort));
+  return { behind: behind.slice(0, options.layers), ortOnly, petrelOnly,
+    ortTotal: [...ortTimes.values()].reduce((a, b) => a + b, 0), petrelTotal: nodes.reduce((a, n) => a + n.ms, 0) };
+}
+
+function printLayers(model, threads, l) {
+  const ms = (x) => x.toFixed(3);
+  console.log(`\n${model}, ${threads} thread${threads > 1 ? 's' : ''}: the ${l.behind.length} layers where Petrel is ` +
+    `furthest behind (ms per run; profiled totals ORT ${ms(l.ortTotal)}, Petrel ${ms(l.petrelTotal)})\n`);
+  console.log('| layer | Petrel kernel | ORT ms | Petrel ms | Petrel - ORT |');
+  console.log('|---|---|---|---|---|');
+  for (const r of l.behind)
+    console.log(`| ${r.name} | ${r.kernel} | ${ms(r.ort)} | ${ms(r.petrel)} | ${ms(r.petrel - r.ort)} |`);
+  console.log(`| (ORT nodes matching no Petrel node, e.g. layout reorders) | | ${ms(l.ortOnly)} | | |`);
+  console.log(`| (Petrel nodes matching no ORT node) | | | ${ms(l.petrelOnly)} | |`);
+}
+
 function machineDescription(ortVersion) {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
   const cpu = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU';
@@ -268,6 +356,13 @@ async function main() {
   const rows = [];
   for (const [name, paths] of prepared)
     for (const threads of options.threads) rows.push(await compareOne(ort, name, paths, threads, options));
+  const layers = [];
+  if (options.layers > 0) {
+    log(`profiling layers of both engines (${options.warmup} warm-up + ${options.loops} runs each) ...`);
+    for (const [name, paths] of prepared)
+      for (const threads of options.threads)
+        layers.push({ model: name, threads, ...(await compareLayers(ort, paths, threads, options)) });
+  }
   const loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
   const ms = (x) => x.toFixed(2), sci = (x) => x.toExponential(2);
@@ -283,9 +378,11 @@ async function main() {
     console.log(`| ${r.model} | ${r.threads} | ${ms(r.ort_median_ms)} | ${ms(r.petrel_median_ms)} | ` +
       `${r.petrel_over_ort.toFixed(2)} (${range}) | ${sci(r.max_abs_diff)} | ${sci(r.rel_l2)} |`);
   }
+  for (const l of layers) printLayers(l.model, l.threads, l);
   if (options.json) {
     const report = { machine: { ...machine, load_average_before: loadBefore, load_average_after: loadAfter },
-      settings: { loops: options.loops, warmup: options.warmup, rounds: options.rounds, memory: options.memory }, rows };
+      settings: { loops: options.loops, warmup: options.warmup, rounds: options.rounds, memory: options.memory },
+      rows, layers };
     fs.writeFileSync(options.json, JSON.stringify(report, null, 2) + '\n');
   }
 }

@@ -49,6 +49,24 @@ std::string formatMs(double ms) {
   return buffer;
 }
 
+// A JSON string literal: quotes, backslashes and control characters escaped.
+std::string jsonQuoted(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof(buffer), "\\u%04x", static_cast<unsigned char>(c));
+      out += buffer;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 std::string formatBytes(double bytes) {
   char buffer[32];
   if (bytes >= 1024.0 * 1024.0)
@@ -313,16 +331,31 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
   if (json) {
     std::string runs;  // every timed run in order: shows noise, warm-up drift, bimodal runs
     for (size_t i = 0; i < times.size(); ++i) runs += (i ? ", " : "") + formatMs(times[i]);
+    // With --profile, every node in plan order with its first output's name
+    // (bench/compare --layers matches ONNX Runtime's profile by it).
+    std::string nodes;
+    if (profile) {
+      const petrel::Graph& graph = model->graph();
+      for (size_t n = 0; n < plan.size(); ++n) {
+        const auto& outputs = graph.nodes[n].outputs;
+        const std::string output = outputs.empty() ? "" : graph.values[outputs[0]].name;
+        nodes += std::string(n ? ", " : "") + "{\"name\": " + jsonQuoted(plan[n].node) + ", \"op\": " +
+                 jsonQuoted(plan[n].op) + ", \"kernel\": " + jsonQuoted(plan[n].kernel) +
+                 ", \"output\": " + jsonQuoted(output) + ", \"ms\": " + formatMs(nodeTotals[n] / loops) + "}";
+      }
+      nodes = ", \"nodes\": [" + nodes + "]";
+    }
     std::printf(
-        "{\"model\": \"%s\", \"threads\": %d, \"memory\": \"%s\", \"precision\": \"%s\", \"load_ms\": %.3f, "
+        "{\"model\": %s, \"threads\": %d, \"memory\": \"%s\", \"precision\": \"%s\", \"load_ms\": %.3f, "
         "\"avg_ms\": %.3f, \"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"peak_rss_bytes\": %zu, "
         "\"weight_bytes\": %zu, \"arena_bytes\": %zu, \"scratch_bytes\": %zu, \"prepared_weight_bytes\": %zu, "
         "\"released_weight_bytes\": %zu, \"held_weight_bytes\": %zu, \"stored_weight_bytes\": {\"fp32\": %zu, "
-        "\"fp16\": %zu, \"int8\": %zu, \"int4\": %zu}, \"runs_ms\": [%s]}\n",
-        modelPath.c_str(), options.threads, options.memory.c_str(), options.precision.c_str(), loadMs, avg, median,
+        "\"fp16\": %zu, \"int8\": %zu, \"int4\": %zu}, \"runs_ms\": [%s]%s}\n",
+        jsonQuoted(modelPath).c_str(), options.threads, options.memory.c_str(), options.precision.c_str(), loadMs, avg, median,
         sorted.front(), sorted.back(), peak, model->weightBytes(), stats.arenaBytes, stats.scratchBytes,
         stats.preparedWeightBytes, stats.releasedWeightBytes, stats.weightBytes(), stats.storedWeightBytes.fp32,
-        stats.storedWeightBytes.fp16, stats.storedWeightBytes.int8, stats.storedWeightBytes.int4, runs.c_str());
+        stats.storedWeightBytes.fp16, stats.storedWeightBytes.int8, stats.storedWeightBytes.int4, runs.c_str(),
+        nodes.c_str());
   } else {
     std::printf("model %s  threads %d  memory %s  precision %s\n", modelPath.c_str(), options.threads,
                 options.memory.c_str(), options.precision.c_str());
@@ -426,7 +459,8 @@ int main(int argc, char** argv) {
   bench->add_flag("--json", json,
                   "Print one JSON object: load_ms, avg_ms, median_ms, min_ms, max_ms, peak_rss_bytes, weight_bytes, "
                   "arena_bytes, scratch_bytes, prepared_weight_bytes, released_weight_bytes, held_weight_bytes, "
-                  "stored_weight_bytes {fp32, fp16, int8, int4}, runs_ms (every timed run, in order)");
+                  "stored_weight_bytes {fp32, fp16, int8, int4}, runs_ms (every timed run, in order); with "
+                  "--profile also nodes (name, op, kernel, output, ms per run, in plan order)");
   bench->add_flag("--profile", profile, "Also print time per op type, per kernel and the slowest nodes");
 
   try {
