@@ -236,9 +236,9 @@ async function compareOne(ort, model, paths, threads, options) {
     }
     const ortMs = median(ortBlocks), petrelMs = median(petrelBlocks);
     const pairedRatios = petrelBlocks.map((t, round) => t / ortBlocks[round]);
+    const fixed = (values) => values.map((x) => x.toFixed(2)).join(' ');
     log(`  ${model} threads ${threads}: ORT ${ortMs.toFixed(2)} ms, Petrel ${petrelMs.toFixed(2)} ms ` +
-      `(block medians ORT ${ortBlocks.map((t) => t.toFixed(2)).join(' ')}; Petrel ${petrelBlocks.map((t) => t.toFixed(2)).join(' ')}; ` +
-      `ratios ${pairedRatios.map((r) => r.toFixed(2)).join(' ')})`);
+      `(block medians ORT ${fixed(ortBlocks)}; Petrel ${fixed(petrelBlocks)}; ratios ${fixed(pairedRatios)})`);
     return {
       model, threads, ort_median_ms: ortMs, petrel_median_ms: petrelMs, petrel_over_ort: median(pairedRatios),
       ratio_of_medians: petrelMs / ortMs, max_abs_diff: diff.maxAbs, rel_l2: diff.relL2,
@@ -283,7 +283,8 @@ async function compareLayers(ort, paths, threads, options) {
   await session.release();
   const dir = path.dirname(prefix);
   const traces = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(prefix)) && f.endsWith('.json'));
-  if (traces.length !== 1) throw new UserError(`expected one ONNX Runtime profile ${prefix}_*.json, found ${traces.length}`);
+  if (traces.length !== 1)
+    throw new UserError(`expected one ONNX Runtime profile ${prefix}_*.json, found ${traces.length}`);
   const traceFile = path.join(dir, traces[0]);
   let ortTimes;
   try {
@@ -293,7 +294,8 @@ async function compareLayers(ort, paths, threads, options) {
   }
 
   const json = run(PETREL, ['bench', paths.petrel, '--threads', String(threads), '--warmup', String(options.warmup),
-    '--loops', String(options.loops), '--memory', options.memory, '--json', '--profile'], { what: `petrel bench ${paths.petrel}` });
+    '--loops', String(options.loops), '--memory', options.memory, '--json', '--profile'],
+    { what: `petrel bench ${paths.petrel}` });
   const nodes = JSON.parse(json).nodes;
   const byKey = new Map();
   nodes.forEach((n, i) => { byKey.set(n.name, i); if (n.output) byKey.set(n.output, i); });
@@ -313,7 +315,8 @@ async function compareLayers(ort, paths, threads, options) {
       matched[i] = true;
     }
   }
-  const layers = nodes.map((n, i) => ({ name: n.name, kernel: n.kernel, ort: ortMs[i], petrel: n.ms, matched: matched[i] }));
+  const layers = nodes.map((n, i) => ({ name: n.name, kernel: n.kernel, ort: ortMs[i], petrel: n.ms,
+    matched: matched[i] }));
   const petrelOnly = layers.filter((l) => !l.matched).reduce((sum, l) => sum + l.petrel, 0);
   const behind = layers.filter((l) => l.matched).sort((a, b) => (b.petrel - b.ort) - (a.petrel - a.ort));
   return { behind: behind.slice(0, options.layers), ortOnly, petrelOnly,

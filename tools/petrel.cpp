@@ -351,8 +351,8 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
         "\"weight_bytes\": %zu, \"arena_bytes\": %zu, \"scratch_bytes\": %zu, \"prepared_weight_bytes\": %zu, "
         "\"released_weight_bytes\": %zu, \"held_weight_bytes\": %zu, \"stored_weight_bytes\": {\"fp32\": %zu, "
         "\"fp16\": %zu, \"int8\": %zu, \"int4\": %zu}, \"runs_ms\": [%s]%s}\n",
-        jsonQuoted(modelPath).c_str(), options.threads, options.memory.c_str(), options.precision.c_str(), loadMs, avg, median,
-        sorted.front(), sorted.back(), peak, model->weightBytes(), stats.arenaBytes, stats.scratchBytes,
+        jsonQuoted(modelPath).c_str(), options.threads, options.memory.c_str(), options.precision.c_str(), loadMs, avg,
+        median, sorted.front(), sorted.back(), peak, model->weightBytes(), stats.arenaBytes, stats.scratchBytes,
         stats.preparedWeightBytes, stats.releasedWeightBytes, stats.weightBytes(), stats.storedWeightBytes.fp32,
         stats.storedWeightBytes.fp16, stats.storedWeightBytes.int8, stats.storedWeightBytes.int4, runs.c_str(),
         nodes.c_str());

@@ -158,7 +158,8 @@ TEST(Cli, BenchReportsEveryRunAndProfilesByKernel) {
   EXPECT_NE(profiled.output.find("relu", kernels), std::string::npos) << profiled.output;
 
   // --json --profile: every node in the JSON, with its first output's name.
-  const Outcome nodes = runPetrel("bench " + (dir / "bench.petrel").string() + " --loops 2 --warmup 0 --json --profile");
+  const Outcome nodes =
+      runPetrel("bench " + (dir / "bench.petrel").string() + " --loops 2 --warmup 0 --json --profile");
   ASSERT_EQ(nodes.code, 0) << nodes.output;
   EXPECT_NE(nodes.output.find("\"nodes\": [{\"name\": \"the_node\", \"op\": \"Relu\", \"kernel\": \""),
             std::string::npos)
