@@ -189,19 +189,35 @@ function prepareModel(name, dir) {
   return { onnx, petrel, input: file('.input.npy') };
 }
 
-async function compareOne(ort, model, paths, threads, options) {
+// An ONNX Runtime session as the comparison runs it (graph optimisation all,
+// `threads` intra-op threads, sequential; `extra` adds options), and its feeds:
+// the exported input.
+async function openOrt(ort, paths, threads, extra = {}) {
+  const input = readNpy(paths.input);
   let session;
   try {
     session = await ort.InferenceSession.create(paths.onnx, {
       executionProviders: ['cpu'], graphOptimizationLevel: 'all',
-      intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
+      intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', ...extra,
     });
   } catch (error) {
     throw new UserError(`ONNX Runtime cannot load ${paths.onnx}: ${error.message.split('\n')[0]}`);
   }
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
+  return { session, feeds };
+}
+
+// One `petrel bench --json` block with the comparison's settings; its report.
+function petrelBench(paths, threads, options, extraArgs = []) {
+  const json = run(PETREL, ['bench', paths.petrel, '--threads', String(threads), '--warmup', String(options.warmup),
+    '--loops', String(options.loops), '--memory', options.memory, '--json', ...extraArgs],
+    { what: `petrel bench ${paths.petrel}` });
+  return JSON.parse(json);
+}
+
+async function compareOne(ort, model, paths, threads, options) {
+  const { session, feeds } = await openOrt(ort, paths, threads);
   try {
-    const input = readNpy(paths.input);
-    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
     const outputName = session.outputNames[0];
     const runOrt = () => session.run(feeds);
 
@@ -230,9 +246,7 @@ async function compareOne(ort, model, paths, threads, options) {
       }
       ortBlocks.push(median(times));
 
-      const json = run(PETREL, ['bench', paths.petrel, '--threads', String(threads), '--warmup', String(options.warmup),
-        '--loops', String(options.loops), '--memory', options.memory, '--json'], { what: `petrel bench ${model}` });
-      petrelBlocks.push(JSON.parse(json).median_ms);
+      petrelBlocks.push(petrelBench(paths, threads, options).median_ms);
     }
     const ortMs = median(ortBlocks), petrelMs = median(petrelBlocks);
     const pairedRatios = petrelBlocks.map((t, round) => t / ortBlocks[round]);
@@ -272,12 +286,7 @@ function ortNodeTimes(traceFile, loops) {
 // furthest behind, and the time of what matched nothing on either side.
 async function compareLayers(ort, paths, threads, options) {
   const prefix = path.join(os.tmpdir(), `petrel-compare-${process.pid}-${threads}`);
-  const session = await ort.InferenceSession.create(paths.onnx, {
-    executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1,
-    executionMode: 'sequential', enableProfiling: true, profileFilePrefix: prefix,
-  });
-  const input = readNpy(paths.input);
-  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
+  const { session, feeds } = await openOrt(ort, paths, threads, { enableProfiling: true, profileFilePrefix: prefix });
   for (let i = 0; i < options.warmup + options.loops; ++i) await session.run(feeds);
   session.endProfiling();
   await session.release();
@@ -293,10 +302,7 @@ async function compareLayers(ort, paths, threads, options) {
     fs.rmSync(traceFile, { force: true });
   }
 
-  const json = run(PETREL, ['bench', paths.petrel, '--threads', String(threads), '--warmup', String(options.warmup),
-    '--loops', String(options.loops), '--memory', options.memory, '--json', '--profile'],
-    { what: `petrel bench ${paths.petrel}` });
-  const nodes = JSON.parse(json).nodes;
+  const nodes = petrelBench(paths, threads, options, ['--profile']).nodes;
   const byKey = new Map();
   nodes.forEach((n, i) => { byKey.set(n.name, i); if (n.output) byKey.set(n.output, i); });
   const ortMs = new Array(nodes.length).fill(0);
