@@ -93,7 +93,7 @@ TEST_F(ConvDirectTest, KernelsStridesPadsAndWidths) {
         const int64_t padBottom = variant % 2, padRight = kernel / 2;
         g.outH = outSize(g.inH, kernel, stride, g.padTop, padBottom);
         g.outW = outSize(g.inW, kernel, stride, g.padLeft, padRight);
-        c.m = 1 + 5 * (variant % 4);  // 1, 6, 11, 16: short last row panels
+        c.m = 1 + 7 * (variant % 4);  // 1, 8, 15, 22: last row panels of 1 to 4 rows
         c.bias = variant % 3 != 1;
         c.threads = 1 + variant % 2;
         ++variant;

@@ -124,9 +124,10 @@ void runCase(const GemmCase& c, Isa isa) {
 
 class SgemmTest : public ::testing::TestWithParam<Isa> {};
 
-// Sizes around the register tile (6 x 16) and the K block (256).
+// Sizes around the register tile (6 x 16) and the K block (256); last row
+// panels of 1 to 6 rows (1 to 3 have their own kernels).
 TEST_P(SgemmTest, ShapesAndOperandKinds) {
-  const int64_t ms[] = {1, 5, 6, 7, 13, 37, 130};
+  const int64_t ms[] = {1, 2, 3, 5, 6, 7, 13, 15, 37, 44, 130};
   const int64_t ns[] = {1, 15, 16, 17, 25, 47, 150};
   const int64_t ks[] = {1, 7, 256, 257, 600};
   int variant = 0;
@@ -168,13 +169,14 @@ TEST_P(SgemmTest, EpilogueBiasAlphaAccumulateAndActivations) {
         c.alpha = accumulate ? 0.75f : 1.0f;
         c.activation = act;
         c.ldExtra = 5;
-        // Edges in M and N (last panels of 5 columns; of 1 to 4: the
-        // few-columns kernel; of 9 and 12: 8 columns, then that kernel), two
-        // K blocks.
+        // Edges in M and N, two K blocks: last column panels of 5 columns;
+        // of 1 to 4 (the few-columns kernel); of 9 and 12 (8 columns, then
+        // that kernel). Last row panels of 2 rows (m = 14), 1 and 3.
         c.lhs = LhsKind::kPacked;
-        c.m = 14, c.k = 270;
-        for (int64_t n : {37, 33, 34, 35, 36, 41, 44}) {
+        c.k = 270;
+        for (int64_t n : {37, 33, 34, 35, 36, 41, 44, 16, 17}) {
           c.n = n;
+          c.m = n == 16 ? 13 : n == 17 ? 15 : 14;
           runCase(c, GetParam());
           if (HasFatalFailure()) return;
         }

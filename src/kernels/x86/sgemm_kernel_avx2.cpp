@@ -3,6 +3,7 @@
 // FMAs. Zen 3 / Haswell issue 2 FMAs per cycle with 4-5 cycles latency, so 12
 // independent chains keep both units busy. 6x8 is the same on the first 8
 // columns of a packed panel, for a last panel of at most 8 columns (N = 49).
+// A last row panel of 1 to 3 rows keeps 12 chains by splitting K instead.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -141,6 +142,28 @@ struct RowPointers {
   const float* row(int64_t k) const { return rows[k] + offset; }
 };
 
+// Software prefetch of B for the k steps [k, k + Steps) of a row panel.
+//  - A packed panel streams: fetch 8 rows ahead.
+//  - B read in place: its rows lie far apart, K streams at once, which the
+//    hardware prefetcher does not follow, so the first row panel of the sweep
+//    fetches the next column panel's line of each row (the others find this
+//    panel's lines in L1). mobilenet_v2's features.1 projection (16x12544x32)
+//    in the model, 6 alternating runs: 0.44-0.58 -> 0.30-0.43 ms. In every
+//    row panel instead of the first: up to 10% slower (32x784x192).
+template <int Steps, class B>
+[[gnu::always_inline]] inline void prefetchRhs(B b, int64_t k, int64_t rowOffset) {
+  if constexpr (std::is_same_v<B, PackedPanel>) {
+#pragma GCC unroll 8
+    for (int step = 0; step < Steps; ++step)
+      _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 8 + step)), _MM_HINT_T0);
+  } else if constexpr (std::is_same_v<B, StridedRows>) {
+    if (rowOffset == 0)
+#pragma GCC unroll 8
+      for (int step = 0; step < Steps; ++step)
+        _mm_prefetch(reinterpret_cast<const char*>(b.row(k + step) + kSgemmNR), _MM_HINT_T0);
+  }
+}
+
 // NV vectors of 8 columns (2: the whole 16-wide panel, 1: its first 8
 // columns) of one row panel. Out of line: the caller's loop over row panels
 // keeps its values out of this function's registers.
@@ -156,22 +179,7 @@ template <int NV, Fused F, class B>
 
   int64_t k = 0;
   for (; k + 4 <= kc; k += 4) {
-    if constexpr (std::is_same_v<B, PackedPanel>) {  // a packed panel streams: fetch 8 rows ahead
-      _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 8)), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 9)), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 10)), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(b.row(k + 11)), _MM_HINT_T0);
-    }
-    // B read in place: its rows lie far apart, K streams at once, which the
-    // hardware prefetcher does not follow, so the first row panel of the
-    // sweep fetches the next column panel's line of each row (the others find
-    // this panel's lines in L1). mobilenet_v2's features.1 projection
-    // (16x12544x32) in the model, 6 alternating runs: 0.44-0.58 -> 0.30-0.43
-    // ms. In every row panel instead of the first: up to 10% slower (32x784x192).
-    if (std::is_same_v<B, StridedRows> && rowOffset == 0) {
-      for (int step = 0; step < 4; ++step)
-        _mm_prefetch(reinterpret_cast<const char*>(b.row(k + step) + kSgemmNR), _MM_HINT_T0);
-    }
+    prefetchRhs<4>(b, k, rowOffset);
     // 4 k steps read 24 floats of A: two lines ahead cover them.
     _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchAheadA), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchAheadA + 16), _MM_HINT_T0);
@@ -196,14 +204,82 @@ template <int NV, Fused F, class B>
     if (r < e.rows) storeRow<NV, F>(e, r, acc[r][0], acc[r][1], c + r * ldc);
 }
 
+// A row panel of only R rows (1 to 3; a linear layer at batch 1 or 2) the
+// same way with R x NV accumulators per chain and 6 / R chains, each over
+// every (6 / R)-th k, summed at the end: the 6-row panel would spend 6 / R
+// times the FMAs (linear 1x1000x1024, weights in L3: 0.16 ms, 13 GFLOP/s).
+template <int R, int NV, Fused F, class B>
+[[gnu::noinline]] void panelFewRows(int64_t kc, const float* a, B b, float* c, int64_t ldc,
+                                    const SgemmTileStore& store, int64_t rowOffset) {
+  constexpr int kChains = kSgemmMR / R;
+  constexpr int kSteps = kSgemmMR;  // per iteration: a multiple of every chain count
+  __m256 acc[kChains][R][NV];
+#pragma GCC unroll 6
+  for (int h = 0; h < kChains; ++h)
+#pragma GCC unroll 3
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[h][r][v] = _mm256_setzero_ps();
+
+  auto step = [&](int h, int64_t k) {
+    const float* bk = b.row(k);
+    const float* ak = a + k * kSgemmMR;
+    __m256 bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(bk + 8 * v);
+#pragma GCC unroll 3
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(ak + r);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[h][r][v] = _mm256_fmadd_ps(av, bv[v], acc[h][r][v]);
+    }
+  };
+  int64_t k = 0;
+  for (; k + kSteps <= kc; k += kSteps) {
+    prefetchRhs<kSteps>(b, k, rowOffset);
+#pragma GCC unroll 6
+    for (int s = 0; s < kSteps; ++s) step(s % kChains, k + s);
+  }
+  for (; k < kc; ++k) step(0, k);
+
+  TileEpilogue e;
+  e.alpha = store.alpha;
+  e.loadC = store.loadC;
+  e.finish = store.finish;
+  e.bias = store.bias;
+  e.biasValues = store.biasValues + (store.bias == SgemmBias::kPerRow ? rowOffset : 0);
+  e.activation = store.activation;
+  e.rows = R;
+#pragma GCC unroll 3
+  for (int r = 0; r < R; ++r) {
+    __m256 sum[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      sum[v] = acc[0][r][v];
+#pragma GCC unroll 6
+      for (int h = 1; h < kChains; ++h) sum[v] = _mm256_add_ps(sum[v], acc[h][r][v]);
+    }
+    storeRow<NV, F>(e, r, sum[0], sum[NV - 1], c + r * ldc);
+  }
+}
+
 // Every row panel of the tile against one B panel; the activation is chosen
 // once per call.
 template <int NV, class B>
 inline void kernel6xN(int64_t kc, const float* a, B b, float* c, int64_t ldc, const SgemmTileStore& store) {
   const int64_t rows = store.rows;
   avx2::withFused(store.finish ? store.activation.kind : Activation::kNone, [&](auto fused) {
-    for (int64_t row = 0; row < rows; row += kSgemmMR)
-      panel6xN<NV, decltype(fused)::value>(kc, a + row * kc, b, c + row * ldc, ldc, store, row);
+    constexpr Fused F = decltype(fused)::value;
+    for (int64_t row = 0; row < rows; row += kSgemmMR) {
+      const float* panelA = a + row * kc;
+      float* panelC = c + row * ldc;
+      switch (rows - row) {
+        case 1: panelFewRows<1, NV, F>(kc, panelA, b, panelC, ldc, store, row); break;
+        case 2: panelFewRows<2, NV, F>(kc, panelA, b, panelC, ldc, store, row); break;
+        case 3: panelFewRows<3, NV, F>(kc, panelA, b, panelC, ldc, store, row); break;
+        default: panel6xN<NV, F>(kc, panelA, b, panelC, ldc, store, row); break;
+      }
+    }
   });
 }
 
