@@ -195,8 +195,24 @@ int64_t evenTile(int64_t size, int64_t limit, int64_t unit) {
   return roundUp(ceilDiv(std::max<int64_t>(size, 1), tiles), unit);
 }
 
+// Tile `index` of `tiles` along a dimension of `extent`, in whole units (MR
+// rows, NR columns): the sizes differ by at most one unit, larger ones first,
+// so that threads taking tiles in order end together. N = 196 in 4 tiles is
+// 64 + 48 + 48 + 36 columns, not 64 + 64 + 64 + 4 (one thread doing 8 of the
+// 13 panels).
+struct TileSpan {
+  int64_t begin, size;
+};
+TileSpan tileSpan(int64_t index, int64_t tiles, int64_t extent, int64_t unit) {
+  const int64_t units = ceilDiv(extent, unit), base = units / tiles, larger = units % tiles;
+  const int64_t begin = (index * base + std::min(index, larger)) * unit;
+  const int64_t size = (base + (index < larger ? 1 : 0)) * unit;
+  return {begin, std::min(size, extent - begin)};
+}
+
 struct Tiling {
-  int64_t mc = 0, nc = 0;    // tile size (multiples of MR, NR)
+  int64_t mTiles = 1, nTiles = 1;  // per product (see tileSpan)
+  int64_t mc = 0, nc = 0;    // the largest tile (multiples of MR, NR)
   int64_t lhsBlockRows = 0;  // rows of an A block (multiple of MR)
   int64_t kBlock = 0;        // K block
   bool shareRhs = false;     // pack B whole, once per product, shared by the threads
@@ -224,40 +240,45 @@ Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked
                m >= 2 * kMinTileRows &&
                roundUp(n, NR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedOperandMaxBytes;
   const bool rhsAhead = rhsPacked || t.shareRhs;
-  t.mc = evenTile(m, kTileRows, MR);
-  t.nc = evenTile(n, rhsAhead ? kPackedRhsCols : kRunTimeRhsCols, NR);
-  // Smaller tiles until every thread has two to take (dynamic hand-out then
-  // balances them); halves the longer side first.
+  const int64_t rowUnits = ceilDiv(std::max<int64_t>(m, 1), MR), colUnits = ceilDiv(std::max<int64_t>(n, 1), NR);
+  t.mTiles = ceilDiv(std::max<int64_t>(m, 1), kTileRows);
+  t.nTiles = ceilDiv(std::max<int64_t>(n, 1), rhsAhead ? kPackedRhsCols : kRunTimeRhsCols);
+  // The smallest tile (rows or columns) with `tiles` tiles.
+  auto smallestRows = [&](int64_t tiles) { return rowUnits / tiles * MR; };
+  auto smallestCols = [&](int64_t tiles) { return colUnits / tiles * NR; };
+  // More tiles until every thread has two to take (dynamic hand-out then
+  // balances them); splits the longer side first.
   if (threads > 1 && count > 0) {
     const int64_t wanted = 2 * static_cast<int64_t>(threads);
-    while (count * ceilDiv(m, t.mc) * ceilDiv(n, t.nc) < wanted) {
-      const bool canSplitRows = t.mc >= 2 * kMinTileRows;
-      const bool canSplitCols = t.nc >= 2 * kMinTileCols;
-      if (canSplitCols && (!canSplitRows || t.nc >= t.mc))
-        t.nc = roundUp(ceilDiv(t.nc, 2), NR);
+    while (count * t.mTiles * t.nTiles < wanted) {
+      const bool canSplitRows = smallestRows(2 * t.mTiles) >= kMinTileRows;
+      const bool canSplitCols = smallestCols(2 * t.nTiles) >= kMinTileCols;
+      if (canSplitCols && (!canSplitRows || ceilDiv(colUnits, t.nTiles) * NR >= ceilDiv(rowUnits, t.mTiles) * MR))
+        t.nTiles *= 2;
       else if (canSplitRows)
-        t.mc = roundUp(ceilDiv(t.mc, 2), MR);
+        t.mTiles *= 2;
       else
         break;
     }
     // With few tiles, a count the threads do not divide leaves one idle at
     // the end (5 tiles on 2 threads: 3 + 2). Cut the columns a little finer
     // when that makes the count divide.
-    const int64_t rowTiles = count * ceilDiv(m, t.mc);
-    if ((rowTiles * ceilDiv(n, t.nc)) % threads != 0 && rowTiles * ceilDiv(n, t.nc) < 8 * threads) {
-      for (int64_t colTiles = ceilDiv(n, t.nc) + 1; colTiles <= ceilDiv(n, t.nc) + threads; ++colTiles) {
-        const int64_t nc = roundUp(ceilDiv(n, colTiles), NR);
-        if (nc < kMinTileCols) break;
-        if ((rowTiles * ceilDiv(n, nc)) % threads == 0) {
-          t.nc = nc;
+    const int64_t rowTiles = count * t.mTiles;
+    if ((rowTiles * t.nTiles) % threads != 0 && rowTiles * t.nTiles < 8 * threads) {
+      for (int64_t colTiles = t.nTiles + 1; colTiles <= t.nTiles + threads; ++colTiles) {
+        if (smallestCols(colTiles) < kMinTileCols) break;
+        if ((rowTiles * colTiles) % threads == 0) {
+          t.nTiles = colTiles;
           break;
         }
       }
     }
   }
+  t.mc = ceilDiv(rowUnits, t.mTiles) * MR;
+  t.nc = ceilDiv(colUnits, t.nTiles) * NR;
   // For the bound (count 0) A may be shared whatever the tiles: splitting
   // for threads can make one column tile several.
-  t.shareLhs = mayShareLhs && count <= 1 && !lhsPacked && rhsPacked && (count == 0 || ceilDiv(n, t.nc) > 1) &&
+  t.shareLhs = mayShareLhs && count <= 1 && !lhsPacked && rhsPacked && (count == 0 || t.nTiles > 1) &&
                roundUp(m, MR) * k * static_cast<int64_t>(sizeof(float)) <= kSharedOperandMaxBytes;
   t.lhsBlockRows = std::min(t.mc, evenTile(t.mc, kLhsBlockRows, MR));
   const int64_t kc = std::min(k, t.kBlock);
@@ -275,7 +296,7 @@ struct Job {
   SgemmMicroKernels kernels;
   Isa isa;
   Tiling tiling;
-  int64_t mTiles, nTiles, tilesPerProblem;
+  int64_t tilesPerProblem;
   float* slots;         // per-thread scratch
   float* sharedRhs;     // the shared packed B (shareRhs)
   float* sharedLhs;     // the shared packed A (shareLhs)
@@ -364,10 +385,10 @@ void inPlacePanel(const Job& job, const SgemmProblem& p, const SgemmTileStore& s
 
 void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhsBlock, float* rhsBlock) {
   const Tiling& t = job.tiling;
-  const int64_t m0 = (tile / job.nTiles) * t.mc;
-  const int64_t n0 = (tile % job.nTiles) * t.nc;
-  const int64_t rows = std::min(t.mc, job.m - m0);
-  const int64_t cols = std::min(t.nc, job.n - n0);
+  const TileSpan rowSpan = tileSpan(tile / t.nTiles, t.mTiles, job.m, MR);
+  const TileSpan colSpan = tileSpan(tile % t.nTiles, t.nTiles, job.n, NR);
+  const int64_t m0 = rowSpan.begin, rows = rowSpan.size;
+  const int64_t n0 = colSpan.begin, cols = colSpan.size;
   const int64_t colPanels = ceilDiv(cols, NR);
   const int64_t kBlocks = std::max<int64_t>(1, ceilDiv(job.k, t.kBlock));
 
@@ -565,9 +586,7 @@ void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int6
   job.kernels = sgemmMicroKernels(isa);
   job.isa = isa;
   job.tiling = tiling;
-  job.mTiles = ceilDiv(m, tiling.mc);
-  job.nTiles = ceilDiv(n, tiling.nc);
-  job.tilesPerProblem = job.mTiles * job.nTiles;
+  job.tilesPerProblem = tiling.mTiles * tiling.nTiles;
   job.sharedRhs = tiling.shareRhs ? static_cast<float*>(scratch) : nullptr;
   job.sharedLhs = tiling.shareLhs ? static_cast<float*>(scratch) + tiling.sharedRhsFloats : nullptr;
   job.slots = static_cast<float*>(scratch) + tiling.sharedFloats();
