@@ -41,6 +41,19 @@ struct TileEpilogue {
   int64_t rows;  // of this panel; more than MR means all MR
 };
 
+// The epilogue of the row panel `rowOffset` rows into the tile.
+[[gnu::always_inline]] inline TileEpilogue tileEpilogue(const SgemmTileStore& store, int64_t rowOffset) {
+  TileEpilogue e;
+  e.alpha = store.alpha;
+  e.loadC = store.loadC;
+  e.finish = store.finish;
+  e.bias = store.bias;
+  e.biasValues = store.biasValues + (store.bias == SgemmBias::kPerRow ? rowOffset : 0);
+  e.activation = store.activation;
+  e.rows = store.rows - rowOffset;
+  return e;
+}
+
 // alpha * acc (+ c), then on the last K block + bias and the activation.
 template <int NV, Fused F>
 [[gnu::always_inline]] inline void storeRow(const TileEpilogue& e, int64_t row, __m256 acc0, __m256 acc1, float* c) {
@@ -189,14 +202,7 @@ template <int NV, Fused F, class B>
   }
   for (; k < kc; ++k, a += kSgemmMR) kStep<NV>(a, b.row(k), c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 
-  TileEpilogue e;
-  e.alpha = store.alpha;
-  e.loadC = store.loadC;
-  e.finish = store.finish;
-  e.bias = store.bias;
-  e.biasValues = store.biasValues + (store.bias == SgemmBias::kPerRow ? rowOffset : 0);
-  e.activation = store.activation;
-  e.rows = store.rows - rowOffset;
+  const TileEpilogue e = tileEpilogue(store, rowOffset);
   const __m256 acc[kSgemmMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   storeRow<NV, F>(e, 0, acc[0][0], acc[0][1], c);
 #pragma GCC unroll 6
@@ -242,14 +248,7 @@ template <int R, int NV, Fused F, class B>
   }
   for (; k < kc; ++k) step(0, k);
 
-  TileEpilogue e;
-  e.alpha = store.alpha;
-  e.loadC = store.loadC;
-  e.finish = store.finish;
-  e.bias = store.bias;
-  e.biasValues = store.biasValues + (store.bias == SgemmBias::kPerRow ? rowOffset : 0);
-  e.activation = store.activation;
-  e.rows = R;
+  const TileEpilogue e = tileEpilogue(store, rowOffset);
 #pragma GCC unroll 3
   for (int r = 0; r < R; ++r) {
     __m256 sum[NV];
