@@ -53,7 +53,7 @@ inline void loadColumns(const float* pieces, int64_t first, int64_t rows, int64_
 }  // namespace
 
 // 8 values of k at a time by 8x8 transposes: width 16 (NR) as two halves,
-// width 6 (MR) with two zero rows and overlapping stores; other widths and
+// width 6 (MR) as the SGEMM packs A (avx2::interleave6Rows8); other widths and
 // the n % 8 tail as the scalar twin does.
 void interleaveRowsAvx2(const float* pieces, int64_t width, int64_t n, float* out) {
   int64_t k = 0;
@@ -66,20 +66,7 @@ void interleaveRowsAvx2(const float* pieces, int64_t width, int64_t n, float* ou
         for (int64_t t = 0; t < 8; ++t) _mm256_storeu_ps(out + (k + t) * 16 + 8 * half, r[t]);
       }
   } else if (width == 6) {
-    // Each 8-float store spills 2 lanes into the next k's slots, which the
-    // next store overwrites; the chunk's very last k is written exactly.
-    for (; k + 8 <= n; k += 8) {
-      loadColumns(pieces, 0, 6, k, r);
-      avx2::transpose8x8(r);
-      for (int64_t t = 0; t < 7; ++t) _mm256_storeu_ps(out + (k + t) * 6, r[t]);
-      if (k + 8 < n) {
-        _mm256_storeu_ps(out + (k + 7) * 6, r[7]);
-      } else {
-        alignas(32) float last[8];
-        _mm256_store_ps(last, r[7]);
-        std::memcpy(out + (k + 7) * 6, last, 6 * sizeof(float));
-      }
-    }
+    for (; k + 8 <= n; k += 8) avx2::interleave6Rows8(pieces + k, kInterleaveChunk, out + k * 6);
   }
   interleaveRowsScalar(pieces + k, width, n - k, out + k * width);  // the n % 8 tail
 }

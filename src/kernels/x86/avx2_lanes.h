@@ -58,4 +58,17 @@ template <bool Odd = false>
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
+// 8 values of each of 6 rows (row i at rows + i * rowStride) written k-major,
+// out[k * 6 + i] for k < 8: the packed layout of 6-row GEMM panels. One 8x8
+// transpose (two zero rows); writes exactly 48 floats.
+[[gnu::always_inline]] inline void interleave6Rows8(const float* rows, int64_t rowStride, float* out) {
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) r[i] = i < 6 ? _mm256_loadu_ps(rows + i * rowStride) : _mm256_setzero_ps();
+  transpose8x8(r);
+  // k's 6 values, then 2 that k + 1's store overwrites; the last k stores exactly 6.
+  for (int k = 0; k < 7; ++k) _mm256_storeu_ps(out + k * 6, r[k]);
+  _mm_storeu_ps(out + 42, _mm256_castps256_ps128(r[7]));
+  _mm_storel_pi(reinterpret_cast<__m64*>(out + 46), _mm256_extractf128_ps(r[7], 1));
+}
+
 }  // namespace petrel::avx2

@@ -1,6 +1,6 @@
 // The AVX2 packers. im2col B (see sgemm_pack_im2col.h): runs of pixels are
 // copied 8 floats per vector; stride 2 takes the even floats of two vectors.
-// Run-time A: 6 rows x 8 k transposed in registers (avx2::transpose8x8).
+// Run-time A: 6 rows x 8 k transposed in registers (avx2::interleave6Rows8).
 #include <immintrin.h>
 
 #include "kernels/sgemm_internal.h"
@@ -44,7 +44,7 @@ struct Avx2RunCopy {
 
 void sgemmPackLhsAvx2(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0, int64_t kc, float* out) {
   constexpr int64_t MR = kSgemmMR;
-  static_assert(MR == 6, "the stores below write 6 values per k (one 8x8 transpose covers the rows)");
+  static_assert(MR == 6, "avx2::interleave6Rows8 writes 6-row panels");
   if (a.transposed) {  // panel rows are contiguous already: the portable copy is fine
     sgemmPackLhs(a, i0, rows, k0, kc, out);
     return;
@@ -56,17 +56,7 @@ void sgemmPackLhsAvx2(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0
     }
     const float* src = a.data + (i0 + p) * a.ld + k0;
     int64_t k = 0;
-    for (; k + 8 <= kc; k += 8) {
-      __m256 t[8];  // rows, then (transposed) k's MR values and zeros
-      for (int64_t i = 0; i < 8; ++i) t[i] = i < MR ? _mm256_loadu_ps(src + i * a.ld + k) : _mm256_setzero_ps();
-      avx2::transpose8x8(t);
-      // k's 6 values, then 2 that k + 1's store overwrites; the last k of
-      // the 8 stores exactly 6 (nothing past the panel).
-      float* dst = out + k * MR;
-      for (int j = 0; j < 7; ++j) _mm256_storeu_ps(dst + j * MR, t[j]);
-      _mm_storeu_ps(dst + 7 * MR, _mm256_castps256_ps128(t[7]));
-      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 7 * MR + 4), _mm256_extractf128_ps(t[7], 1));
-    }
+    for (; k + 8 <= kc; k += 8) avx2::interleave6Rows8(src + k, a.ld, out + k * MR);
     // The last few k (a panel's MR values per k, the same layout for any
     // depth): the portable packer.
     if (k < kc) sgemmPackLhs(a, i0 + p, MR, k0 + k, kc - k, out + k * MR);
