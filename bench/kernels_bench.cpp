@@ -151,7 +151,6 @@ Conv2dGeometry resnet3x3(int64_t channels, int64_t side) {
   return g;
 }
 
-
 void setConvCounters(benchmark::State& state, const Conv2dGeometry& g, int64_t batch) {
   const double flops = 2.0 * g.channels * g.depth() * g.outPixels() * batch * state.iterations();
   state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);

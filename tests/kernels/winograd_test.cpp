@@ -132,16 +132,6 @@ void runCase(const WinogradCase& c, Isa isa) {
   }
 }
 
-// ||out - want|| / ||want||, against a reference kept in double.
-double relativeL2Fp64(const std::vector<float>& out, const std::vector<double>& want) {
-  double error = 0, norm = 0;
-  for (size_t i = 0; i < out.size(); ++i) {
-    error += (out[i] - want[i]) * (out[i] - want[i]);
-    norm += want[i] * want[i];
-  }
-  return std::sqrt(error / norm);
-}
-
 // A 3x3 convolution of `channels` channels on a side x side image, padded 1.
 Conv2dGeometry square3x3(int64_t channels, int64_t side) {
   Conv2dGeometry g;
@@ -353,14 +343,14 @@ TEST(WinogradAccuracyTest, ResnetLayersAgainstFp64) {
       sgemm(c.outChannels, g.outPixels(), g.depth(), problem, g.outPixels(), SgemmEpilogue{}, aligned, scratchBytes,
             nullptr);
       std::printf("im2col sgemm C=%lld %lldx%lld: relative L2 %.3g\n", static_cast<long long>(c.channels),
-                  static_cast<long long>(c.inH), static_cast<long long>(c.inW), relativeL2Fp64(out, want));
+                  static_cast<long long>(c.inH), static_cast<long long>(c.inW), test::relativeL2(out, want));
     }
     for (Isa isa : test::testedIsas()) {
       const std::vector<float> out = runWinograd(c, in, w, {}, {}, isa);
       double maxRelative = 0;
       for (size_t i = 0; i < out.size(); ++i)
         maxRelative = std::max(maxRelative, std::fabs(out[i] - want[i]) / magnitude[i]);
-      const double relativeL2 = relativeL2Fp64(out, want);
+      const double relativeL2 = test::relativeL2(out, want);
       std::printf("winograd F(4,3) %s C=%lld %lldx%lld: relative L2 %.3g, max |error| / sum|terms| %.3g\n",
                   isaName(isa), static_cast<long long>(c.channels), static_cast<long long>(c.inH),
                   static_cast<long long>(c.inW), relativeL2, maxRelative);
@@ -369,7 +359,7 @@ TEST(WinogradAccuracyTest, ResnetLayersAgainstFp64) {
     if (layer[1] == 7) {
       c.f2 = true;
       const std::vector<float> out = runWinograd(c, in, w, {}, {}, bestIsa());
-      const double relativeL2 = relativeL2Fp64(out, want);
+      const double relativeL2 = test::relativeL2(out, want);
       std::printf("winograd F(2,2) C=%lld 7x7: relative L2 %.3g\n", static_cast<long long>(c.channels), relativeL2);
       EXPECT_LT(relativeL2, 2e-6);
     }

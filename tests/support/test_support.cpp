@@ -15,7 +15,10 @@ std::vector<float> randomFloats(size_t n, uint32_t seed, float lo, float hi) {
   return v;
 }
 
-double relativeL2(const float* a, const float* b, size_t n) {
+namespace {
+
+template <class Reference>
+double relativeL2Of(const float* a, const Reference* b, size_t n) {
   double diff = 0.0, ref = 0.0;
   for (size_t i = 0; i < n; ++i) {
     const double d = static_cast<double>(a[i]) - b[i];
@@ -25,9 +28,18 @@ double relativeL2(const float* a, const float* b, size_t n) {
   return std::sqrt(diff) / std::max(std::sqrt(ref), 1e-30);
 }
 
+}  // namespace
+
+double relativeL2(const float* a, const float* b, size_t n) { return relativeL2Of(a, b, n); }
+
 double relativeL2(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size()) throw std::invalid_argument("relativeL2: sizes differ");
-  return relativeL2(a.data(), b.data(), a.size());
+  return relativeL2Of(a.data(), b.data(), a.size());
+}
+
+double relativeL2(const std::vector<float>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) throw std::invalid_argument("relativeL2: sizes differ");
+  return relativeL2Of(a.data(), b.data(), a.size());
 }
 
 double maxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
