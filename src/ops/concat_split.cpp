@@ -19,12 +19,6 @@ namespace {
 // Below this many elements a copy runs on the calling thread only.
 constexpr int64_t kParallelMinElements = 1 << 15;
 
-int64_t normalizeAxis(const PlanContext& ctx, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
-}
-
 // The chunk layout shared by Concat (parts = inputs) and Split (parts = outputs).
 struct ChunkPlan {
   int64_t outer = 1;                 // product of the dims before the axis
@@ -108,7 +102,7 @@ std::unique_ptr<Executor> planConcat(PlanContext& ctx) {
   if (!ctx.node.has("axis")) ctx.fail("attribute 'axis' is missing");
   const Shape& first = ctx.input(0).shape;
   const int64_t rank = static_cast<int64_t>(first.size());
-  const int64_t axis = normalizeAxis(ctx, ctx.node.getInt("axis", 0), rank);
+  const int64_t axis = ctx.normalizedAxis(ctx.node.getInt("axis", 0), rank);
 
   Shape out = first;
   out[axis] = 0;
@@ -164,7 +158,7 @@ class SplitExecutor final : public Executor {
 std::unique_ptr<Executor> planSplit(PlanContext& ctx) {
   const OpInput& data = ctx.input(0);
   const int64_t rank = static_cast<int64_t>(data.shape.size());
-  const int64_t axis = normalizeAxis(ctx, ctx.node.getInt("axis", 0), rank);
+  const int64_t axis = ctx.normalizedAxis(ctx.node.getInt("axis", 0), rank);
   const int64_t dim = data.shape[axis];
   const int64_t outputs = static_cast<int64_t>(ctx.outputShapes.size());
   if (outputs < 1) ctx.fail("needs at least one output");

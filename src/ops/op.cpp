@@ -123,6 +123,12 @@ void PlanContext::markInputCopied(size_t i) {
 
 void PlanContext::fail(const std::string& what) const { throw Error(node.describe() + ": " + what); }
 
+int64_t PlanContext::normalizedAxis(int64_t axis, int64_t rank) const {
+  if (axis < -rank || axis >= rank)
+    fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
 namespace {
 std::map<std::string, OpPlanner>& registry() {
   static std::map<std::string, OpPlanner> ops;

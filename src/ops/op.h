@@ -129,6 +129,8 @@ struct PlanContext {
   // The same decoded once to fp32 in weight-matrix order [rows][depth], for
   // executors that prepare their weights at planning; marks input i copied.
   std::vector<float> decodedWeights(size_t i);
+  // `axis` in [-rank, rank) as an index from 0; fails (naming axis and rank) outside it.
+  int64_t normalizedAxis(int64_t axis, int64_t rank) const;
   [[noreturn]] void fail(const std::string& what) const;  // throws Error prefixed by node
 };
 

@@ -18,13 +18,6 @@
 namespace petrel {
 namespace {
 
-// Axis in [-rank, rank) -> [0, rank).
-int64_t normalizeAxis(const PlanContext& ctx, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
-}
-
 // A 1-D int64 parameter input (Reshape shape, Squeeze axes, ...).
 std::vector<int64_t> intsInput(const PlanContext& ctx, size_t index, const char* what) {
   const StaticTensor& t = ctx.staticInput(index);
@@ -124,7 +117,7 @@ std::unique_ptr<Executor> planSqueeze(PlanContext& ctx) {
   std::vector<bool> removed(in.size(), false);
   if (ctx.hasInput(1)) {
     for (int64_t axis : intsInput(ctx, 1, "axes")) {
-      const int64_t a = normalizeAxis(ctx, axis, rank);
+      const int64_t a = ctx.normalizedAxis(axis, rank);
       if (in[a] != 1)
         ctx.fail("cannot squeeze axis " + std::to_string(axis) + " of shape " + shapeToString(in) +
                  ": its size is not 1");
@@ -145,7 +138,7 @@ std::unique_ptr<Executor> planUnsqueeze(PlanContext& ctx) {
   const int64_t outRank = static_cast<int64_t>(in.size() + axes.size());
   std::vector<bool> inserted(outRank, false);
   for (int64_t axis : axes) {  // axes refer to the output's dimensions
-    const int64_t a = normalizeAxis(ctx, axis, outRank);
+    const int64_t a = ctx.normalizedAxis(axis, outRank);
     if (inserted[a]) ctx.fail("axes " + shapeToString(axes) + " repeat axis " + std::to_string(axis));
     inserted[a] = true;
   }

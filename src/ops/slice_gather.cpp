@@ -21,12 +21,6 @@ constexpr int64_t kParallelMinElements = 1 << 15;
 // Loops of a strided copy after merging; more only for exotic tensors.
 constexpr size_t kMaxLoops = 8;
 
-int64_t normalizeAxis(const PlanContext& ctx, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
-}
-
 std::vector<int64_t> contiguousStrides(const Shape& shape) {
   std::vector<int64_t> strides(shape.size(), 1);
   for (size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
@@ -153,7 +147,7 @@ std::unique_ptr<Executor> planSlice(PlanContext& ctx) {
   std::vector<int64_t> first(rank, 0), step(rank, 1);
   std::vector<bool> seen(rank, false);
   for (size_t i = 0; i < count; ++i) {
-    const int64_t axis = normalizeAxis(ctx, axes[i], rank);
+    const int64_t axis = ctx.normalizedAxis(axes[i], rank);
     if (seen[axis]) ctx.fail("axes " + shapeToString(axes) + " repeat axis " + std::to_string(axes[i]));
     seen[axis] = true;
     if (steps[i] == 0) ctx.fail("step for axis " + std::to_string(axes[i]) + " is 0");
@@ -244,7 +238,7 @@ std::unique_ptr<Executor> planGather(PlanContext& ctx) {
   const OpInput& data = ctx.input(0);
   const Shape& in = data.shape;
   const int64_t rank = static_cast<int64_t>(in.size());
-  const int64_t axis = normalizeAxis(ctx, ctx.node.getInt("axis", 0), rank);
+  const int64_t axis = ctx.normalizedAxis(ctx.node.getInt("axis", 0), rank);
   const StaticTensor& indices = ctx.staticInput(1);
 
   GatherPlan plan;
