@@ -7,12 +7,13 @@
 // input, and how many land inside the padded input (AveragePool with
 // count_include_pad divides by that). Padding is never materialised.
 //
-// Max and sum are separable too, so each output row is computed in two steps:
-//   1. the window's input rows are combined (max or sum) into one line, in
-//      one contiguous pass with an AVX2 twin;
-//   2. each output reduces its columns of that line.
-// A k x k window then costs one pass over k rows per output row plus k taps
-// per output.
+// Max and sum are separable too: an output's value is its window's input
+// rows combined column by column (max or sum, in row order), then its taps
+// along that combined line (in tap order). Each output row is computed in one
+// pass over the window's rows (poolWindows, with an AVX2 twin), the line kept
+// in registers: built in memory and read back at unaligned offsets, it cost
+// twice ORT's time on SqueezeNet's 3x3 stride-2 max pools. Columns whose
+// window is cut by the border (padding) are done one by one.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -30,36 +31,38 @@ namespace petrel {
 namespace {
 
 template <bool IsMax>
-void combineRows(const float* first, int64_t rowStride, int64_t rows, float* line, int64_t n) {
-  std::copy(first, first + n, line);
-  for (int64_t r = 1; r < rows; ++r) {
-    const float* row = first + r * rowStride;
-    for (int64_t i = 0; i < n; ++i) line[i] = IsMax ? std::max(line[i], row[i]) : line[i] + row[i];
-  }
+float combine(float acc, float x) {
+  return IsMax ? std::max(acc, x) : acc + x;
 }
 
-// Tap by tap across the outputs: independent operations that pipeline, where
-// one output at a time would wait on each max in turn.
+// One tap's column: its value in each of the window's rows, combined in row order.
 template <bool IsMax>
-void windowRow(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel, int64_t dilation) {
-  for (int64_t o = 0; o < n; ++o) out[o] = in[o * stride];
-  for (int64_t t = 1; t < kernel; ++t) {
-    const float* taps = in + t * dilation;
-    for (int64_t o = 0; o < n; ++o) out[o] = IsMax ? std::max(out[o], taps[o * stride]) : out[o] + taps[o * stride];
+float tapColumn(const float* tap, int64_t rowStride, int64_t rows) {
+  float column = tap[0];
+  for (int64_t r = 1; r < rows; ++r) column = combine<IsMax>(column, tap[r * rowStride]);
+  return column;
+}
+
+// Row by row, then tap by tap, one output at a time: the order of the AVX2
+// twin (which it must match bit for bit) and of the separable method.
+template <bool IsMax>
+void windows(const float* first, int64_t rowStride, int64_t rows, float* out, int64_t n, int64_t stride,
+             int64_t kernel, int64_t dilation) {
+  for (int64_t o = 0; o < n; ++o) {
+    const float* taps = first + o * stride;
+    float acc = tapColumn<IsMax>(taps, rowStride, rows);
+    for (int64_t t = 1; t < kernel; ++t)
+      acc = combine<IsMax>(acc, tapColumn<IsMax>(taps + t * dilation, rowStride, rows));
+    out[o] = acc;
   }
 }
 
 }  // namespace
 
-// The row kernels for `isa`. Also used by the tests.
-PoolRowCombine poolRowCombine(bool isMax, Isa isa) {
-  if (isa == Isa::kAvx2) return poolRowCombineAvx2(isMax);
-  return isMax ? combineRows<true> : combineRows<false>;
-}
-
-PoolWindowRow poolWindowRow(bool isMax, Isa isa) {
-  if (isa == Isa::kAvx2) return poolWindowRowAvx2(isMax);
-  return isMax ? windowRow<true> : windowRow<false>;
+// The row kernel for `isa`. Also used by the tests.
+PoolWindows poolWindows(bool isMax, Isa isa) {
+  if (isa == Isa::kAvx2) return poolWindowsAvx2(isMax);
+  return isMax ? windows<true> : windows<false>;
 }
 
 namespace {
@@ -103,8 +106,7 @@ class Pool2dExecutor final : public Executor {
   Pool2dExecutor(PoolKind kind, int64_t planes, PoolAxis h, PoolAxis w, bool countIncludePad, int threads)
       : kind_(kind), planes_(planes), h_(h), w_(w), countIncludePad_(countIncludePad),
         threads_(std::max(threads, 1)), isa_(bestIsa()), rows_(axisWindows(h)), columns_(axisWindows(w)) {
-    combine_ = poolRowCombine(kind_ == PoolKind::kMax, isa_);
-    windowRow_ = poolWindowRow(kind_ == PoolKind::kMax, isa_);
+    windows_ = poolWindows(kind_ == PoolKind::kMax, isa_);
     // The output columns whose taps all lie inside the input: a contiguous run.
     auto inside = [&](const AxisWindow& c) { return c.first == 0 && c.last == w_.kernel && c.padded == w_.kernel; };
     interiorBegin_ = 0;
@@ -118,66 +120,59 @@ class Pool2dExecutor final : public Executor {
     return isa_ == Isa::kScalar ? name : name + "." + isaName(isa_);
   }
 
-  // One line of W floats per thread, each on cache lines of its own: threads
-  // writing lines that share a cache line would bounce it between cores
-  // (SqueezeNet's max pools ran slower on 2 threads than on 1).
-  int64_t lineFloats() const { return roundUp(w_.in, 16); }
-  size_t scratchBytes() const override { return static_cast<size_t>(threads_ * lineFloats()) * sizeof(float); }
-
   void run(const RunArgs& args) override {
     const float* in = args.inputs[0];
     float* out = args.outputs[0];
-    float* scratch = static_cast<float*>(args.scratch);
     const int64_t inPlane = h_.in * w_.in;
     const int64_t outPlane = h_.out * w_.out;
     const int64_t work = planes_ * outPlane * h_.kernel * w_.kernel;
-    parallelTasksOrInline(args.pool, planes_, work, threads_, [&](int64_t p, int thread) {
-      float* line = scratch + thread * lineFloats();
+    parallelTasksOrInline(args.pool, planes_, work, threads_, [&](int64_t p, int) {
       if (kind_ == PoolKind::kMax)
-        plane<PoolKind::kMax>(in + p * inPlane, out + p * outPlane, line);
+        plane<PoolKind::kMax>(in + p * inPlane, out + p * outPlane);
       else
-        plane<PoolKind::kAverage>(in + p * inPlane, out + p * outPlane, line);
+        plane<PoolKind::kAverage>(in + p * inPlane, out + p * outPlane);
     });
   }
 
  private:
   template <PoolKind kind>
-  void plane(const float* x, float* y, float* line) const {
+  void plane(const float* x, float* y) const {
     constexpr bool isMax = kind == PoolKind::kMax;
     constexpr float identity = isMax ? -std::numeric_limits<float>::infinity() : 0.0f;
     const int64_t width = w_.in;
     for (const AxisWindow& r : rows_) {
-      // 1. The window's input rows, combined into one line.
-      if (r.first == r.last) {
-        std::fill(line, line + width, identity);
-      } else {
-        combine_(x + (r.start + r.first * h_.dilation) * width, h_.dilation * width, r.last - r.first, line, width);
+      if (r.first == r.last) {  // every row of the window in the padding
+        std::fill(y, y + w_.out, identity);
+        y += w_.out;
+        continue;
       }
-      // 2. Each output's columns of that line: the outputs whose taps all lie
-      // inside in one row kernel, the others one by one.
-      const int64_t rowCount = countIncludePad_ ? r.padded : r.last - r.first;
-      for (int64_t o = 0; o < interiorBegin_; ++o) y[o] = borderColumn<kind>(line, rowCount, columns_[o]);
+      const float* first = x + (r.start + r.first * h_.dilation) * width;
+      const int64_t rowStride = h_.dilation * width, rows = r.last - r.first;
+      const int64_t rowCount = countIncludePad_ ? r.padded : rows;
+      auto border = [&](int64_t o) { y[o] = borderColumn<kind>(first, rowStride, rows, rowCount, columns_[o]); };
+      for (int64_t o = 0; o < interiorBegin_; ++o) border(o);
       if (interiorBegin_ < interiorEnd_) {
         float* out = y + interiorBegin_;
         const int64_t n = interiorEnd_ - interiorBegin_;
-        windowRow_(line + columns_[interiorBegin_].start, out, n, w_.stride, w_.kernel, w_.dilation);
+        windows_(first + columns_[interiorBegin_].start, rowStride, rows, out, n, w_.stride, w_.kernel, w_.dilation);
         if constexpr (!isMax) {
           const float count = static_cast<float>(rowCount * w_.kernel);
-          for (int64_t o = 0; o < n; ++o) out[o] = rowCount > 0 ? out[o] / count : 0.0f;
+          for (int64_t o = 0; o < n; ++o) out[o] /= count;
         }
       }
-      for (int64_t o = interiorEnd_; o < w_.out; ++o) y[o] = borderColumn<kind>(line, rowCount, columns_[o]);
+      for (int64_t o = interiorEnd_; o < w_.out; ++o) border(o);
       y += w_.out;
     }
   }
 
+  // An output whose window is cut by the left or right border, in the
+  // kernel's order: each tap's rows combined, then the taps.
   template <PoolKind kind>
-  float borderColumn(const float* line, int64_t rowCount, const AxisWindow& c) const {
+  float borderColumn(const float* first, int64_t rowStride, int64_t rows, int64_t rowCount, const AxisWindow& c) const {
     constexpr bool isMax = kind == PoolKind::kMax;
-    const float* taps = line + c.start;
     float acc = isMax ? -std::numeric_limits<float>::infinity() : 0.0f;
     for (int64_t tw = c.first; tw < c.last; ++tw)
-      acc = isMax ? std::max(acc, taps[tw * w_.dilation]) : acc + taps[tw * w_.dilation];
+      acc = combine<isMax>(acc, tapColumn<isMax>(first + c.start + tw * w_.dilation, rowStride, rows));
     if constexpr (!isMax) {
       const int64_t count = rowCount * (countIncludePad_ ? c.padded : c.last - c.first);
       acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
@@ -189,10 +184,9 @@ class Pool2dExecutor final : public Executor {
   int64_t planes_;
   PoolAxis h_, w_;
   bool countIncludePad_;
-  int threads_;  // scratch is sized for this many threads
+  int threads_;
   Isa isa_;
-  PoolRowCombine combine_ = nullptr;
-  PoolWindowRow windowRow_ = nullptr;
+  PoolWindows windows_ = nullptr;
   std::vector<AxisWindow> rows_, columns_;
   int64_t interiorBegin_ = 0, interiorEnd_ = 0;  // [begin, end): columns with every tap inside
 };

@@ -35,17 +35,13 @@ RowMoments layerNormRow(const float* x, int64_t n, float epsilon, const float* s
 RowMoments layerNormRowAvx2(const float* x, int64_t n, float epsilon, const float* scale, const float* bias,
                             float* y);
 
-// line[i] = max or sum (in row order) of first[r * rowStride + i] for
-// r < rows (at least 1), i < n: a pooling window's input rows in one pass.
-using PoolRowCombine = void (*)(const float* first, int64_t rowStride, int64_t rows, float* line, int64_t n);
-PoolRowCombine poolRowCombine(bool isMax, Isa isa);
-PoolRowCombine poolRowCombineAvx2(bool isMax);
-
-// out[o] = max or sum (in tap order) of in[o*stride + t*dilation] for
-// t < kernel, o < n: the windows of one output row along W, every tap inside `in`.
-using PoolWindowRow = void (*)(const float* in, float* out, int64_t n, int64_t stride, int64_t kernel,
-                               int64_t dilation);
-PoolWindowRow poolWindowRow(bool isMax, Isa isa);
-PoolWindowRow poolWindowRowAvx2(bool isMax);  // strides 1 and 2 without dilation vectorised (n >= 8 / 9)
+// out[o] = max or sum of first[r * rowStride + o * stride + t * dilation]
+// over the window's rows r < rows (at least 1) and taps t < kernel, o < n:
+// one output row of a pooling window, every tap inside the input. Combined
+// row by row, then tap by tap (a line of the rows, then the windows along it).
+using PoolWindows = void (*)(const float* first, int64_t rowStride, int64_t rows, float* out, int64_t n,
+                             int64_t stride, int64_t kernel, int64_t dilation);
+PoolWindows poolWindows(bool isMax, Isa isa);
+PoolWindows poolWindowsAvx2(bool isMax);  // strides 1 and 2 without dilation vectorised (n >= 8 / 9)
 
 }  // namespace petrel
