@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "kernels/aligned_buffer.h"
 #include "petrel/error.h"
 
 namespace petrel {
@@ -17,8 +18,7 @@ AlignedBuffer allocateBuffer(int64_t bytes, const std::string& owner, const std:
   if (bytes <= 0 || bytes > kMaxAllocation)
     throw Error(owner + ": refused to allocate " + purpose + " of " + std::to_string(bytes) +
                 " bytes (sizes must be positive and below 1 TiB)");
-  const size_t rounded = (static_cast<size_t>(bytes) + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
-  void* p = std::aligned_alloc(kBufferAlignment, rounded);
+  void* p = allocateAligned(static_cast<size_t>(bytes));
   if (!p) throw Error(owner + ": out of memory allocating " + purpose + " of " + std::to_string(bytes) + " bytes");
   return AlignedBuffer(static_cast<uint8_t*>(p));
 }

@@ -3,7 +3,8 @@
 // weights). Impossible requests - zero, negative or overflowing sizes - are
 // refused with an Error naming the op, the buffer and the size: an executor
 // that computes a size of zero has been handed work it cannot do, and saying
-// so beats failing later with a bare message.
+// so beats failing later with a bare message. Buffers are cache-line aligned
+// (large ones aligned to huge pages: kernels/aligned_buffer.h).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -15,8 +16,6 @@ struct AlignedFree {
   void operator()(void* p) const;
 };
 using AlignedBuffer = std::unique_ptr<uint8_t, AlignedFree>;
-
-constexpr size_t kBufferAlignment = 64;
 
 // `owner` names who asks (e.g. "Conv 'layer1.0.conv1'" or "session arena"),
 // `purpose` what for (e.g. "packed weights"). `bytes` is signed so that a

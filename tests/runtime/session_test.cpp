@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "format/model_file.h"
 #include "graph/graph.h"
+#include "kernels/aligned_buffer.h"
 #include "memory/allocator.h"
 #include "petrel/petrel.h"
 
@@ -299,6 +301,23 @@ TEST(Allocator, RefusesImpossibleSizesNamingTheOwner) {
   }
   EXPECT_THROW(checkedBytes(int64_t{1} << 62, 8, "x", "y"), Error);
   EXPECT_NE(allocateBuffer(1, "x", "y"), nullptr);
+}
+
+// Cache-line aligned, and a block of 2 MiB or more aligned to a huge page;
+// every byte asked for is usable.
+TEST(Allocator, AlignsToCacheLinesAndLargeBlocksToHugePages) {
+  const int64_t huge = static_cast<int64_t>(kHugePageBytes);
+  for (int64_t bytes : {int64_t{1}, int64_t{100}, huge - 1, huge, 3 * huge / 2 + 1}) {
+    SCOPED_TRACE(bytes);
+    AlignedBuffer buffer = allocateBuffer(bytes, "test", "buffer");
+    const auto address = reinterpret_cast<uintptr_t>(buffer.get());
+    EXPECT_EQ(address % 64, 0u);
+    if (bytes >= huge) {
+      EXPECT_EQ(address % kHugePageBytes, 0u);
+    }
+    std::memset(buffer.get(), 0xab, static_cast<size_t>(bytes));
+    EXPECT_EQ(buffer.get()[bytes - 1], 0xab);
+  }
 }
 
 }  // namespace
