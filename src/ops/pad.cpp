@@ -134,9 +134,7 @@ std::unique_ptr<Executor> planPad(PlanContext& ctx) {
   std::vector<int64_t> before(rank, 0), after(rank, 0);
   std::vector<bool> seen(rank, false);
   for (size_t i = 0; i < axes.size(); ++i) {
-    if (axes[i] < -rank || axes[i] >= rank)
-      ctx.fail("axis " + std::to_string(axes[i]) + " is out of range for rank " + std::to_string(rank));
-    const int64_t axis = axes[i] < 0 ? axes[i] + rank : axes[i];
+    const int64_t axis = ctx.normalizedAxis(axes[i], rank);
     if (seen[axis]) ctx.fail("axes " + shapeToString(axes) + " repeat axis " + std::to_string(axes[i]));
     seen[axis] = true;
     before[axis] = pads[i];
