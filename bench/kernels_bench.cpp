@@ -17,6 +17,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/conv_direct.h"
+#include "kernels/conv_geometry.h"
 #include "kernels/sgemm.h"
 #include "kernels/winograd.h"
 #include "kernels/winograd_f2.h"
@@ -139,18 +140,11 @@ BENCHMARK(BM_SgemmLinear)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// ResNet's 3x3 stride-1 pad-1 convolutions, C -> C channels on a side x side
-// image. Args: channels, side, threads, then (Winograd) tiles per block and
-// split, then batch.
-Conv2dGeometry resnet3x3(int64_t channels, int64_t side) {
-  Conv2dGeometry g;
-  g.channels = channels;
-  g.inH = g.inW = g.outH = g.outW = side;
-  g.kernelH = g.kernelW = 3;
-  g.padTop = g.padLeft = 1;
-  return g;
-}
+// ResNet's 3x3 stride-1 pad-1 convolutions (sameSize3x3), C -> C channels on
+// a side x side image. Args: channels, side, threads, then (Winograd) tiles
+// per block and split, then batch.
 
+// GFLOPS of a C -> C convolution of geometry g over `batch` images.
 void setConvCounters(benchmark::State& state, const Conv2dGeometry& g, int64_t batch) {
   const double flops = 2.0 * g.channels * g.depth() * g.outPixels() * batch * state.iterations();
   state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
@@ -168,7 +162,7 @@ SgemmProblem im2colProblem(const SgemmPackedLhs& weights, const Conv2dGeometry& 
 
 // conv.im2col.sgemm: packed weights times the im2col matrix packed tile by tile.
 void BM_Conv3x3Im2col(benchmark::State& state) {
-  const Conv2dGeometry g = resnet3x3(state.range(0), state.range(1));
+  const Conv2dGeometry g = sameSize3x3(state.range(0), state.range(1));
   const int threads = static_cast<int>(state.range(2));
   const int64_t batch = state.range(3);
   const int64_t m = g.channels, n = g.outPixels(), k = g.depth();
@@ -234,7 +228,7 @@ BENCHMARK(BM_ConvStem)
 // Winograd F(4x4, 3x3). Extra args (tuning): tiles per block (0: the
 // planner's), split (0: the planner's, 1: blocks per thread, 2: shared blocks).
 void BM_Conv3x3Winograd(benchmark::State& state) {
-  const Conv2dGeometry g = resnet3x3(state.range(0), state.range(1));
+  const Conv2dGeometry g = sameSize3x3(state.range(0), state.range(1));
   const int threads = static_cast<int>(state.range(2));
   const int64_t tilesPerBlock = state.range(3);
   const int split = static_cast<int>(state.range(4));
@@ -287,7 +281,7 @@ void resnet3x3Layers(benchmark::internal::Benchmark* b, bool tuning, bool winogr
 // Winograd F(2x2, 3x3) on small planes (ResNet's 7x7 stage); compare with
 // BM_Conv3x3Im2col on the same layer. Args: channels, side, threads.
 void BM_Conv3x3WinogradF2(benchmark::State& state) {
-  const Conv2dGeometry g = resnet3x3(state.range(0), state.range(1));
+  const Conv2dGeometry g = sameSize3x3(state.range(0), state.range(1));
   const int threads = static_cast<int>(state.range(2));
   std::vector<float> w(g.channels * g.depth(), 0.01f), image(g.channels * g.inPixels(), 0.5f),
       out(g.channels * g.outPixels());

@@ -20,4 +20,16 @@ struct Conv2dGeometry {
   int64_t outPixels() const { return outH * outW; }
 };
 
+// A 3x3 convolution, stride 1, padded 1 on every side, of `channels` channels
+// on a side x side image: the output keeps the image's size (ResNet's body,
+// the shape the Winograd kernels serve).
+inline Conv2dGeometry sameSize3x3(int64_t channels, int64_t side) {
+  Conv2dGeometry g;
+  g.channels = channels;
+  g.inH = g.inW = g.outH = g.outW = side;
+  g.kernelH = g.kernelW = 3;
+  g.padTop = g.padLeft = 1;
+  return g;
+}
+
 }  // namespace petrel

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernel_test_util.h"
+#include "kernels/conv_geometry.h"
 #include "kernels/sgemm.h"
 #include "kernels/winograd.h"
 #include "kernels/winograd_f2.h"
@@ -130,16 +131,6 @@ void runCase(const WinogradCase& c, Isa isa) {
     ASSERT_NEAR(out[i], expected, 1e-5 * (magnitude[i] + std::fabs(pre)) + 1e-6)
         << "output " << i << " (channel " << o << ", pixel " << i % g.outPixels() << ")";
   }
-}
-
-// A 3x3 convolution of `channels` channels on a side x side image, padded 1.
-Conv2dGeometry square3x3(int64_t channels, int64_t side) {
-  Conv2dGeometry g;
-  g.channels = channels;
-  g.inH = g.inW = g.outH = g.outW = side;
-  g.kernelH = g.kernelW = 3;
-  g.padTop = g.padLeft = 1;
-  return g;
 }
 
 // A case from {channels, outChannels, inH, inW, pad, batch}.
@@ -274,13 +265,13 @@ INSTANTIATE_TEST_SUITE_P(Isas, WinogradTest, ::testing::ValuesIn(test::testedIsa
 // F(2x2) is chosen only where F(4x4) has too few tiles and it has a whole
 // panel of them, with many channels.
 TEST(WinogradShapeTest, F2x2PaysOnlyOnSmallPlanesWithManyChannels) {
-  EXPECT_TRUE(winogradF2Pays(square3x3(512, 7), 1, 512));  // ResNet's last stage: 16 tiles
-  EXPECT_TRUE(winogradF2Pays(square3x3(128, 7), 1, 256));
-  EXPECT_FALSE(winogradF2Pays(square3x3(64, 7), 1, 64));  // too few channels
-  EXPECT_FALSE(winogradF2Pays(square3x3(512, 5), 1, 512));  // 9 tiles
-  EXPECT_FALSE(winogradF2Pays(square3x3(256, 14), 1, 256));  // F(4x4) pays
-  EXPECT_FALSE(winogradF2Pays(square3x3(512, 7), 2, 512));  // 2 images: F(4x4) has 8 tiles
-  Conv2dGeometry strided = square3x3(512, 7);
+  EXPECT_TRUE(winogradF2Pays(sameSize3x3(512, 7), 1, 512));  // ResNet's last stage: 16 tiles
+  EXPECT_TRUE(winogradF2Pays(sameSize3x3(128, 7), 1, 256));
+  EXPECT_FALSE(winogradF2Pays(sameSize3x3(64, 7), 1, 64));  // too few channels
+  EXPECT_FALSE(winogradF2Pays(sameSize3x3(512, 5), 1, 512));  // 9 tiles
+  EXPECT_FALSE(winogradF2Pays(sameSize3x3(256, 14), 1, 256));  // F(4x4) pays
+  EXPECT_FALSE(winogradF2Pays(sameSize3x3(512, 7), 2, 512));  // 2 images: F(4x4) has 8 tiles
+  Conv2dGeometry strided = sameSize3x3(512, 7);
   strided.strideH = strided.strideW = 2;
   strided.outH = strided.outW = 4;
   EXPECT_FALSE(winogradF2Pays(strided, 1, 512));
@@ -288,7 +279,7 @@ TEST(WinogradShapeTest, F2x2PaysOnlyOnSmallPlanesWithManyChannels) {
 
 TEST(WinogradShapeTest, F2x2RefusesMoreTilesThanOneBlock) {
   const std::vector<float> w(4 * 4 * 9, 0.0f);
-  EXPECT_THROW(WinogradF2Conv(square3x3(4, 56), 1, 4, w.data()), Error);  // 784 tiles of 2x2
+  EXPECT_THROW(WinogradF2Conv(sameSize3x3(4, 56), 1, 4, w.data()), Error);  // 784 tiles of 2x2
 }
 
 TEST(WinogradShapeTest, RefusesOtherConvolutions) {
