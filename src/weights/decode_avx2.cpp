@@ -44,10 +44,9 @@ int64_t decodeInt4x8(const uint8_t* bytes, int64_t n, int zero, float scale, flo
   return i;
 }
 
-// Loads 8 floats at column k of `rows` pieces (first `first`), zeros past `rows`.
-inline void loadColumns(const float* pieces, int64_t first, int64_t rows, int64_t k, __m256 r[8]) {
-  for (int64_t i = 0; i < 8; ++i)
-    r[i] = first + i < rows ? _mm256_loadu_ps(pieces + (first + i) * kInterleaveChunk + k) : _mm256_setzero_ps();
+// Loads 8 floats at column k of the 8 pieces from piece `first`.
+inline void loadColumns(const float* pieces, int64_t first, int64_t k, __m256 r[8]) {
+  for (int64_t i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(pieces + (first + i) * kInterleaveChunk + k);
 }
 
 }  // namespace
@@ -57,11 +56,11 @@ inline void loadColumns(const float* pieces, int64_t first, int64_t rows, int64_
 // the n % 8 tail as the scalar twin does.
 void interleaveRowsAvx2(const float* pieces, int64_t width, int64_t n, float* out) {
   int64_t k = 0;
-  __m256 r[8];
   if (width == 16) {
     for (; k + 8 <= n; k += 8)
       for (int64_t half = 0; half < 2; ++half) {
-        loadColumns(pieces, 8 * half, 16, k, r);
+        __m256 r[8];
+        loadColumns(pieces, 8 * half, k, r);
         avx2::transpose8x8(r);
         for (int64_t t = 0; t < 8; ++t) _mm256_storeu_ps(out + (k + t) * 16 + 8 * half, r[t]);
       }
