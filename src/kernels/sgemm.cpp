@@ -249,9 +249,11 @@ Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked
   const int64_t rowUnits = ceilDiv(std::max<int64_t>(m, 1), MR), colUnits = ceilDiv(std::max<int64_t>(n, 1), NR);
   t.mTiles = ceilDiv(std::max<int64_t>(m, 1), kTileRows);
   t.nTiles = ceilDiv(std::max<int64_t>(n, 1), rhsAhead ? kPackedRhsCols : kRunTimeRhsCols);
-  // The smallest tile (rows or columns) with `tiles` tiles.
+  // The smallest and the largest tile (rows or columns) with `tiles` tiles (tileSpan).
   auto smallestRows = [&](int64_t tiles) { return rowUnits / tiles * MR; };
   auto smallestCols = [&](int64_t tiles) { return colUnits / tiles * NR; };
+  auto largestRows = [&](int64_t tiles) { return ceilDiv(rowUnits, tiles) * MR; };
+  auto largestCols = [&](int64_t tiles) { return ceilDiv(colUnits, tiles) * NR; };
   // More tiles until every thread has two to take (dynamic hand-out then
   // balances them); splits the longer side first.
   if (threads > 1 && count > 0) {
@@ -259,7 +261,7 @@ Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked
     while (count * t.mTiles * t.nTiles < wanted) {
       const bool canSplitRows = smallestRows(2 * t.mTiles) >= kMinTileRows;
       const bool canSplitCols = smallestCols(2 * t.nTiles) >= kMinTileCols;
-      if (canSplitCols && (!canSplitRows || ceilDiv(colUnits, t.nTiles) * NR >= ceilDiv(rowUnits, t.mTiles) * MR))
+      if (canSplitCols && (!canSplitRows || largestCols(t.nTiles) >= largestRows(t.mTiles)))
         t.nTiles *= 2;
       else if (canSplitRows)
         t.mTiles *= 2;
@@ -280,8 +282,8 @@ Tiling planTiling(int64_t m, int64_t n, int64_t k, int64_t count, bool lhsPacked
       }
     }
   }
-  t.mc = ceilDiv(rowUnits, t.mTiles) * MR;
-  t.nc = ceilDiv(colUnits, t.nTiles) * NR;
+  t.mc = largestRows(t.mTiles);
+  t.nc = largestCols(t.nTiles);
   // For the bound (count 0) A may be shared whatever the tiles: splitting
   // for threads can make one column tile several.
   t.shareLhs = mayShareLhs && count <= 1 && !lhsPacked && rhsPacked && (count == 0 || t.nTiles > 1) &&
