@@ -2,7 +2,8 @@
 // by this same program (bench/fma_peak_avx2.cpp; per thread for the threaded
 // linear-layer shapes), on one thread unless said; ResNet's 3x3
 // convolutions by im2col + SGEMM and by Winograd F(4x4, 3x3), in effective
-// GFLOP/s (direct-convolution flops / time), on 1 and 2 threads.
+// GFLOP/s (direct-convolution flops / time), on 1 and 2 threads; the stems
+// and MobileNet's depthwise layers in GFLOP/s and as a fraction of the peak.
 //
 //   cmake -S . -B build -DPETREL_BUILD_BENCH=ON && cmake --build build --target kernels_bench
 //   build/bench/kernels_bench
@@ -18,6 +19,7 @@
 #include "kernels/cpu.h"
 #include "kernels/conv_direct.h"
 #include "kernels/conv_geometry.h"
+#include "kernels/depthwise.h"
 #include "kernels/sgemm.h"
 #include "kernels/winograd.h"
 #include "kernels/winograd_f2.h"
@@ -222,6 +224,54 @@ BENCHMARK(BM_ConvStem)
     ->ArgsProduct({{32}, {3}, {1}, {1, 2}, {0, 1}})
     ->ArgsProduct({{64}, {3}, {0}, {1}, {0, 1}})
     ->ArgsProduct({{64}, {7}, {3}, {1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// conv.depthwise: MobileNet's depthwise layers (channels, input side, kernel,
+// stride; padding kernel / 2), with ReLU6 fused as in MobileNetV2. Args:
+// channels, side, kernel, stride, threads. GFLOPS counts 2 flops per tap.
+void BM_Depthwise(benchmark::State& state) {
+  Conv2dGeometry g;
+  g.channels = state.range(0);
+  g.inH = g.inW = state.range(1);
+  g.kernelH = g.kernelW = state.range(2);
+  g.strideH = g.strideW = state.range(3);
+  g.padTop = g.padLeft = g.kernelH / 2;
+  g.outH = g.outW = (g.inH + 2 * g.padTop - g.kernelH) / g.strideH + 1;
+  const int threads = static_cast<int>(state.range(4));
+  std::vector<float> w(g.channels * g.kernelH * g.kernelW, 0.01f), bias(g.channels, 0.1f),
+      image(g.channels * g.inPixels(), 0.5f), out(g.channels * g.outPixels());
+  ActivationParams relu6;
+  relu6.kind = Activation::kClip;
+  relu6.alpha = 0.0f;
+  relu6.beta = 6.0f;
+  const size_t scratchBytes = depthwiseScratchBytes(g, threads);
+  AlignedScratch scratch = alignedScratch(scratchBytes);
+  ThreadPool pool(threads);
+  for (auto _ : state) {
+    depthwiseConv2d(g, 1, image.data(), w.data(), bias.data(), relu6, out.data(), scratch.get(), scratchBytes, &pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  setFlopCounters(state, 2.0 * g.channels * g.outPixels() * g.kernelH * g.kernelW * state.iterations(), threads);
+}
+BENCHMARK(BM_Depthwise)
+    // MobileNetV2
+    ->Args({32, 112, 3, 1, 1})
+    ->Args({96, 112, 3, 2, 1})
+    ->Args({144, 56, 3, 1, 1})
+    ->Args({192, 28, 3, 1, 1})
+    ->Args({576, 14, 3, 1, 1})
+    ->Args({576, 14, 3, 2, 1})
+    ->Args({960, 7, 3, 1, 1})
+    // MobileNetV3-Small
+    ->Args({16, 112, 3, 2, 1})
+    ->Args({72, 56, 3, 2, 1})
+    ->Args({88, 28, 3, 1, 1})
+    ->Args({96, 28, 5, 2, 1})
+    ->Args({240, 14, 5, 1, 1})
+    ->Args({288, 14, 5, 2, 1})
+    ->Args({576, 7, 5, 1, 1})
+    ->Args({576, 7, 5, 1, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
