@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/cpu.h"
 #include "kernels/conv_direct.h"
 #include "kernels/conv_geometry.h"
@@ -63,7 +64,7 @@ void setFlopCounters(benchmark::State& state, double flops, int threads) {
 
 using AlignedScratch = std::unique_ptr<void, decltype(&std::free)>;
 AlignedScratch alignedScratch(size_t bytes) {
-  return AlignedScratch(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64), &std::free);
+  return AlignedScratch(allocateAligned(std::max<size_t>(bytes, 1)), &std::free);  // as the engine allocates
 }
 
 // C[M, N] = A[M, K] * B[K, N] with A packed once (weights, as in a convolution)

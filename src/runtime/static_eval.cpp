@@ -1,9 +1,9 @@
 #include "runtime/static_eval.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 
+#include "memory/allocator.h"
 #include "petrel/error.h"
 #include "runtime/thread_pool.h"
 
@@ -72,9 +72,9 @@ std::vector<StaticTensor> evaluateStaticNode(const Node& node, const std::vector
     results[o] = StaticTensor::ofFloats(ctx.outputShapes[o], std::vector<float>(shapeElements(ctx.outputShapes[o])));
     args.outputs.push_back(results[o].f32.data());
   }
-  const size_t scratchBytes = (exec->scratchBytes() + 63) / 64 * 64;
-  std::unique_ptr<void, decltype(&std::free)> scratch(scratchBytes ? std::aligned_alloc(64, scratchBytes) : nullptr,
-                                                      &std::free);
+  AlignedBuffer scratch;
+  if (exec->scratchBytes() > 0)
+    scratch = allocateBuffer(static_cast<int64_t>(exec->scratchBytes()), node.describe(), "scratch");
   args.scratch = scratch.get();
   ThreadPool pool(1);
   args.pool = &pool;

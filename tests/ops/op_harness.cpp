@@ -1,10 +1,10 @@
 #include "ops/op_harness.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 
+#include "memory/allocator.h"
 #include "runtime/thread_pool.h"
 
 namespace petrel::test {
@@ -101,9 +101,9 @@ HarnessResult runOp(const Node& node, const std::vector<HarnessInput>& inputs, S
     result.outputs[o].assign(shapeElements(ctx.outputShapes[o]), std::nanf(""));
     args.outputs.push_back(result.outputs[o].data());
   }
-  const size_t scratchBytes = exec->scratchBytes();
-  std::unique_ptr<void, decltype(&std::free)> scratch(
-      scratchBytes ? std::aligned_alloc(64, (scratchBytes + 63) / 64 * 64) : nullptr, &std::free);
+  AlignedBuffer scratch;
+  if (exec->scratchBytes() > 0)
+    scratch = allocateBuffer(static_cast<int64_t>(exec->scratchBytes()), node.describe(), "scratch");
   args.scratch = scratch.get();
   ThreadPool pool(config.threads);
   args.pool = &pool;
