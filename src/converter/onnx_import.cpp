@@ -468,6 +468,8 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ConvertO
   log(options, "fused " + std::to_string(r.fusedActivations) + " activations");
   r.fusedResidualAdds = fuseResidualAdds(graph);
   if (r.fusedResidualAdds) log(options, "fused " + std::to_string(r.fusedResidualAdds) + " residual Adds into their Conv");
+  r.fusedMaxPools = fuseConvMaxPool(graph);
+  if (r.fusedMaxPools) log(options, "fused " + std::to_string(r.fusedMaxPools) + " MaxPools into their Conv");
   sortTopologically(graph);  // a fused Conv may now read a value produced after it; removeDeadNodes needs the order
   const int dead = removeDeadNodes(graph);
   if (dead) log(options, "removed " + std::to_string(dead) + " dead nodes");

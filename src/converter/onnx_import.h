@@ -39,6 +39,7 @@ struct ConvertReport {
   int fusedActivations = 0;  // activation nodes fused into their producer
   int fusedBiasAdds = 0;     // Add(MatMul(x, W), b) fused into the MatMul
   int fusedResidualAdds = 0; // Add(Conv(x), r) fused into the Conv
+  int fusedMaxPools = 0;     // MaxPool(Conv(x)) fused into the Conv
   int hoistedGathers = 0;    // Gathers moved above row-wise ops (graph/passes.h hoistRowGathers)
   int removedNoOps = 0;      // Identity / Dropout / no-op Cast nodes removed
   std::map<std::string, int> opCounts;  // op type -> count in the resulting graph

@@ -12,7 +12,11 @@
 //     "activation_alpha" and "activation_beta" (floats);
 //   - Identity and Dropout are removed, BatchNormalization is folded into Conv;
 //   - Conv may have a 4th input, a residual summand R of the output's shape:
-//     Y = act(conv(X, W) + B + R) (an Add fused by graph/passes.h fuseResidualAdds).
+//     Y = act(conv(X, W) + B + R) (an Add fused by graph/passes.h fuseResidualAdds);
+//   - a 2-D Conv may carry the MaxPool that read its output (graph/passes.h
+//     fuseConvMaxPool): the MaxPool's attributes under the names
+//     kAbsorbedPoolPrefix + ONNX name ("pool_kernel_shape", "pool_strides",
+//     ...), applied after the activation; the Conv's output is the pooled one.
 //
 // Values are float32 tensors computed at run time, or int64/float32 tensors
 // that are static: constants stored in the model, or values computed from
@@ -33,6 +37,9 @@
 namespace petrel {
 
 using Shape = std::vector<int64_t>;
+
+// Prefix of the attributes of a MaxPool absorbed by the Conv before it.
+inline constexpr char kAbsorbedPoolPrefix[] = "pool_";
 
 // Number of elements; 1 for a scalar (empty shape).
 int64_t shapeElements(const Shape& shape);

@@ -798,7 +798,9 @@ int fuseMatMulBias(Graph& graph) {
 
 int fuseResidualAdds(Graph& graph) {
   return fuseAddsIntoProducers(graph, [&](Node& conv, const Node& add, int residual) {
-    if (conv.op != "Conv" || conv.has("activation") || conv.inputs.size() > 3) return false;
+    if (conv.op != "Conv" || conv.has("activation") || conv.inputs.size() > 3 ||
+        conv.has(std::string(kAbsorbedPoolPrefix) + "kernel_shape"))
+      return false;
     // The same shape, known but for a dynamic batch (no broadcasting: the
     // runtime checks it again when planning).
     const Shape& shape = graph.values[conv.outputs[0]].shape;
@@ -811,6 +813,31 @@ int fuseResidualAdds(Graph& graph) {
       if (add.has(key)) conv.attributes[key] = add.attributes.at(key);
     return true;
   });
+}
+
+int fuseConvMaxPool(Graph& graph) {
+  const Uses uses = findUses(graph);
+  std::vector<bool> dead(graph.nodes.size(), false);
+  int fused = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& pool = graph.nodes[i];
+    if (pool.op != "MaxPool" || pool.inputs.size() != 1 || pool.outputs.size() != 1 || pool.inputs[0] < 0 ||
+        pool.getInts("kernel_shape").size() != 2)
+      continue;
+    const int x = pool.inputs[0];
+    const int p = uses.producer[x];
+    if (p < 0 || !onlyReadBy(uses, x, static_cast<int>(i))) continue;
+    Node& conv = graph.nodes[p];
+    if (conv.op != "Conv" || conv.outputs.size() != 1 || conv.inputs.size() > 3 ||
+        conv.has(std::string(kAbsorbedPoolPrefix) + "kernel_shape"))
+      continue;
+    for (const auto& [name, value] : pool.attributes) conv.attributes[kAbsorbedPoolPrefix + name] = value;
+    conv.outputs[0] = pool.outputs[0];
+    dead[i] = true;
+    ++fused;
+  }
+  eraseNodes(graph, dead);
+  return fused;
 }
 
 // ---------------------------------------------------------------------------

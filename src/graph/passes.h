@@ -5,7 +5,8 @@
 // them (and the nodes that feed nothing). The order used by the converter:
 //
 //   removeDeadNodes, removeNoOps, rewriteEinsum, foldConstants, foldBatchNorm, fuseGelu,
-//   fuseActivations, fuseResidualAdds, sortTopologically, removeDeadNodes, sortTopologically, hoistRowGathers
+//   fuseActivations, fuseResidualAdds, fuseConvMaxPool, sortTopologically, removeDeadNodes, sortTopologically,
+//   hoistRowGathers
 //   (with shapes the converter may first complete by planning), sortTopologically, removeDeadNodes,
 //   Graph::validate
 //
@@ -88,6 +89,16 @@ int fuseActivations(Graph& graph);
 // sortTopologically must run next (removeDeadNodes relies on the order).
 // Returns the number fused.
 int fuseResidualAdds(Graph& graph);
+
+// MaxPool(Conv(x)) with a 2-D window, only the pooled output (no Indices),
+// and the Conv's output read by nothing else becomes one Conv that carries
+// the MaxPool's attributes (kAbsorbedPoolPrefix + name, graph.h) and writes
+// the MaxPool's output: a network's first layer can then pool its rows while
+// they are in cache instead of writing a few MB and reading them back. The
+// Conv keeps its fused activation (applied first); one with a residual input
+// is left alone. Runs after fuseActivations and fuseResidualAdds. Returns the
+// number fused.
+int fuseConvMaxPool(Graph& graph);
 
 // Gather(y, constant indices, axis) before y's last axis, where y is read
 // only by that Gather and made by an op that computes each slice along that

@@ -38,6 +38,17 @@ void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const fl
                 const ActivationParams& activation, float* output, void* scratch, size_t scratchBytes,
                 ThreadPool* pool);
 
+// convDirect's two steps, for a caller that consumes output rows as they are
+// made (a Conv that absorbed a MaxPool). First the padded copy of `image`
+// into the start of scratch (on the pool's threads when it has more than
+// one); then output rows [first, last) from that copy, row oh of channel i at
+// out + (oh - first) * rowStride + i * channelStride, using the tile of
+// `thread` (< the threads the scratch was sized for).
+void convDirectCopy(const Conv2dGeometry& g, int64_t m, const float* image, void* scratch, ThreadPool* pool);
+void convDirectRows(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* bias,
+                    const ActivationParams& activation, void* scratch, int64_t first, int64_t last, float* out,
+                    int64_t rowStride, int64_t channelStride, int thread);
+
 // The scratch of one call (shared by the planner and the kernel): the copy,
 // per channel paddedRows padded rows each split into `phases` parts of
 // `length` floats, then per thread a tile of 16 columns of all M rows for

@@ -24,6 +24,7 @@
 #include "kernels/int_math.h"
 #include "ops/broadcast.h"
 #include "ops/op.h"
+#include "ops/pool.h"
 #include "ops/row_kernels.h"
 
 namespace petrel {
@@ -65,24 +66,7 @@ PoolWindows poolWindows(bool isMax, Isa isa) {
   return isMax ? windows<true> : windows<false>;
 }
 
-namespace {
-
-// One spatial axis of a pooling window.
-struct PoolAxis {
-  int64_t in = 1, out = 1;
-  int64_t kernel = 1, stride = 1, dilation = 1;
-  int64_t padBegin = 0, padEnd = 0;
-};
-
-// The taps of one output position along one axis: t in [first, last) lands
-// on input index start + t * dilation; `padded` taps lie in the padded input.
-struct AxisWindow {
-  int64_t start = 0;
-  int64_t first = 0, last = 0;
-  int64_t padded = 0;
-};
-
-std::vector<AxisWindow> axisWindows(const PoolAxis& a) {
+std::vector<PoolRows::AxisWindow> PoolRows::axisWindows(const PoolAxis& a) {
   std::vector<AxisWindow> windows(a.out);
   for (int64_t o = 0; o < a.out; ++o) {
     AxisWindow& w = windows[o];
@@ -99,21 +83,75 @@ std::vector<AxisWindow> axisWindows(const PoolAxis& a) {
   return windows;
 }
 
+PoolRows::PoolRows(bool isMax, const PoolAxis& h, const PoolAxis& w, bool countIncludePad, Isa isa)
+    : isMax_(isMax), h_(h), w_(w), countIncludePad_(countIncludePad), windows_(poolWindows(isMax, isa)),
+      rows_(axisWindows(h)), columns_(axisWindows(w)) {
+  for (const AxisWindow& r : rows_) {
+    const int64_t first = r.start + r.first * h_.dilation;
+    inputRows_.push_back(r.first == r.last ? Rows{first, first} : Rows{first, r.start + (r.last - 1) * h_.dilation + 1});
+  }
+  // The output columns whose taps all lie inside the input: a contiguous run.
+  auto inside = [&](const AxisWindow& c) { return c.first == 0 && c.last == w_.kernel && c.padded == w_.kernel; };
+  while (interiorBegin_ < w_.out && !inside(columns_[interiorBegin_])) ++interiorBegin_;
+  interiorEnd_ = interiorBegin_;
+  while (interiorEnd_ < w_.out && inside(columns_[interiorEnd_])) ++interiorEnd_;
+}
+
+void PoolRows::row(const float* top, int64_t rowStride, int64_t oh, float* y) const {
+  if (isMax_)
+    rowOf<true>(top, rowStride, oh, y);
+  else
+    rowOf<false>(top, rowStride, oh, y);
+}
+
+template <bool IsMax>
+void PoolRows::rowOf(const float* top, int64_t rowStride, int64_t oh, float* y) const {
+  const AxisWindow& r = rows_[oh];
+  if (r.first == r.last) {  // every row of the window in the padding
+    std::fill(y, y + w_.out, IsMax ? -std::numeric_limits<float>::infinity() : 0.0f);
+    return;
+  }
+  const int64_t windowStride = h_.dilation * rowStride, rows = r.last - r.first;
+  const int64_t rowCount = countIncludePad_ ? r.padded : rows;
+  auto border = [&](int64_t o) { y[o] = borderColumn<IsMax>(top, windowStride, rows, rowCount, columns_[o]); };
+  for (int64_t o = 0; o < interiorBegin_; ++o) border(o);
+  if (interiorBegin_ < interiorEnd_) {
+    float* out = y + interiorBegin_;
+    const int64_t n = interiorEnd_ - interiorBegin_;
+    windows_(top + columns_[interiorBegin_].start, windowStride, rows, out, n, w_.stride, w_.kernel, w_.dilation);
+    if constexpr (!IsMax) {
+      const float count = static_cast<float>(rowCount * w_.kernel);
+      for (int64_t o = 0; o < n; ++o) out[o] /= count;
+    }
+  }
+  for (int64_t o = interiorEnd_; o < w_.out; ++o) border(o);
+}
+
+// An output whose window is cut by the left or right border, in the
+// kernel's order: each tap's rows combined, then the taps.
+template <bool IsMax>
+float PoolRows::borderColumn(const float* first, int64_t rowStride, int64_t rows, int64_t rowCount,
+                             const AxisWindow& c) const {
+  float acc = IsMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+  for (int64_t tw = c.first; tw < c.last; ++tw)
+    acc = combine<IsMax>(acc, tapColumn<IsMax>(first + c.start + tw * w_.dilation, rowStride, rows));
+  if constexpr (!IsMax) {
+    const int64_t count = rowCount * (countIncludePad_ ? c.padded : c.last - c.first);
+    acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
+  }
+  return acc;
+}
+
+namespace {
+
 enum class PoolKind { kMax, kAverage };
 
 class Pool2dExecutor final : public Executor {
  public:
-  Pool2dExecutor(PoolKind kind, int64_t planes, PoolAxis h, PoolAxis w, bool countIncludePad, int threads)
-      : kind_(kind), planes_(planes), h_(h), w_(w), countIncludePad_(countIncludePad),
-        threads_(std::max(threads, 1)), isa_(bestIsa()), rows_(axisWindows(h)), columns_(axisWindows(w)) {
-    windows_ = poolWindows(kind_ == PoolKind::kMax, isa_);
-    // The output columns whose taps all lie inside the input: a contiguous run.
-    auto inside = [&](const AxisWindow& c) { return c.first == 0 && c.last == w_.kernel && c.padded == w_.kernel; };
-    interiorBegin_ = 0;
-    while (interiorBegin_ < w_.out && !inside(columns_[interiorBegin_])) ++interiorBegin_;
-    interiorEnd_ = interiorBegin_;
-    while (interiorEnd_ < w_.out && inside(columns_[interiorEnd_])) ++interiorEnd_;
-  }
+  Pool2dExecutor(PoolKind kind, int64_t planes, const std::array<PoolAxis, 2>& axes, bool countIncludePad,
+                 int threads)
+      : kind_(kind), planes_(planes), h_(axes[0]), w_(axes[1]), threads_(std::max(threads, 1)), isa_(bestIsa()),
+        rows_(kind == PoolKind::kMax, h_, w_, countIncludePad, isa_) {}
 
   std::string kernelName() const override {
     std::string name = kind_ == PoolKind::kMax ? "pool.max2d.f32" : "pool.average2d.f32";
@@ -127,68 +165,20 @@ class Pool2dExecutor final : public Executor {
     const int64_t outPlane = h_.out * w_.out;
     const int64_t work = planes_ * outPlane * h_.kernel * w_.kernel;
     parallelTasksOrInline(args.pool, planes_, work, threads_, [&](int64_t p, int) {
-      if (kind_ == PoolKind::kMax)
-        plane<PoolKind::kMax>(in + p * inPlane, out + p * outPlane);
-      else
-        plane<PoolKind::kAverage>(in + p * inPlane, out + p * outPlane);
+      const float* x = in + p * inPlane;
+      float* y = out + p * outPlane;
+      for (int64_t oh = 0; oh < h_.out; ++oh)
+        rows_.row(x + rows_.inputRows(oh).first * w_.in, w_.in, oh, y + oh * w_.out);
     });
   }
 
  private:
-  template <PoolKind kind>
-  void plane(const float* x, float* y) const {
-    constexpr bool isMax = kind == PoolKind::kMax;
-    constexpr float identity = isMax ? -std::numeric_limits<float>::infinity() : 0.0f;
-    const int64_t width = w_.in;
-    for (const AxisWindow& r : rows_) {
-      if (r.first == r.last) {  // every row of the window in the padding
-        std::fill(y, y + w_.out, identity);
-        y += w_.out;
-        continue;
-      }
-      const float* first = x + (r.start + r.first * h_.dilation) * width;
-      const int64_t rowStride = h_.dilation * width, rows = r.last - r.first;
-      const int64_t rowCount = countIncludePad_ ? r.padded : rows;
-      auto border = [&](int64_t o) { y[o] = borderColumn<kind>(first, rowStride, rows, rowCount, columns_[o]); };
-      for (int64_t o = 0; o < interiorBegin_; ++o) border(o);
-      if (interiorBegin_ < interiorEnd_) {
-        float* out = y + interiorBegin_;
-        const int64_t n = interiorEnd_ - interiorBegin_;
-        windows_(first + columns_[interiorBegin_].start, rowStride, rows, out, n, w_.stride, w_.kernel, w_.dilation);
-        if constexpr (!isMax) {
-          const float count = static_cast<float>(rowCount * w_.kernel);
-          for (int64_t o = 0; o < n; ++o) out[o] /= count;
-        }
-      }
-      for (int64_t o = interiorEnd_; o < w_.out; ++o) border(o);
-      y += w_.out;
-    }
-  }
-
-  // An output whose window is cut by the left or right border, in the
-  // kernel's order: each tap's rows combined, then the taps.
-  template <PoolKind kind>
-  float borderColumn(const float* first, int64_t rowStride, int64_t rows, int64_t rowCount, const AxisWindow& c) const {
-    constexpr bool isMax = kind == PoolKind::kMax;
-    float acc = isMax ? -std::numeric_limits<float>::infinity() : 0.0f;
-    for (int64_t tw = c.first; tw < c.last; ++tw)
-      acc = combine<isMax>(acc, tapColumn<isMax>(first + c.start + tw * w_.dilation, rowStride, rows));
-    if constexpr (!isMax) {
-      const int64_t count = rowCount * (countIncludePad_ ? c.padded : c.last - c.first);
-      acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
-    }
-    return acc;
-  }
-
   PoolKind kind_;
   int64_t planes_;
   PoolAxis h_, w_;
-  bool countIncludePad_;
   int threads_;
   Isa isa_;
-  PoolWindows windows_ = nullptr;
-  std::vector<AxisWindow> rows_, columns_;
-  int64_t interiorBegin_ = 0, interiorEnd_ = 0;  // [begin, end): columns with every tap inside
+  PoolRows rows_;
 };
 
 // Output size and pads of one axis, from the ONNX attributes.
@@ -216,43 +206,57 @@ void resolveAxis(const PlanContext& ctx, PoolAxis& a, const std::string& autoPad
   }
 }
 
-std::unique_ptr<Executor> planPool(PlanContext& ctx, PoolKind kind) {
-  const OpInput& x = ctx.input(0);
-  if (x.dtype != DType::kFloat32) ctx.fail(std::string("does not support ") + dtypeName(x.dtype) + " input");
-  if (ctx.outputShapes.size() > 1) ctx.fail("only output 0 is supported (not the Indices output)");
-  const std::vector<int64_t> kernel = ctx.node.getInts("kernel_shape");
+}  // namespace
+
+std::array<PoolAxis, 2> readPoolAxes(const PlanContext& ctx, const Shape& input, const std::string& prefix) {
+  const Node& node = ctx.node;
+  const std::vector<int64_t> kernel = node.getInts(prefix + "kernel_shape");
   const size_t spatial = kernel.size();
-  if (spatial < 1 || spatial > 2) ctx.fail("supports 1-D and 2-D windows, got kernel_shape " + shapeToString(kernel));
-  if (x.shape.size() != spatial + 2)
-    ctx.fail("input shape " + shapeToString(x.shape) + " does not match kernel_shape " + shapeToString(kernel));
-  const std::vector<int64_t> strides = ctx.node.getInts("strides", std::vector<int64_t>(spatial, 1));
-  const std::vector<int64_t> dilations = ctx.node.getInts("dilations", std::vector<int64_t>(spatial, 1));
-  const std::vector<int64_t> pads = ctx.node.getInts("pads", std::vector<int64_t>(2 * spatial, 0));
+  if (spatial < 1 || spatial > 2)
+    ctx.fail("supports 1-D and 2-D windows, got " + prefix + "kernel_shape " + shapeToString(kernel));
+  if (input.size() != spatial + 2)
+    ctx.fail("input shape " + shapeToString(input) + " does not match " + prefix + "kernel_shape " +
+             shapeToString(kernel));
+  const std::vector<int64_t> strides = node.getInts(prefix + "strides", std::vector<int64_t>(spatial, 1));
+  const std::vector<int64_t> dilations = node.getInts(prefix + "dilations", std::vector<int64_t>(spatial, 1));
+  const std::vector<int64_t> pads = node.getInts(prefix + "pads", std::vector<int64_t>(2 * spatial, 0));
   if (strides.size() != spatial || dilations.size() != spatial || pads.size() != 2 * spatial)
-    ctx.fail("strides, dilations or pads do not match kernel_shape " + shapeToString(kernel));
-  const std::string autoPad = ctx.node.getString("auto_pad", "NOTSET");
-  const bool ceilMode = ctx.node.getInt("ceil_mode", 0) != 0;
+    ctx.fail(prefix + "strides, " + prefix + "dilations or " + prefix + "pads do not match " + prefix +
+             "kernel_shape " + shapeToString(kernel));
+  const std::string autoPad = node.getString(prefix + "auto_pad", "NOTSET");
+  const bool ceilMode = node.getInt(prefix + "ceil_mode", 0) != 0;
 
   // A 1-D window is a 2-D one with a height of 1.
-  PoolAxis axes[2];
+  std::array<PoolAxis, 2> axes;
   for (size_t i = 0; i < spatial; ++i) {
     PoolAxis& a = axes[2 - spatial + i];
-    a.in = x.shape[2 + i];
+    a.in = input[2 + i];
     a.kernel = kernel[i];
     a.stride = strides[i];
     a.dilation = dilations[i];
     a.padBegin = pads[i];
     a.padEnd = pads[spatial + i];
     if (a.kernel < 1 || a.stride < 1 || a.dilation < 1 || a.padBegin < 0 || a.padEnd < 0)
-      ctx.fail("kernel_shape, strides and dilations must be positive and pads non-negative");
+      ctx.fail(prefix + "kernel_shape, " + prefix + "strides and " + prefix +
+               "dilations must be positive and pads non-negative");
     resolveAxis(ctx, a, autoPad, ceilMode);
   }
+  return axes;
+}
+
+namespace {
+
+std::unique_ptr<Executor> planPool(PlanContext& ctx, PoolKind kind) {
+  const OpInput& x = ctx.input(0);
+  if (x.dtype != DType::kFloat32) ctx.fail(std::string("does not support ") + dtypeName(x.dtype) + " input");
+  if (ctx.outputShapes.size() > 1) ctx.fail("only output 0 is supported (not the Indices output)");
+  const std::array<PoolAxis, 2> axes = readPoolAxes(ctx, x.shape, "");
   Shape outShape = {x.shape[0], x.shape[1]};
-  for (size_t i = 0; i < spatial; ++i) outShape.push_back(axes[2 - spatial + i].out);
+  if (x.shape.size() == 4) outShape.push_back(axes[0].out);
+  outShape.push_back(axes[1].out);
   ctx.outputShapes[0] = outShape;
   const bool countIncludePad = ctx.node.getInt("count_include_pad", 0) != 0;
-  return std::make_unique<Pool2dExecutor>(kind, x.shape[0] * x.shape[1], axes[0], axes[1], countIncludePad,
-                                          ctx.config.threads);
+  return std::make_unique<Pool2dExecutor>(kind, x.shape[0] * x.shape[1], axes, countIncludePad, ctx.config.threads);
 }
 
 // --- Global pooling: one value per (n, c) plane -----------------------------------

@@ -431,6 +431,64 @@ TEST(FuseResidualAdds, ConvPlusIdentityThenRelu) {
   EXPECT_EQ(report.fusedResidualAdds, 0);
 }
 
+// fuseConvMaxPool: MaxPool(Relu(Conv(x))) becomes one Conv carrying the
+// Relu and the MaxPool's attributes under "pool_"; not when the Conv's output
+// is read elsewhere, the MaxPool also writes Indices, or the Conv took a
+// residual input.
+TEST(FuseConvMaxPool, FirstLayerConvReluMaxPoolBecomesOneConv) {
+  auto pooled = [](OnnxBuilder& b, const std::string& from, bool indices) {
+    onnx::NodeProto& pool = b.node("MaxPool", {from}, indices ? std::vector<std::string>{"y", "i"}
+                                                              : std::vector<std::string>{"y"});
+    setInts(pool, "kernel_shape", {3, 3});
+    setInts(pool, "strides", {2, 2});
+    setInts(pool, "pads", {1, 1, 0, 0});
+    setInt(pool, "ceil_mode", 1);
+  };
+  ConvertReport report;
+  const Graph fused = convThen(
+      [&](OnnxBuilder& b) {
+        b.node("Relu", {"c"}, {"r"});
+        pooled(b, "r", false);
+      },
+      &report);
+  ASSERT_EQ(opsOf(fused), std::vector<std::string>{"Conv"});
+  const Node& conv = fused.nodes[0];
+  EXPECT_EQ(conv.getString("activation", ""), "relu");
+  EXPECT_EQ(conv.getInts("pool_kernel_shape"), (std::vector<int64_t>{3, 3}));
+  EXPECT_EQ(conv.getInts("pool_strides"), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(conv.getInts("pool_pads"), (std::vector<int64_t>{1, 1, 0, 0}));
+  EXPECT_EQ(conv.getInt("pool_ceil_mode", 0), 1);
+  EXPECT_EQ(conv.getInts("pads"), (std::vector<int64_t>{1, 1, 1, 1}));  // the Conv's own stay
+  EXPECT_EQ(conv.outputs[0], fused.outputs[0]);
+  EXPECT_EQ(report.fusedMaxPools, 1);
+
+  const Graph readTwice = convThen(
+      [&](OnnxBuilder& b) {
+        pooled(b, "c", false);
+        b.node("Relu", {"c"}, {"other"});
+        b.output("other");
+      },
+      &report);
+  EXPECT_EQ(opsOf(readTwice), (std::vector<std::string>{"Conv", "MaxPool", "Relu"}));
+  EXPECT_EQ(report.fusedMaxPools, 0);
+
+  const Graph withIndices = convThen([&](OnnxBuilder& b) { pooled(b, "c", true); }, &report);
+  EXPECT_EQ(opsOf(withIndices), (std::vector<std::string>{"Conv", "MaxPool"}));
+  EXPECT_EQ(report.fusedMaxPools, 0);
+
+  const Graph residual = convThen(
+      [&](OnnxBuilder& b) {
+        b.initializer("w2", {4, 3, 3, 3}, randomFloats(108, 2));
+        setInts(b.node("Conv", {"x", "w2"}, {"c2"}, "conv2"), "pads", {1, 1, 1, 1});
+        b.node("Add", {"c", "c2"}, {"s"});
+        pooled(b, "s", false);
+      },
+      &report);
+  EXPECT_EQ(report.fusedResidualAdds, 1);
+  EXPECT_EQ(report.fusedMaxPools, 0);
+  EXPECT_EQ(opsOf(residual), (std::vector<std::string>{"Conv", "Conv", "MaxPool"}));
+}
+
 // y = relu(x W + b) over a 3-D x (a ViT linear layer): one MatMul with the
 // bias as input 2 and the Relu fused, equal to the unfused computation.
 TEST(FuseMatMulBias, LinearLayerBecomesOneMatMul) {

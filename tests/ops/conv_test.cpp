@@ -1,7 +1,9 @@
 // Conv against a plain 7-loop reference, and the kernel-selection table.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,6 +30,9 @@ struct ConvCase {
   bool oneD = false;  // [N, C, W] input (h must be 1, kh 1)
   bool residual = false;  // input 3: R of the output's shape, added before the activation
   MemoryMode memory = MemoryMode::kNormal;
+  // A MaxPool the Conv absorbed (attributes pool_*), square: 0 = none.
+  int64_t poolKernel = 0, poolStride = 1, poolPadBegin = 0, poolPadEnd = 0;
+  bool poolCeil = false;
 
   std::string describe() const {
     std::ostringstream s;
@@ -36,6 +41,9 @@ struct ConvCase {
       << padLeft << "," << padBottom << "," << padRight << " auto_pad '" << autoPad << "' bias " << bias << " act "
       << activationName(activation.kind) << " threads " << threads << (oneD ? " 1-D" : "")
       << (residual ? " residual" : "") << " memory " << toString(memory);
+    if (poolKernel)
+      s << " maxpool k" << poolKernel << " s" << poolStride << " pads " << poolPadBegin << "," << poolPadEnd
+        << (poolCeil ? " ceil" : "");
     return s.str();
   }
 };
@@ -88,6 +96,34 @@ Reference referenceConv(ConvCase c, const std::vector<float>& x, const std::vect
   return r;
 }
 
+// ONNX MaxPool of a [N, C, H, W] reference with the case's square window:
+// padding never wins, a ceil_mode window must start inside the input or the
+// leading padding.
+Reference referenceMaxPool(const ConvCase& c, const Reference& in) {
+  const int64_t n = in.shape[0], ch = in.shape[1], h = in.shape[2], w = in.shape[3];
+  auto outSize = [&](int64_t size) {
+    const int64_t span = size + c.poolPadBegin + c.poolPadEnd - c.poolKernel;
+    int64_t out = (c.poolCeil ? (span + c.poolStride - 1) / c.poolStride : span / c.poolStride) + 1;
+    if (c.poolCeil && (out - 1) * c.poolStride >= size + c.poolPadBegin) --out;
+    return out;
+  };
+  const int64_t oh = outSize(h), ow = outSize(w);
+  Reference r;
+  r.shape = {n, ch, oh, ow};
+  for (int64_t p = 0; p < n * ch; ++p)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        float best = -std::numeric_limits<float>::infinity();
+        for (int64_t i = 0; i < c.poolKernel; ++i)
+          for (int64_t j = 0; j < c.poolKernel; ++j) {
+            const int64_t iy = y * c.poolStride - c.poolPadBegin + i, ix = x * c.poolStride - c.poolPadBegin + j;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) best = std::max(best, in.data[(p * h + iy) * w + ix]);
+          }
+        r.data.push_back(best);
+      }
+  return r;
+}
+
 Node convNode(const ConvCase& c) {
   std::map<std::string, AttributeValue> attrs;
   if (c.group != 1) attrs["group"] = c.group;
@@ -111,6 +147,12 @@ Node convNode(const ConvCase& c) {
     attrs["activation"] = std::string(activationName(c.activation.kind));
     attrs["activation_alpha"] = c.activation.alpha;
     attrs["activation_beta"] = c.activation.beta;
+  }
+  if (c.poolKernel) {
+    attrs["pool_kernel_shape"] = std::vector<int64_t>{c.poolKernel, c.poolKernel};
+    attrs["pool_strides"] = std::vector<int64_t>{c.poolStride, c.poolStride};
+    attrs["pool_pads"] = std::vector<int64_t>{c.poolPadBegin, c.poolPadBegin, c.poolPadEnd, c.poolPadEnd};
+    attrs["pool_ceil_mode"] = int64_t{c.poolCeil ? 1 : 0};
   }
   return test::makeNode("Conv", attrs);
 }
@@ -137,7 +179,8 @@ std::string checkConv(const ConvCase& c) {
   config.threads = c.threads;
   config.memory = c.memory;
   const test::HarnessResult r = test::runOp(convNode(c), inputs, config);
-  const Reference want = referenceConv(c, x, w, b, c.residual ? &residual : nullptr);
+  Reference want = referenceConv(c, x, w, b, c.residual ? &residual : nullptr);
+  if (c.poolKernel) want = referenceMaxPool(c, want);
   EXPECT_EQ(r.shapes.at(0), want.shape);
   if (r.outputs.at(0).size() != want.data.size()) {
     ADD_FAILURE() << "output size " << r.outputs[0].size() << " want " << want.data.size();
@@ -185,6 +228,68 @@ TEST(Conv, ResidualInputInEveryExecutor) {
         named.c.activation = {Activation::kRelu};
         EXPECT_EQ(checkConv(named.c), named.kernel);
       }
+}
+
+// A MaxPool the Conv absorbed (fuseConvMaxPool). The direct kernel of a first
+// layer (few channels, stride 2) pools its rows as it makes them: layers of
+// 64 channels and 56 or 57 outputs a side take several buffers per thread
+// (rows carried from one to the next) and both threads; every other executor
+// pools the whole output after it.
+TEST(Conv, AbsorbedMaxPoolInEveryExecutor) {
+  struct Pool {
+    int64_t kernel, stride, padBegin, padEnd;
+    bool ceil;
+  };
+  const Pool pools[] = {{3, 2, 0, 0, true}, {3, 2, 1, 1, false}, {2, 2, 0, 0, false}, {3, 1, 1, 1, false},
+                        {5, 3, 2, 0, true}};
+  ConvCase stem;
+  stem.c = 3, stem.m = 64, stem.h = 113, stem.w = 115, stem.strideH = stem.strideW = 2;
+  ConvCase padded = stem;
+  padded.m = 20, padded.h = padded.w = 41, padded.kh = padded.kw = 7;
+  padded.padTop = padded.padLeft = padded.padBottom = padded.padRight = 3;
+  for (const ConvCase& layer : {stem, padded})
+    for (const Pool& p : pools)
+      for (int threads : {1, 2}) {
+        ConvCase c = layer;
+        c.poolKernel = p.kernel, c.poolStride = p.stride, c.poolPadBegin = p.padBegin, c.poolPadEnd = p.padEnd;
+        c.poolCeil = p.ceil;
+        c.threads = threads;
+        c.n = threads;  // a batch of two images too
+        c.bias = threads == 1;
+        c.activation = {Activation::kRelu};
+        EXPECT_EQ(checkConv(c), "conv.im2col.sgemm[fp32]+maxpool.fused");
+      }
+
+  struct Named {
+    ConvCase c;
+    const char* kernel;
+  };
+  std::vector<Named> cases;
+  ConvCase pointwise;
+  pointwise.c = 8, pointwise.m = 12, pointwise.kh = pointwise.kw = 1;
+  cases.push_back({pointwise, "conv.pointwise.sgemm[fp32]+maxpool"});
+  ConvCase general;
+  general.c = 5, general.m = 7, general.padTop = general.padLeft = general.padBottom = general.padRight = 1;
+  cases.push_back({general, "conv.im2col.sgemm[fp32]+maxpool"});
+  ConvCase narrow = stem;
+  narrow.h = narrow.w = 29;  // 14 outputs a row: too few for the direct kernel
+  cases.push_back({narrow, "conv.im2col.sgemm[fp32]+maxpool"});
+  ConvCase depthwise = general;
+  depthwise.c = depthwise.m = depthwise.group = 11;
+  cases.push_back({depthwise, "conv.depthwise[fp32]+maxpool"});
+  ConvCase winograd = general;
+  winograd.c = 32, winograd.m = 33, winograd.h = 13, winograd.w = 11, winograd.memory = MemoryMode::kHigh;
+  cases.push_back({winograd, "conv.winograd.f4x4[fp32]+maxpool"});
+  ConvCase stored = stem;
+  stored.memory = MemoryMode::kLow;
+  cases.push_back({stored, "conv.im2col.sgemm.stored[fp32]+maxpool"});
+  for (Named& named : cases)
+    for (int threads : {1, 2}) {
+      named.c.poolKernel = 3, named.c.poolStride = 2, named.c.poolCeil = true;
+      named.c.threads = threads;
+      named.c.activation = {Activation::kRelu};
+      EXPECT_EQ(checkConv(named.c), named.kernel);
+    }
 }
 
 TEST(Conv, DenseKernelsStridesPadsDilations) {
@@ -380,6 +485,15 @@ TEST(Conv, Errors) {
                Error);
   // Unknown activation.
   EXPECT_THROW(test::runOp(test::makeNode("Conv", {{"activation", std::string("swishy")}}),
+                           {HarnessInput::runtime({1, 4, 8, 8}, x), HarnessInput::constant({6, 4, 3, 3}, w)}),
+               Error);
+  // A residual input and an absorbed MaxPool together.
+  EXPECT_THROW(test::runOp(test::makeNode("Conv", {{"pool_kernel_shape", std::vector<int64_t>{2, 2}}}),
+                           {HarnessInput::runtime({1, 4, 8, 8}, x), HarnessInput::constant({6, 4, 3, 3}, w),
+                            HarnessInput::absent(), HarnessInput::runtime({1, 6, 6, 6}, std::vector<float>(216))}),
+               Error);
+  // An absorbed MaxPool larger than the output.
+  EXPECT_THROW(test::runOp(test::makeNode("Conv", {{"pool_kernel_shape", std::vector<int64_t>{7, 7}}}),
                            {HarnessInput::runtime({1, 4, 8, 8}, x), HarnessInput::constant({6, 4, 3, 3}, w)}),
                Error);
   // 3-D convolution.

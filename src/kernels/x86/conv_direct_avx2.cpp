@@ -43,61 +43,71 @@ void fillPart(const Conv2dGeometry& g, const ConvDirectLayout& d, const float* p
 
 }  // namespace
 
-void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* image, const float* bias,
-                const ActivationParams& activation, float* output, void* scratch, size_t scratchBytes,
-                ThreadPool* pool) {
-  const int64_t m = weights.rows(), k = g.depth();
+void convDirectCopy(const Conv2dGeometry& g, int64_t m, const float* image, void* scratch, ThreadPool* pool) {
   const ConvDirectLayout d = convDirectLayout(g, m);
-  const int64_t S = g.strideW, rowFloats = d.rowFloats();
   float* copy = static_cast<float*>(scratch);
-  const int64_t slots = (static_cast<int64_t>(scratchBytes / sizeof(float)) - d.copyFloats) / d.tileFloats;
-  const bool parallel = pool && pool->threads() > 1 && slots >= pool->threads();
-
-  // 1. The zero-padded, phase-split copy: one task per padded row of a channel.
-  const int64_t copyRows = g.channels * d.paddedRows;
+  // One task per padded row of a channel.
   auto fillRows = [&](size_t first, size_t last) {
     for (size_t r = first; r < last; ++r) {
       const int64_t c = static_cast<int64_t>(r) / d.paddedRows, pr = static_cast<int64_t>(r) % d.paddedRows;
-      for (int64_t phase = 0; phase < S; ++phase)
-        fillPart(g, d, image + c * g.inPixels(), pr, phase, copy + r * rowFloats + phase * d.length);
+      for (int64_t phase = 0; phase < g.strideW; ++phase)
+        fillPart(g, d, image + c * g.inPixels(), pr, phase, copy + r * d.rowFloats() + phase * d.length);
     }
   };
-  if (parallel)
-    pool->parallelFor(static_cast<size_t>(copyRows), fillRows);
+  const size_t copyRows = static_cast<size_t>(g.channels * d.paddedRows);
+  if (pool && pool->threads() > 1)
+    pool->parallelFor(copyRows, fillRows);
   else
-    fillRows(0, static_cast<size_t>(copyRows));
+    fillRows(0, copyRows);
+}
 
-  // 2. Output rows: for each strip of 16 outputs, every row panel of W.
+void convDirectRows(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* bias,
+                    const ActivationParams& activation, void* scratch, int64_t first, int64_t last, float* out,
+                    int64_t rowStride, int64_t channelStride, int thread) {
+  const int64_t m = weights.rows(), k = g.depth();
+  const ConvDirectLayout d = convDirectLayout(g, m);
+  const int64_t S = g.strideW, rowFloats = d.rowFloats();
+  const float* copy = static_cast<const float*>(scratch);
+  float* tile = static_cast<float*>(scratch) + d.copyFloats + thread * d.tileFloats;
   SgemmTileStore store;
   store.rows = m;
   store.bias = bias ? SgemmBias::kPerRow : SgemmBias::kNone;
   store.biasValues = bias;
   store.activation = activation;
   const float* a = weights.panels(0, 0);
-  const int64_t outPixels = g.outPixels();
-  auto outputRow = [&](int64_t oh, int thread) {
-    const float* rows[kSgemmKC];  // im2col row k of output column 0
+  const float* rows[kSgemmKC];  // im2col row k of output column 0
+  for (int64_t oh = first; oh < last; ++oh) {
     for (int64_t kk = 0, c = 0; c < g.channels; ++c)
       for (int64_t kh = 0; kh < g.kernelH; ++kh)
         for (int64_t kw = 0; kw < g.kernelW; ++kw, ++kk)
           rows[kk] = copy + (c * d.paddedRows + oh * S + kh) * rowFloats + (kw % S) * d.length + kw / S;
-    float* y = output + oh * g.outW;
+    float* y = out + (oh - first) * rowStride;
     int64_t ow = 0;
-    for (; ow + kSgemmNR <= g.outW; ow += kSgemmNR) sgemmKernel6x16RowsAvx2(k, a, rows, ow, y + ow, outPixels, store);
+    for (; ow + kSgemmNR <= g.outW; ow += kSgemmNR) sgemmKernel6x16RowsAvx2(k, a, rows, ow, y + ow, channelStride, store);
     if (ow < g.outW) {  // the last strip through a tile: its 16 columns would run into the next row
-      float* tile = copy + d.copyFloats + thread * d.tileFloats;
       sgemmKernel6x16RowsAvx2(k, a, rows, ow, tile, kSgemmNR, store);
       for (int64_t i = 0; i < m; ++i)
-        std::memcpy(y + i * outPixels + ow, tile + i * kSgemmNR, (g.outW - ow) * sizeof(float));
+        std::memcpy(y + i * channelStride + ow, tile + i * kSgemmNR, (g.outW - ow) * sizeof(float));
     }
-  };
+  }
+}
+
+void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* image, const float* bias,
+                const ActivationParams& activation, float* output, void* scratch, size_t scratchBytes,
+                ThreadPool* pool) {
+  const ConvDirectLayout d = convDirectLayout(g, weights.rows());
+  const int64_t slots = (static_cast<int64_t>(scratchBytes / sizeof(float)) - d.copyFloats) / d.tileFloats;
+  const bool parallel = pool && pool->threads() > 1 && slots >= pool->threads();
+  convDirectCopy(g, weights.rows(), image, scratch, parallel ? pool : nullptr);
   // Each thread takes one contiguous band of rows: neighbouring rows share
   // cache lines of every output plane, so interleaving them between threads
   // would bounce those lines.
   const int64_t bands = parallel ? pool->threads() : 1;
   auto band = [&](size_t task, int thread) {
     const int64_t b = static_cast<int64_t>(task);
-    for (int64_t oh = g.outH * b / bands; oh < g.outH * (b + 1) / bands; ++oh) outputRow(oh, thread);
+    const int64_t first = g.outH * b / bands, last = g.outH * (b + 1) / bands;
+    convDirectRows(g, weights, bias, activation, scratch, first, last, output + first * g.outW, g.outW,
+                   g.outPixels(), thread);
   };
   if (parallel)
     pool->parallelTasks(static_cast<size_t>(bands), band);

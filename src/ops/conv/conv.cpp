@@ -1,7 +1,8 @@
 // ONNX Conv (1-D and 2-D, any group, auto_pad, optional bias, fused
-// activation, and Petrel's optional residual summand as input 3). The planner
-// checks the node, computes the output shape and picks the executor with
-// selectExecutor (ops/select.h).
+// activation, Petrel's optional residual summand as input 3, and a MaxPool
+// it absorbed: its attributes named pool_kernel_shape, pool_strides, ...).
+// The planner checks the node, computes the output shape and picks the
+// executor with selectExecutor (ops/select.h).
 #include <array>
 #include <string>
 #include <vector>
@@ -65,6 +66,14 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
   if (plan.hasResidual && ctx.input(3).shape != ctx.outputShapes[0])
     ctx.fail("residual R " + shapeToString(ctx.input(3).shape) + " must have the output's shape " +
              shapeToString(ctx.outputShapes[0]));
+  plan.hasMaxPool = ctx.node.has(kAbsorbedPoolPrefix + std::string("kernel_shape"));
+  if (plan.hasMaxPool) {
+    if (plan.hasResidual) ctx.fail("cannot take both a residual input and an absorbed MaxPool");
+    plan.maxPool = readPoolAxes(ctx, ctx.outputShapes[0], kAbsorbedPoolPrefix);
+    Shape& out = ctx.outputShapes[0];
+    if (spatialRank == 2) out[2] = plan.maxPool[0].out;
+    out.back() = plan.maxPool[1].out;
+  }
 
   if (!w.isStatic())
     ctx.fail("weights W must be a constant stored in the model; run-time weights are not supported");
@@ -80,23 +89,30 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
   // Depthwise has no residual input of its own: it runs without the
   // activation and a second pass adds R and applies it. (Winograd adds R as
   // it stores each tile.)
-  ConvPlan direct = plan;
+  // Only the SGEMM executors pool for themselves; the others make the whole
+  // convolution output, pooled after them.
+  ConvPlan unpooled = plan;
+  unpooled.hasMaxPool = false;
+  ConvPlan direct = unpooled;
   if (plan.hasResidual) direct.activation = ActivationParams{};
   auto residualAfter = [&](std::unique_ptr<Executor> inner) {
     return plan.hasResidual ? withResidualAfter(std::move(inner), plan) : std::move(inner);
+  };
+  auto maxPoolAfter = [&](std::unique_ptr<Executor> inner) {
+    return plan.hasMaxPool ? withMaxPoolAfter(std::move(inner), plan) : std::move(inner);
   };
   switch (kind) {
     case ExecutorKind::kWinograd: {
       if (facts.weightStorage == Storage::kFloat32) {
         ctx.markInputCopied(1);  // transformed at planning
-        return makeConvWinogradExecutor(plan, ctx.staticFloats(1), facts.weightStorage);
+        return maxPoolAfter(makeConvWinogradExecutor(unpooled, ctx.staticFloats(1), facts.weightStorage));
       }
       const std::vector<float> decoded = ctx.decodedWeights(1);  // [Cout][Cin*9]: the weight matrix as stored
-      return makeConvWinogradExecutor(plan, decoded.data(), facts.weightStorage);
+      return maxPoolAfter(makeConvWinogradExecutor(unpooled, decoded.data(), facts.weightStorage));
     }
     case ExecutorKind::kDepthwise:
     case ExecutorKind::kDepthwiseStored:
-      return residualAfter(makeConvDepthwiseExecutor(kind, direct, ctx));
+      return maxPoolAfter(residualAfter(makeConvDepthwiseExecutor(kind, direct, ctx)));
     case ExecutorKind::kPointwiseSgemm:
     case ExecutorKind::kIm2colSgemm:
     case ExecutorKind::kGroupedIm2colSgemm:

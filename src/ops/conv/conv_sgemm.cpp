@@ -6,15 +6,22 @@
 // image of few channels (a network's first layer) goes to the direct kernel
 // (kernels/conv_direct.h), which reads B in place instead of packing it. A
 // residual R (input 3) is the GEMM's C on entry (accumulated onto), so the
-// output may be R's own memory.
+// output may be R's own memory. A MaxPool the Conv absorbed is applied by
+// the direct kernel's path to a few output rows at a time, while they are in
+// cache (a first layer's output is a few MB: written and read back it cost
+// more than the pooling), and by withMaxPoolAfter on the other paths.
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kernels/conv_direct.h"
+#include "kernels/int_math.h"
 #include "kernels/sgemm.h"
 #include "ops/conv/conv_executors.h"
 #include "ops/weight_operand.h"
+#include "runtime/thread_pool.h"
 
 namespace petrel {
 
@@ -41,9 +48,22 @@ class ConvSgemmExecutor final : public Executor {
     scratchBytes_ = direct_ ? convDirectScratchBytes(plan.geometry, spec.rows, plan.threads)
                             : sgemmScratchBytes(spec.rows, plan.geometry.outPixels(), spec.depth,
                                                 weights_.isPacked(), false, plan.threads);
+    if (direct_ && plan.hasMaxPool) {
+      const PoolAxis& h = plan.maxPool[0];
+      const int64_t rowFloats = plan.outChannels * plan.geometry.outW;
+      bandRows_ = std::max((h.kernel - 1) * h.dilation + 1, kPoolBandBytes / (rowFloats * int64_t{sizeof(float)}));
+      poolRows_.emplace(true, plan.maxPool[0], plan.maxPool[1], false, bestIsa());
+      scratchBytes_ = roundUp(static_cast<int64_t>(scratchBytes_), 64) +
+                      std::max(plan.threads, 1) * bandRows_ * rowFloats * sizeof(float);
+    }
   }
 
-  std::string kernelName() const override { return executorKernelName(kind_, storage_); }
+  // Whether run() applies plan.hasMaxPool itself.
+  bool poolsItself() const { return direct_; }
+
+  std::string kernelName() const override {
+    return executorKernelName(kind_, storage_) + (direct_ && plan_.hasMaxPool ? "+maxpool.fused" : "");
+  }
   size_t scratchBytes() const override { return scratchBytes_; }
   size_t preparedWeightBytes() const override { return weights_.preparedBytes(); }
   std::vector<size_t> inputsReadElementwise() const override {
@@ -52,7 +72,10 @@ class ConvSgemmExecutor final : public Executor {
 
   void run(const RunArgs& args) override {
     if (direct_) {
-      runDirect(args);
+      if (plan_.hasMaxPool)
+        runDirectMaxPool(args);
+      else
+        runDirect(args);
       return;
     }
     // One GEMM per (image, group); the threads share the tiles of all of them.
@@ -111,18 +134,78 @@ class ConvSgemmExecutor final : public Executor {
                  args.outputs[0] + image * plan_.outChannels * g.outPixels(), args.scratch, scratchBytes_, args.pool);
   }
 
+  // Each thread pools a band of output rows, making the conv rows it reads
+  // a few at a time in its own buffer of bandRows_ rows of all channels (row
+  // r of channel i at buffer + r * outChannels * outW + i * outW), small
+  // enough to stay in L2. Rows that the next windows read again move to the
+  // front of the buffer instead of being made twice.
+  void runDirectMaxPool(const RunArgs& args) const {
+    SgemmProblem weights;
+    weights_.setOperand(weights, 0);
+    const SgemmPackedLhs& packed = *weights.lhs.packed;
+    const Conv2dGeometry& g = plan_.geometry;
+    const PoolRows& pool = *poolRows_;
+    const float* bias = plan_.hasBias ? args.inputs[2] : nullptr;
+    const int64_t m = plan_.outChannels, rowFloats = m * g.outW;
+    const int64_t pooledH = plan_.maxPool[0].out, pooledW = plan_.maxPool[1].out, pooledPixels = pooledH * pooledW;
+    const int workers = args.pool ? std::min(args.pool->threads(), std::max(plan_.threads, 1)) : 1;
+    float* buffers = reinterpret_cast<float*>(static_cast<char*>(args.scratch) +
+                                              roundUp(static_cast<int64_t>(convDirectScratchBytes(g, m, plan_.threads)), 64));
+    for (int64_t image = 0; image < plan_.batch; ++image) {
+      convDirectCopy(g, m, args.inputs[0] + image * g.channels * g.inPixels(), args.scratch,
+                     workers > 1 ? args.pool : nullptr);
+      float* output = args.outputs[0] + image * m * pooledPixels;
+      auto band = [&](size_t task, int thread) {
+        float* buffer = buffers + thread * bandRows_ * rowFloats;
+        const int64_t last = pooledH * static_cast<int64_t>(task + 1) / workers;
+        int64_t held = 0, heldEnd = 0;  // conv rows [held, heldEnd) are in the buffer, from its start
+        for (int64_t oh = pooledH * static_cast<int64_t>(task) / workers; oh < last;) {
+          // Pooled rows [oh, end) whose windows fit in the buffer from the first row they read.
+          const int64_t first = pool.inputRows(oh).first;
+          int64_t end = oh + 1, rowsEnd = pool.inputRows(oh).last;
+          while (end < last && pool.inputRows(end).last - first <= bandRows_) rowsEnd = pool.inputRows(end++).last;
+          int64_t have = first;
+          if (held <= first && first < heldEnd) {
+            std::memmove(buffer, buffer + (first - held) * rowFloats, (heldEnd - first) * rowFloats * sizeof(float));
+            have = heldEnd;
+          }
+          if (have < rowsEnd)
+            convDirectRows(g, packed, bias, plan_.activation, args.scratch, have, rowsEnd,
+                           buffer + (have - first) * rowFloats, rowFloats, g.outW, thread);
+          held = first;
+          heldEnd = std::max(rowsEnd, have);
+          for (; oh < end; ++oh)
+            for (int64_t i = 0; i < m; ++i)
+              pool.row(buffer + (pool.inputRows(oh).first - first) * rowFloats + i * g.outW, rowFloats, oh,
+                       output + i * pooledPixels + oh * pooledW);
+        }
+      };
+      if (workers > 1)
+        args.pool->parallelTasks(static_cast<size_t>(workers), band);
+      else
+        band(0, 0);
+    }
+  }
+
+  // A thread's buffer of conv rows for the pooled path: about this many bytes.
+  static constexpr int64_t kPoolBandBytes = 160 * 1024;
+
   ExecutorKind kind_;
   ConvPlan plan_;
   Storage storage_;
   WeightOperand weights_;
   bool direct_ = false;  // few input channels: kernels/conv_direct.h
   size_t scratchBytes_ = 0;
+  int64_t bandRows_ = 0;               // conv rows per thread buffer (direct_ with a MaxPool)
+  std::optional<PoolRows> poolRows_;  // direct_ with a MaxPool
 };
 
 }  // namespace
 
 std::unique_ptr<Executor> makeConvSgemmExecutor(ExecutorKind kind, const ConvPlan& plan, PlanContext& ctx) {
-  return std::make_unique<ConvSgemmExecutor>(kind, plan, ctx);
+  auto executor = std::make_unique<ConvSgemmExecutor>(kind, plan, ctx);
+  if (plan.hasMaxPool && !executor->poolsItself()) return withMaxPoolAfter(std::move(executor), plan);
+  return executor;
 }
 
 }  // namespace petrel

@@ -1,0 +1,73 @@
+#pragma once
+// The window of a 1-D or 2-D MaxPool / AveragePool, worked out per axis, and
+// the computation of one output row of one plane. Shared by the pooling
+// operators (ops/pool.cpp) and by a Conv that absorbed the MaxPool reading it
+// (graph passes: fuseConvMaxPool), which pools its output rows while they are
+// still in cache.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu.h"
+#include "ops/op.h"
+#include "ops/row_kernels.h"
+
+namespace petrel {
+
+// One spatial axis of a pooling window.
+struct PoolAxis {
+  int64_t in = 1, out = 1;
+  int64_t kernel = 1, stride = 1, dilation = 1;
+  int64_t padBegin = 0, padEnd = 0;
+};
+
+// Reads the window attributes kernel_shape, strides, dilations, pads,
+// auto_pad and ceil_mode, each named `prefix` + the ONNX name (MaxPool's own
+// have no prefix), for an input [N, C, spatial...] with 1 or 2 spatial axes.
+// Returns the H and W axes; a 1-D window is the H = 1 case. Fails naming the
+// attribute that is out of range.
+std::array<PoolAxis, 2> readPoolAxes(const PlanContext& ctx, const Shape& input, const std::string& prefix);
+
+// One output row of a plane, for every output row of every plane.
+class PoolRows {
+ public:
+  PoolRows(bool isMax, const PoolAxis& h, const PoolAxis& w, bool countIncludePad, Isa isa);
+
+  // The input rows [first, last) output row `oh` reads; empty when its whole
+  // window lies in the padding.
+  struct Rows {
+    int64_t first = 0, last = 0;
+  };
+  Rows inputRows(int64_t oh) const { return inputRows_[oh]; }
+
+  // Output row `oh` of one plane into y[0, w.out): `top` is input row
+  // inputRows(oh).first of the plane, the next input row rowStride floats on.
+  void row(const float* top, int64_t rowStride, int64_t oh, float* y) const;
+
+  bool isMax() const { return isMax_; }
+
+ private:
+  // The taps of one output position along one axis: t in [first, last) lands
+  // on input index start + t * dilation; `padded` taps lie in the padded input.
+  struct AxisWindow {
+    int64_t start = 0;
+    int64_t first = 0, last = 0;
+    int64_t padded = 0;
+  };
+  static std::vector<AxisWindow> axisWindows(const PoolAxis& a);
+  template <bool IsMax>
+  void rowOf(const float* top, int64_t rowStride, int64_t oh, float* y) const;
+  template <bool IsMax>
+  float borderColumn(const float* first, int64_t rowStride, int64_t rows, int64_t rowCount, const AxisWindow& c) const;
+
+  bool isMax_;
+  PoolAxis h_, w_;
+  bool countIncludePad_;
+  PoolWindows windows_;
+  std::vector<AxisWindow> rows_, columns_;
+  std::vector<Rows> inputRows_;
+  int64_t interiorBegin_ = 0, interiorEnd_ = 0;  // [begin, end): columns with every tap inside
+};
+
+}  // namespace petrel
