@@ -88,7 +88,8 @@ PoolRows::PoolRows(bool isMax, const PoolAxis& h, const PoolAxis& w, bool countI
       rows_(axisWindows(h)), columns_(axisWindows(w)) {
   for (const AxisWindow& r : rows_) {
     const int64_t first = r.start + r.first * h_.dilation;
-    inputRows_.push_back(r.first == r.last ? Rows{first, first} : Rows{first, r.start + (r.last - 1) * h_.dilation + 1});
+    const int64_t last = r.first == r.last ? first : r.start + (r.last - 1) * h_.dilation + 1;
+    inputRows_.push_back(Rows{first, last});
   }
   // The output columns whose taps all lie inside the input: a contiguous run.
   auto inside = [&](const AxisWindow& c) { return c.first == 0 && c.last == w_.kernel && c.padded == w_.kernel; };

@@ -83,7 +83,8 @@ void convDirectRows(const Conv2dGeometry& g, const SgemmPackedLhs& weights, cons
           rows[kk] = copy + (c * d.paddedRows + oh * S + kh) * rowFloats + (kw % S) * d.length + kw / S;
     float* y = out + (oh - first) * rowStride;
     int64_t ow = 0;
-    for (; ow + kSgemmNR <= g.outW; ow += kSgemmNR) sgemmKernel6x16RowsAvx2(k, a, rows, ow, y + ow, channelStride, store);
+    for (; ow + kSgemmNR <= g.outW; ow += kSgemmNR)
+      sgemmKernel6x16RowsAvx2(k, a, rows, ow, y + ow, channelStride, store);
     if (ow < g.outW) {  // the last strip through a tile: its 16 columns would run into the next row
       sgemmKernel6x16RowsAvx2(k, a, rows, ow, tile, kSgemmNR, store);
       for (int64_t i = 0; i < m; ++i)

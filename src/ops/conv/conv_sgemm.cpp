@@ -149,8 +149,8 @@ class ConvSgemmExecutor final : public Executor {
     const int64_t m = plan_.outChannels, rowFloats = m * g.outW;
     const int64_t pooledH = plan_.maxPool[0].out, pooledW = plan_.maxPool[1].out, pooledPixels = pooledH * pooledW;
     const int workers = args.pool ? std::min(args.pool->threads(), std::max(plan_.threads, 1)) : 1;
-    float* buffers = reinterpret_cast<float*>(static_cast<char*>(args.scratch) +
-                                              roundUp(static_cast<int64_t>(convDirectScratchBytes(g, m, plan_.threads)), 64));
+    const int64_t directBytes = static_cast<int64_t>(convDirectScratchBytes(g, m, plan_.threads));
+    float* buffers = reinterpret_cast<float*>(static_cast<char*>(args.scratch) + roundUp(directBytes, 64));
     for (int64_t image = 0; image < plan_.batch; ++image) {
       convDirectCopy(g, m, args.inputs[0] + image * g.channels * g.inPixels(), args.scratch,
                      workers > 1 ? args.pool : nullptr);
