@@ -105,6 +105,16 @@ void PoolRows::row(const float* top, int64_t rowStride, int64_t oh, float* y) co
     rowOf<false>(top, rowStride, oh, y);
 }
 
+void PoolRows::planes(const float* in, float* out, int64_t count, ThreadPool* pool, int threads) const {
+  const int64_t inPlane = h_.in * w_.in, outPlane = h_.out * w_.out;
+  const int64_t work = count * outPlane * h_.kernel * w_.kernel;
+  parallelTasksOrInline(pool, count, work, threads, [&](int64_t p, int) {
+    const float* x = in + p * inPlane;
+    float* y = out + p * outPlane;
+    for (int64_t oh = 0; oh < h_.out; ++oh) row(x + inputRows_[oh].first * w_.in, w_.in, oh, y + oh * w_.out);
+  });
+}
+
 template <bool IsMax>
 void PoolRows::rowOf(const float* top, int64_t rowStride, int64_t oh, float* y) const {
   const AxisWindow& r = rows_[oh];
@@ -151,8 +161,8 @@ class Pool2dExecutor final : public Executor {
  public:
   Pool2dExecutor(PoolKind kind, int64_t planes, const std::array<PoolAxis, 2>& axes, bool countIncludePad,
                  int threads)
-      : kind_(kind), planes_(planes), h_(axes[0]), w_(axes[1]), threads_(std::max(threads, 1)), isa_(bestIsa()),
-        rows_(kind == PoolKind::kMax, h_, w_, countIncludePad, isa_) {}
+      : kind_(kind), planes_(planes), threads_(std::max(threads, 1)), isa_(bestIsa()),
+        rows_(kind == PoolKind::kMax, axes[0], axes[1], countIncludePad, isa_) {}
 
   std::string kernelName() const override {
     std::string name = kind_ == PoolKind::kMax ? "pool.max2d.f32" : "pool.average2d.f32";
@@ -160,23 +170,12 @@ class Pool2dExecutor final : public Executor {
   }
 
   void run(const RunArgs& args) override {
-    const float* in = args.inputs[0];
-    float* out = args.outputs[0];
-    const int64_t inPlane = h_.in * w_.in;
-    const int64_t outPlane = h_.out * w_.out;
-    const int64_t work = planes_ * outPlane * h_.kernel * w_.kernel;
-    parallelTasksOrInline(args.pool, planes_, work, threads_, [&](int64_t p, int) {
-      const float* x = in + p * inPlane;
-      float* y = out + p * outPlane;
-      for (int64_t oh = 0; oh < h_.out; ++oh)
-        rows_.row(x + rows_.inputRows(oh).first * w_.in, w_.in, oh, y + oh * w_.out);
-    });
+    rows_.planes(args.inputs[0], args.outputs[0], planes_, args.pool, threads_);
   }
 
  private:
   PoolKind kind_;
   int64_t planes_;
-  PoolAxis h_, w_;
   int threads_;
   Isa isa_;
   PoolRows rows_;

@@ -15,6 +15,8 @@
 
 namespace petrel {
 
+class ThreadPool;
+
 // One spatial axis of a pooling window.
 struct PoolAxis {
   int64_t in = 1, out = 1;
@@ -44,6 +46,11 @@ class PoolRows {
   // Output row `oh` of one plane into y[0, w.out): `top` is input row
   // inputRows(oh).first of the plane, the next input row rowStride floats on.
   void row(const float* top, int64_t rowStride, int64_t oh, float* y) const;
+
+  // Every output row of `count` planes: in [count][h.in][w.in] into
+  // out [count][h.out][w.out], the planes split among the pool's threads
+  // (at most `threads`) when the work is large enough.
+  void planes(const float* in, float* out, int64_t count, ThreadPool* pool, int threads) const;
 
   bool isMax() const { return isMax_; }
 

@@ -53,8 +53,8 @@ class ConvSgemmExecutor final : public Executor {
       const int64_t rowFloats = plan.outChannels * plan.geometry.outW;
       bandRows_ = std::max((h.kernel - 1) * h.dilation + 1, kPoolBandBytes / (rowFloats * int64_t{sizeof(float)}));
       poolRows_.emplace(true, plan.maxPool[0], plan.maxPool[1], false, bestIsa());
-      scratchBytes_ = roundUp(static_cast<int64_t>(scratchBytes_), 64) +
-                      std::max(plan.threads, 1) * bandRows_ * rowFloats * sizeof(float);
+      bandBuffersOffset_ = static_cast<size_t>(roundUp(static_cast<int64_t>(scratchBytes_), 64));
+      scratchBytes_ = bandBuffersOffset_ + std::max(plan.threads, 1) * bandRows_ * rowFloats * sizeof(float);
     }
   }
 
@@ -149,8 +149,7 @@ class ConvSgemmExecutor final : public Executor {
     const int64_t m = plan_.outChannels, rowFloats = m * g.outW;
     const int64_t pooledH = plan_.maxPool[0].out, pooledW = plan_.maxPool[1].out, pooledPixels = pooledH * pooledW;
     const int workers = args.pool ? std::min(args.pool->threads(), std::max(plan_.threads, 1)) : 1;
-    const int64_t directBytes = static_cast<int64_t>(convDirectScratchBytes(g, m, plan_.threads));
-    float* buffers = reinterpret_cast<float*>(static_cast<char*>(args.scratch) + roundUp(directBytes, 64));
+    float* buffers = reinterpret_cast<float*>(static_cast<char*>(args.scratch) + bandBuffersOffset_);
     for (int64_t image = 0; image < plan_.batch; ++image) {
       convDirectCopy(g, m, args.inputs[0] + image * g.channels * g.inPixels(), args.scratch,
                      workers > 1 ? args.pool : nullptr);
@@ -197,6 +196,7 @@ class ConvSgemmExecutor final : public Executor {
   bool direct_ = false;  // few input channels: kernels/conv_direct.h
   size_t scratchBytes_ = 0;
   int64_t bandRows_ = 0;               // conv rows per thread buffer (direct_ with a MaxPool)
+  size_t bandBuffersOffset_ = 0;       // where in scratch the threads' buffers start, after the direct kernel's
   std::optional<PoolRows> poolRows_;  // direct_ with a MaxPool
 };
 
