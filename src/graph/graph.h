@@ -123,6 +123,8 @@ struct Node {
   std::vector<float> getFloats(const std::string& key, const std::vector<float>& fallback = {}) const;
   // "Conv 'layer1.0.conv1'" - used to prefix error messages.
   std::string describe() const;
+  // A Conv that carries a MaxPool it absorbed (kAbsorbedPoolPrefix attributes).
+  bool hasAbsorbedMaxPool() const { return has(std::string(kAbsorbedPoolPrefix) + "kernel_shape"); }
 };
 
 struct Graph {

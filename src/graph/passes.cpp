@@ -798,8 +798,7 @@ int fuseMatMulBias(Graph& graph) {
 
 int fuseResidualAdds(Graph& graph) {
   return fuseAddsIntoProducers(graph, [&](Node& conv, const Node& add, int residual) {
-    if (conv.op != "Conv" || conv.has("activation") || conv.inputs.size() > 3 ||
-        conv.has(std::string(kAbsorbedPoolPrefix) + "kernel_shape"))
+    if (conv.op != "Conv" || conv.has("activation") || conv.inputs.size() > 3 || conv.hasAbsorbedMaxPool())
       return false;
     // The same shape, known but for a dynamic batch (no broadcasting: the
     // runtime checks it again when planning).
@@ -828,9 +827,7 @@ int fuseConvMaxPool(Graph& graph) {
     const int p = uses.producer[x];
     if (p < 0 || !onlyReadBy(uses, x, static_cast<int>(i))) continue;
     Node& conv = graph.nodes[p];
-    if (conv.op != "Conv" || conv.outputs.size() != 1 || conv.inputs.size() > 3 ||
-        conv.has(std::string(kAbsorbedPoolPrefix) + "kernel_shape"))
-      continue;
+    if (conv.op != "Conv" || conv.outputs.size() != 1 || conv.inputs.size() > 3 || conv.hasAbsorbedMaxPool()) continue;
     for (const auto& [name, value] : pool.attributes) conv.attributes[kAbsorbedPoolPrefix + name] = value;
     conv.outputs[0] = pool.outputs[0];
     dead[i] = true;

@@ -1,6 +1,6 @@
 // ONNX Conv (1-D and 2-D, any group, auto_pad, optional bias, fused
 // activation, Petrel's optional residual summand as input 3, and a MaxPool
-// it absorbed: its attributes named pool_kernel_shape, pool_strides, ...).
+// it absorbed, its attributes named pool_kernel_shape, pool_strides, ...).
 // The planner checks the node, computes the output shape and picks the
 // executor with selectExecutor (ops/select.h).
 #include <array>
@@ -66,7 +66,7 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
   if (plan.hasResidual && ctx.input(3).shape != ctx.outputShapes[0])
     ctx.fail("residual R " + shapeToString(ctx.input(3).shape) + " must have the output's shape " +
              shapeToString(ctx.outputShapes[0]));
-  plan.hasMaxPool = ctx.node.has(kAbsorbedPoolPrefix + std::string("kernel_shape"));
+  plan.hasMaxPool = ctx.node.hasAbsorbedMaxPool();
   if (plan.hasMaxPool) {
     if (plan.hasResidual) ctx.fail("cannot take both a residual input and an absorbed MaxPool");
     plan.maxPool = readPoolAxes(ctx, ctx.outputShapes[0], kAbsorbedPoolPrefix);
