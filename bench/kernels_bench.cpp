@@ -185,6 +185,35 @@ void BM_Conv3x3Im2col(benchmark::State& state) {
   setConvCounters(state, g, batch);
 }
 
+// ResNet's downsampling 3x3 convolutions (stride 2, pad 1), C -> C channels
+// from a 2 * side image to a side x side one, through conv.im2col.sgemm:
+// N = side^2 (196, 49) is narrow and K = 9 C deep. Args: channels, output
+// side, threads.
+void BM_Conv3x3Stride2Im2col(benchmark::State& state) {
+  Conv2dGeometry g = sameSize3x3(state.range(0), state.range(1));
+  g.inH = g.inW = 2 * g.outH;
+  g.strideH = g.strideW = 2;
+  const int threads = static_cast<int>(state.range(2));
+  const int64_t m = g.channels, n = g.outPixels(), k = g.depth();
+  std::vector<float> w(m * k, 0.01f), image(g.channels * g.inPixels(), 0.5f), out(m * n);
+  const SgemmPackedLhs packed(SgemmMatrix{w.data(), k, false}, m, k);
+  const size_t scratchBytes = sgemmScratchBytes(m, n, k, true, false, threads);
+  AlignedScratch scratch = alignedScratch(scratchBytes);
+  ThreadPool pool(threads);
+  const SgemmProblem problem = im2colProblem(packed, g, image.data(), out.data());
+  for (auto _ : state) {
+    sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  setFlopCounters(state, 2.0 * m * n * k * state.iterations(), threads);
+}
+BENCHMARK(BM_Conv3x3Stride2Im2col)
+    ->ArgsProduct({{128}, {28}, {1, 2}})
+    ->ArgsProduct({{256}, {14}, {1, 2}})
+    ->ArgsProduct({{512}, {7}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 // The first convolution of an image network: 3 input channels, so K (27 or
 // 147) is short and every pixel appears in many im2col rows. Through im2col
 // + SGEMM (B packed from the image at stride 2), or through the direct kernel
