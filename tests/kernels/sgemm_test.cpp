@@ -197,10 +197,11 @@ TEST_P(SgemmTest, ZeroDepthGivesBiasAndActivation) {
 }
 
 // Includes tiles of unequal sizes: N = 196 is 13 panels in 4 tiles at 2
-// threads, N = 3136 196 panels in 13 tiles at 1.
+// threads, N = 3136 196 panels in 13 tiles at 1; and one-column products
+// (a squeeze-excitation block's 1x1 convolutions) split by rows at 2.
 TEST_P(SgemmTest, LargerThreadedShapes) {
   const int64_t shapes[][3] = {{256, 256, 256}, {64, 3136, 147}, {512, 49, 1200}, {197, 768, 768}, {1, 1000, 512},
-                               {96, 196, 576}};
+                               {96, 196, 576},   {576, 1, 144},   {144, 1, 576}};
   int variant = 0;
   for (const auto& s : shapes)
     for (int threads : {1, 2}) {
