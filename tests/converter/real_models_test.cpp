@@ -65,9 +65,11 @@ TEST_P(RealModel, Converts) {
     EXPECT_EQ(countOp(g, "Erf"), 0);  // every Gelu pattern was found
     // The head reads only the class token: the last layer's MLP runs on that token alone.
     EXPECT_GE(report.hoistedGathers, 6);
-    for (const Node& node : g.nodes)
-      if (node.name.rfind("/encoder/layers/encoder_layer_11/mlp/", 0) == 0 && node.op == "MatMul")
+    for (const Node& node : g.nodes) {
+      if (node.name.rfind("/encoder/layers/encoder_layer_11/mlp/", 0) == 0 && node.op == "MatMul") {
         EXPECT_EQ(g.values[node.outputs[0]].shape.size(), 2u) << node.name << " works on every token";
+      }
+    }
   }
 }
 
