@@ -163,11 +163,10 @@ SgemmProblem im2colProblem(const SgemmPackedLhs& weights, const Conv2dGeometry& 
   return problem;
 }
 
-// conv.im2col.sgemm: packed weights times the im2col matrix packed tile by tile.
-void BM_Conv3x3Im2col(benchmark::State& state) {
-  const Conv2dGeometry g = sameSize3x3(state.range(0), state.range(1));
-  const int threads = static_cast<int>(state.range(2));
-  const int64_t batch = state.range(3);
+// conv.im2col.sgemm on `batch` images of geometry g, g.channels -> g.channels:
+// packed weights times the im2col matrix packed tile by tile, one product per
+// image. The caller sets the counters.
+void runIm2colConv(benchmark::State& state, const Conv2dGeometry& g, int threads, int64_t batch) {
   const int64_t m = g.channels, n = g.outPixels(), k = g.depth();
   std::vector<float> w(m * k, 0.01f), image(batch * g.channels * g.inPixels(), 0.5f), out(batch * m * n);
   const SgemmPackedLhs packed(SgemmMatrix{w.data(), k, false}, m, k);
@@ -175,13 +174,19 @@ void BM_Conv3x3Im2col(benchmark::State& state) {
   AlignedScratch scratch = alignedScratch(scratchBytes);
   ThreadPool pool(threads);
   for (auto _ : state) {
-    for (int64_t i = 0; i < batch; ++i) {  // as conv.im2col.sgemm, one product per image
+    for (int64_t i = 0; i < batch; ++i) {
       const SgemmProblem problem = im2colProblem(packed, g, image.data() + i * g.channels * g.inPixels(),
                                                  out.data() + i * m * n);
       sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
     }
     benchmark::DoNotOptimize(out.data());
   }
+}
+
+void BM_Conv3x3Im2col(benchmark::State& state) {
+  const Conv2dGeometry g = sameSize3x3(state.range(0), state.range(1));
+  const int64_t batch = state.range(3);
+  runIm2colConv(state, g, static_cast<int>(state.range(2)), batch);
   setConvCounters(state, g, batch);
 }
 
@@ -194,18 +199,8 @@ void BM_Conv3x3Stride2Im2col(benchmark::State& state) {
   g.inH = g.inW = 2 * g.outH;
   g.strideH = g.strideW = 2;
   const int threads = static_cast<int>(state.range(2));
-  const int64_t m = g.channels, n = g.outPixels(), k = g.depth();
-  std::vector<float> w(m * k, 0.01f), image(g.channels * g.inPixels(), 0.5f), out(m * n);
-  const SgemmPackedLhs packed(SgemmMatrix{w.data(), k, false}, m, k);
-  const size_t scratchBytes = sgemmScratchBytes(m, n, k, true, false, threads);
-  AlignedScratch scratch = alignedScratch(scratchBytes);
-  ThreadPool pool(threads);
-  const SgemmProblem problem = im2colProblem(packed, g, image.data(), out.data());
-  for (auto _ : state) {
-    sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
-    benchmark::DoNotOptimize(out.data());
-  }
-  setFlopCounters(state, 2.0 * m * n * k * state.iterations(), threads);
+  runIm2colConv(state, g, threads, 1);
+  setFlopCounters(state, 2.0 * g.channels * g.depth() * g.outPixels() * state.iterations(), threads);
 }
 BENCHMARK(BM_Conv3x3Stride2Im2col)
     ->ArgsProduct({{128}, {28}, {1, 2}})
