@@ -40,6 +40,12 @@ std::unique_ptr<Executor> makeConvSgemmExecutor(ExecutorKind kind, const ConvPla
 // residual support of their own (depthwise).
 std::unique_ptr<Executor> withResidualAfter(std::unique_ptr<Executor> inner, const ConvPlan& plan);
 
+// The row code of the MaxPool the Conv absorbed (plan.hasMaxPool), for the
+// executors that apply it.
+inline PoolRows absorbedMaxPoolRows(const ConvPlan& plan) {
+  return PoolRows(/*isMax=*/true, plan.maxPool[0], plan.maxPool[1], /*countIncludePad=*/false, bestIsa());
+}
+
 // Runs `inner` (planned without the MaxPool) into scratch, then max-pools
 // that into the output: for executors that cannot pool rows as they make them.
 std::unique_ptr<Executor> withMaxPoolAfter(std::unique_ptr<Executor> inner, const ConvPlan& plan);

@@ -19,7 +19,7 @@ class MaxPoolAfterExecutor final : public Executor {
       : inner_(std::move(inner)),
         planes_(plan.batch * plan.outChannels),
         threads_(std::max(plan.threads, 1)),
-        rows_(true, plan.maxPool[0], plan.maxPool[1], false, bestIsa()),
+        rows_(absorbedMaxPoolRows(plan)),
         innerScratch_(static_cast<size_t>(roundUp(static_cast<int64_t>(inner_->scratchBytes()), 64))),
         convBytes_(static_cast<size_t>(planes_ * plan.geometry.outPixels()) * sizeof(float)) {}
 

@@ -52,7 +52,7 @@ class ConvSgemmExecutor final : public Executor {
       const PoolAxis& h = plan.maxPool[0];
       const int64_t rowFloats = plan.outChannels * plan.geometry.outW;
       bandRows_ = std::max((h.kernel - 1) * h.dilation + 1, kPoolBandBytes / (rowFloats * int64_t{sizeof(float)}));
-      poolRows_.emplace(true, plan.maxPool[0], plan.maxPool[1], false, bestIsa());
+      poolRows_ = absorbedMaxPoolRows(plan);
       bandBuffersOffset_ = static_cast<size_t>(roundUp(static_cast<int64_t>(scratchBytes_), 64));
       scratchBytes_ = bandBuffersOffset_ + std::max(plan.threads, 1) * bandRows_ * rowFloats * sizeof(float);
     }
