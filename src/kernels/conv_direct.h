@@ -2,8 +2,8 @@
 // Direct convolution for images with few channels (a network's first layer:
 // 3 channels, K = 27 or 147 taps). As im2col + SGEMM, out[M][pixels] =
 // W[M][K] * im2col(image)[K][pixels], but B is never packed: the image is
-// copied once, zero-padded and split by column phase (stride 2: even and odd
-// columns), so that im2col row k of 16 neighbouring outputs of one output row
+// copied a few rows at a time, zero-padded and split by column phase (stride
+// 2: even and odd columns), so that im2col row k of 16 neighbouring outputs of one output row
 // is 16 contiguous floats of that copy, and the micro-kernel reads them in
 // place (sgemmKernel6x16RowsAvx2). Packing B cost as much as the products
 // here, where every input pixel appears in about K / stride^2 rows.
@@ -38,28 +38,30 @@ void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const fl
                 const ActivationParams& activation, float* output, void* scratch, size_t scratchBytes,
                 ThreadPool* pool);
 
-// convDirect's two steps, for a caller that consumes output rows as they are
-// made (a Conv that absorbed a MaxPool). First the padded copy of `image`
-// into the start of scratch (on the pool's threads when it has more than
-// one); then output rows [first, last) from that copy, row oh of channel i at
-// out + (oh - first) * rowStride + i * channelStride, using the tile of
-// `thread` (< the threads the scratch was sized for).
-void convDirectCopy(const Conv2dGeometry& g, int64_t m, const float* image, void* scratch, ThreadPool* pool);
-void convDirectRows(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* bias,
+// Output rows [first, last) of one image, row oh of channel i at out + (oh -
+// first) * rowStride + i * channelStride, using the scratch of `thread` (<
+// the threads the scratch was sized for): for a caller that consumes output
+// rows as they are made (a Conv that absorbed a MaxPool).
+void convDirectRows(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* image, const float* bias,
                     const ActivationParams& activation, void* scratch, int64_t first, int64_t last, float* out,
                     int64_t rowStride, int64_t channelStride, int thread);
 
-// The scratch of one call (shared by the planner and the kernel): the copy,
-// per channel paddedRows padded rows each split into `phases` parts of
-// `length` floats, then per thread a tile of 16 columns of all M rows for
-// the last strip of an output row.
+// The scratch of one thread (shared by the planner and the kernel): a
+// window of the image, padded and split by column phase, for chunkRows
+// output rows - per channel windowRows rows, each `phases` parts of `length`
+// floats - and a tile of 16 columns of all M rows for the last strip of an
+// output row. The window is made just before the rows that read it, so it
+// is read from L2, not from memory: a copy of the whole image (650 KB for
+// 224 x 224 x 3) is evicted from L2 before the lower rows read it.
 struct ConvDirectLayout {
-  int64_t paddedRows = 0;  // rows from the top padding to the last row read
-  int64_t phases = 1;      // the stride across
-  int64_t length = 0;      // floats per part of a row
-  int64_t copyFloats = 0;  // the whole copy, all channels
-  int64_t tileFloats = 0;  // one thread's tile
+  int64_t phases = 1;        // the stride across
+  int64_t length = 0;        // floats per part of a row
+  int64_t chunkRows = 0;     // output rows per window
+  int64_t windowRows = 0;    // padded rows per channel that chunkRows output rows read
+  int64_t windowFloats = 0;  // the window, all channels
+  int64_t tileFloats = 0;    // the tile
   int64_t rowFloats() const { return phases * length; }
+  int64_t threadFloats() const { return windowFloats + tileFloats; }
 };
 ConvDirectLayout convDirectLayout(const Conv2dGeometry& g, int64_t m);
 

@@ -127,6 +127,34 @@ TEST_F(ConvDirectTest, NetworkStemsWithActivations) {
     }
 }
 
+TEST_F(ConvDirectTest, ImagesTallerThanAWindow) {
+  // The padded copy is made a window of rows at a time: 2.5 windows of
+  // output rows cross two window boundaries and end in a partial window (in
+  // both threads' bands at 2 threads).
+  int variant = 0;
+  for (int64_t kernel : {3, 7})
+    for (int64_t stride : {1, 2}) {
+      DirectCase c;
+      Conv2dGeometry& g = c.g;
+      g.channels = 3;
+      g.inW = 150;
+      g.kernelH = g.kernelW = kernel;
+      g.strideH = g.strideW = stride;
+      g.padTop = g.padLeft = kernel / 2;
+      g.outW = outSize(g.inW, kernel, stride, g.padLeft, kernel / 2);
+      c.m = 10;
+      c.threads = 1 + variant++ % 2;
+      g.outH = 1000;
+      const int64_t chunkRows = convDirectLayout(g, c.m).chunkRows;  // the most that fit the width: below 1000
+      g.outH = c.threads * (2 * chunkRows + chunkRows / 2);
+      g.inH = (g.outH - 1) * stride + kernel - 2 * (kernel / 2);
+      ASSERT_EQ(convDirectLayout(g, c.m).chunkRows, chunkRows);
+      ASSERT_GT(chunkRows, 1);
+      runCase(c);
+      if (HasFatalFailure()) return;
+    }
+}
+
 TEST_F(ConvDirectTest, ServesOnlyWhatItIsBuiltFor) {
   Conv2dGeometry g;
   g.channels = 3, g.inH = g.inW = 32, g.kernelH = g.kernelW = 3, g.strideH = g.strideW = 2, g.padTop = g.padLeft = 1;

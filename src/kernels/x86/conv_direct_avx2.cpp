@@ -43,32 +43,14 @@ void fillPart(const Conv2dGeometry& g, const ConvDirectLayout& d, const float* p
 
 }  // namespace
 
-void convDirectCopy(const Conv2dGeometry& g, int64_t m, const float* image, void* scratch, ThreadPool* pool) {
-  const ConvDirectLayout d = convDirectLayout(g, m);
-  float* copy = static_cast<float*>(scratch);
-  // One task per padded row of a channel.
-  auto fillRows = [&](size_t first, size_t last) {
-    for (size_t r = first; r < last; ++r) {
-      const int64_t c = static_cast<int64_t>(r) / d.paddedRows, pr = static_cast<int64_t>(r) % d.paddedRows;
-      for (int64_t phase = 0; phase < g.strideW; ++phase)
-        fillPart(g, d, image + c * g.inPixels(), pr, phase, copy + r * d.rowFloats() + phase * d.length);
-    }
-  };
-  const size_t copyRows = static_cast<size_t>(g.channels * d.paddedRows);
-  if (pool && pool->threads() > 1)
-    pool->parallelFor(copyRows, fillRows);
-  else
-    fillRows(0, copyRows);
-}
-
-void convDirectRows(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* bias,
+void convDirectRows(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const float* image, const float* bias,
                     const ActivationParams& activation, void* scratch, int64_t first, int64_t last, float* out,
                     int64_t rowStride, int64_t channelStride, int thread) {
   const int64_t m = weights.rows(), k = g.depth();
   const ConvDirectLayout d = convDirectLayout(g, m);
-  const int64_t S = g.strideW, rowFloats = d.rowFloats();
-  const float* copy = static_cast<const float*>(scratch);
-  float* tile = static_cast<float*>(scratch) + d.copyFloats + thread * d.tileFloats;
+  const int64_t S = g.strideH, rowFloats = d.rowFloats();
+  float* window = static_cast<float*>(scratch) + thread * d.threadFloats();
+  float* tile = window + d.windowFloats;
   SgemmTileStore store;
   store.rows = m;
   store.bias = bias ? SgemmBias::kPerRow : SgemmBias::kNone;
@@ -76,19 +58,30 @@ void convDirectRows(const Conv2dGeometry& g, const SgemmPackedLhs& weights, cons
   store.activation = activation;
   const float* a = weights.panels(0, 0);
   const float* rows[kSgemmKC];  // im2col row k of output column 0
-  for (int64_t oh = first; oh < last; ++oh) {
-    for (int64_t kk = 0, c = 0; c < g.channels; ++c)
-      for (int64_t kh = 0; kh < g.kernelH; ++kh)
-        for (int64_t kw = 0; kw < g.kernelW; ++kw, ++kk)
-          rows[kk] = copy + (c * d.paddedRows + oh * S + kh) * rowFloats + (kw % S) * d.length + kw / S;
-    float* y = out + (oh - first) * rowStride;
-    int64_t ow = 0;
-    for (; ow + kSgemmNR <= g.outW; ow += kSgemmNR)
-      sgemmKernel6x16RowsAvx2(k, a, rows, ow, y + ow, channelStride, store);
-    if (ow < g.outW) {  // the last strip through a tile: its 16 columns would run into the next row
-      sgemmKernel6x16RowsAvx2(k, a, rows, ow, tile, kSgemmNR, store);
-      for (int64_t i = 0; i < m; ++i)
-        std::memcpy(y + i * channelStride + ow, tile + i * kSgemmNR, (g.outW - ow) * sizeof(float));
+  for (int64_t chunk = first; chunk < last; chunk += d.chunkRows) {
+    const int64_t chunkEnd = std::min(last, chunk + d.chunkRows);
+    // Padded rows [chunk * S, ...) of every channel into the window.
+    const int64_t filledRows = (chunkEnd - chunk - 1) * S + g.kernelH;
+    for (int64_t c = 0; c < g.channels; ++c)
+      for (int64_t r = 0; r < filledRows; ++r)
+        for (int64_t phase = 0; phase < g.strideW; ++phase)
+          fillPart(g, d, image + c * g.inPixels(), chunk * S + r, phase,
+                   window + (c * d.windowRows + r) * rowFloats + phase * d.length);
+    for (int64_t oh = chunk; oh < chunkEnd; ++oh) {
+      for (int64_t kk = 0, c = 0; c < g.channels; ++c)
+        for (int64_t kh = 0; kh < g.kernelH; ++kh)
+          for (int64_t kw = 0; kw < g.kernelW; ++kw, ++kk)
+            rows[kk] = window + (c * d.windowRows + (oh - chunk) * S + kh) * rowFloats + (kw % g.strideW) * d.length +
+                       kw / g.strideW;
+      float* y = out + (oh - first) * rowStride;
+      int64_t ow = 0;
+      for (; ow + kSgemmNR <= g.outW; ow += kSgemmNR)
+        sgemmKernel6x16RowsAvx2(k, a, rows, ow, y + ow, channelStride, store);
+      if (ow < g.outW) {  // the last strip through a tile: its 16 columns would run into the next row
+        sgemmKernel6x16RowsAvx2(k, a, rows, ow, tile, kSgemmNR, store);
+        for (int64_t i = 0; i < m; ++i)
+          std::memcpy(y + i * channelStride + ow, tile + i * kSgemmNR, (g.outW - ow) * sizeof(float));
+      }
     }
   }
 }
@@ -97,17 +90,16 @@ void convDirect(const Conv2dGeometry& g, const SgemmPackedLhs& weights, const fl
                 const ActivationParams& activation, float* output, void* scratch, size_t scratchBytes,
                 ThreadPool* pool) {
   const ConvDirectLayout d = convDirectLayout(g, weights.rows());
-  const int64_t slots = (static_cast<int64_t>(scratchBytes / sizeof(float)) - d.copyFloats) / d.tileFloats;
+  const int64_t slots = static_cast<int64_t>(scratchBytes / sizeof(float)) / d.threadFloats();
   const bool parallel = pool && pool->threads() > 1 && slots >= pool->threads();
-  convDirectCopy(g, weights.rows(), image, scratch, parallel ? pool : nullptr);
+  const int64_t bands = parallel ? pool->threads() : 1;
   // Each thread takes one contiguous band of rows: neighbouring rows share
   // cache lines of every output plane, so interleaving them between threads
   // would bounce those lines.
-  const int64_t bands = parallel ? pool->threads() : 1;
   auto band = [&](size_t task, int thread) {
     const int64_t b = static_cast<int64_t>(task);
     const int64_t first = g.outH * b / bands, last = g.outH * (b + 1) / bands;
-    convDirectRows(g, weights, bias, activation, scratch, first, last, output + first * g.outW, g.outW,
+    convDirectRows(g, weights, image, bias, activation, scratch, first, last, output + first * g.outW, g.outW,
                    g.outPixels(), thread);
   };
   if (parallel)

@@ -151,8 +151,7 @@ class ConvSgemmExecutor final : public Executor {
     const int workers = args.pool ? std::min(args.pool->threads(), std::max(plan_.threads, 1)) : 1;
     float* buffers = reinterpret_cast<float*>(static_cast<char*>(args.scratch) + bandBuffersOffset_);
     for (int64_t image = 0; image < plan_.batch; ++image) {
-      convDirectCopy(g, m, args.inputs[0] + image * g.channels * g.inPixels(), args.scratch,
-                     workers > 1 ? args.pool : nullptr);
+      const float* input = args.inputs[0] + image * g.channels * g.inPixels();
       float* output = args.outputs[0] + image * m * pooledPixels;
       auto band = [&](size_t task, int thread) {
         float* buffer = buffers + thread * bandRows_ * rowFloats;
@@ -169,7 +168,7 @@ class ConvSgemmExecutor final : public Executor {
             have = heldEnd;
           }
           if (have < rowsEnd)
-            convDirectRows(g, packed, bias, plan_.activation, args.scratch, have, rowsEnd,
+            convDirectRows(g, packed, input, bias, plan_.activation, args.scratch, have, rowsEnd,
                            buffer + (have - first) * rowFloats, rowFloats, g.outW, thread);
           held = first;
           heldEnd = std::max(rowsEnd, have);
