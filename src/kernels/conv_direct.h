@@ -2,11 +2,12 @@
 // Direct convolution for images with few channels (a network's first layer:
 // 3 channels, K = 27 or 147 taps). As im2col + SGEMM, out[M][pixels] =
 // W[M][K] * im2col(image)[K][pixels], but B is never packed: the image is
-// copied a few rows at a time, zero-padded and split by column phase (stride
-// 2: even and odd columns), so that im2col row k of 16 neighbouring outputs of one output row
-// is 16 contiguous floats of that copy, and the micro-kernel reads them in
-// place (sgemmKernel6x16RowsAvx2). Packing B cost as much as the products
-// here, where every input pixel appears in about K / stride^2 rows.
+// copied a few rows at a time, zero-padded and split by column phase
+// (stride 2: even and odd columns), so that im2col row k of 16 neighbouring
+// outputs of one output row is 16 contiguous floats of that copy, and the
+// micro-kernel reads them in place (sgemmKernel6x16RowsAvx2). Packing B cost
+// as much as the products here, where every input pixel appears in about
+// K / stride^2 rows.
 //
 //   image   [channels][inH][inW] (one image)
 //   weights packed (SgemmPackedLhs of W [M][K], K in one block)
@@ -51,8 +52,8 @@ void convDirectRows(const Conv2dGeometry& g, const SgemmPackedLhs& weights, cons
 // output rows - per channel windowRows rows, each `phases` parts of `length`
 // floats - and a tile of 16 columns of all M rows for the last strip of an
 // output row. The window is made just before the rows that read it, so it
-// is read from L2, not from memory: a copy of the whole image (650 KB for
-// 224 x 224 x 3) is evicted from L2 before the lower rows read it.
+// is read from L2: a copy of the whole image (650 KB for 224 x 224 x 3) made
+// up front was evicted to L3 before the lower rows read it.
 struct ConvDirectLayout {
   int64_t phases = 1;        // the stride across
   int64_t length = 0;        // floats per part of a row
