@@ -116,6 +116,11 @@ std::vector<float> PlanContext::decodedWeights(size_t i) {
   return matrix;
 }
 
+AlignedBuffer allocateScratch(const Executor& executor, const Node& node) {
+  const size_t bytes = executor.scratchBytes();
+  return bytes > 0 ? allocateBuffer(static_cast<int64_t>(bytes), node.describe(), "scratch") : AlignedBuffer();
+}
+
 void PlanContext::markInputCopied(size_t i) {
   if (inputCopied.size() < inputs.size()) inputCopied.resize(inputs.size(), false);
   inputCopied.at(i) = true;

@@ -21,6 +21,7 @@
 
 #include "graph/graph.h"
 #include "kernels/activation.h"
+#include "memory/allocator.h"
 #include "petrel/petrel.h"
 
 namespace petrel {
@@ -85,6 +86,11 @@ class Executor {
   virtual std::vector<size_t> inputsReadElementwise() const { return {}; }
   virtual void run(const RunArgs& args) = 0;
 };
+
+// Scratch for one run of `executor` on its own, outside a session's shared
+// scratch (static values, op tests): empty when it needs none; an Error
+// naming `node` when it cannot be allocated.
+AlignedBuffer allocateScratch(const Executor& executor, const Node& node);
 
 struct PlanContext {
   PlanContext(const Node& node_, const SessionConfig& config_) : node(node_), config(config_) {}

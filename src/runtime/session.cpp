@@ -363,8 +363,7 @@ class SessionImpl {
     for (size_t o = 0; o < node.outputs.size(); ++o)
       results.push_back(StaticTensor::ofFloats(ctx.outputShapes[o], std::vector<float>(shapeElements(ctx.outputShapes[o]))));
     for (auto& r : results) args.outputs.push_back(r.f32.data());
-    AlignedBuffer scratch;
-    if (executor.scratchBytes() > 0) scratch = allocateBuffer(static_cast<int64_t>(executor.scratchBytes()), node.describe(), "scratch");
+    const AlignedBuffer scratch = allocateScratch(executor, node);
     args.scratch = scratch.get();
     args.pool = pool_.get();
     executor.run(args);

@@ -72,9 +72,7 @@ std::vector<StaticTensor> evaluateStaticNode(const Node& node, const std::vector
     results[o] = StaticTensor::ofFloats(ctx.outputShapes[o], std::vector<float>(shapeElements(ctx.outputShapes[o])));
     args.outputs.push_back(results[o].f32.data());
   }
-  AlignedBuffer scratch;
-  if (exec->scratchBytes() > 0)
-    scratch = allocateBuffer(static_cast<int64_t>(exec->scratchBytes()), node.describe(), "scratch");
+  const AlignedBuffer scratch = allocateScratch(*exec, node);
   args.scratch = scratch.get();
   ThreadPool pool(1);
   args.pool = &pool;

@@ -101,9 +101,7 @@ HarnessResult runOp(const Node& node, const std::vector<HarnessInput>& inputs, S
     result.outputs[o].assign(shapeElements(ctx.outputShapes[o]), std::nanf(""));
     args.outputs.push_back(result.outputs[o].data());
   }
-  AlignedBuffer scratch;
-  if (exec->scratchBytes() > 0)
-    scratch = allocateBuffer(static_cast<int64_t>(exec->scratchBytes()), node.describe(), "scratch");
+  const AlignedBuffer scratch = allocateScratch(*exec, node);
   args.scratch = scratch.get();
   ThreadPool pool(config.threads);
   args.pool = &pool;
