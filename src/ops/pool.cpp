@@ -244,6 +244,13 @@ std::array<PoolAxis, 2> readPoolAxes(const PlanContext& ctx, const Shape& input,
   return axes;
 }
 
+Shape pooledShape(const Shape& input, const std::array<PoolAxis, 2>& axes) {
+  Shape out = {input[0], input[1]};
+  if (input.size() == 4) out.push_back(axes[0].out);
+  out.push_back(axes[1].out);
+  return out;
+}
+
 namespace {
 
 std::unique_ptr<Executor> planPool(PlanContext& ctx, PoolKind kind) {
@@ -251,10 +258,7 @@ std::unique_ptr<Executor> planPool(PlanContext& ctx, PoolKind kind) {
   if (x.dtype != DType::kFloat32) ctx.fail(std::string("does not support ") + dtypeName(x.dtype) + " input");
   if (ctx.outputShapes.size() > 1) ctx.fail("only output 0 is supported (not the Indices output)");
   const std::array<PoolAxis, 2> axes = readPoolAxes(ctx, x.shape, "");
-  Shape outShape = {x.shape[0], x.shape[1]};
-  if (x.shape.size() == 4) outShape.push_back(axes[0].out);
-  outShape.push_back(axes[1].out);
-  ctx.outputShapes[0] = outShape;
+  ctx.outputShapes[0] = pooledShape(x.shape, axes);
   const bool countIncludePad = ctx.node.getInt("count_include_pad", 0) != 0;
   return std::make_unique<Pool2dExecutor>(kind, x.shape[0] * x.shape[1], axes, countIncludePad, ctx.config.threads);
 }

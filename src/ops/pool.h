@@ -31,6 +31,10 @@ struct PoolAxis {
 // attribute that is out of range.
 std::array<PoolAxis, 2> readPoolAxes(const PlanContext& ctx, const Shape& input, const std::string& prefix);
 
+// The shape of the pooled output of `input` [N, C, spatial...] (1 or 2
+// spatial axes) with the axes readPoolAxes returned.
+Shape pooledShape(const Shape& input, const std::array<PoolAxis, 2>& axes);
+
 // One output row of a plane, for every output row of every plane.
 class PoolRows {
  public:
@@ -51,8 +55,6 @@ class PoolRows {
   // out [count][h.out][w.out], the planes split among the pool's threads
   // (at most `threads`) when the work is large enough.
   void planes(const float* in, float* out, int64_t count, ThreadPool* pool, int threads) const;
-
-  bool isMax() const { return isMax_; }
 
  private:
   // The taps of one output position along one axis: t in [first, last) lands

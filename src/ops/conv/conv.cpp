@@ -70,9 +70,7 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
   if (plan.hasMaxPool) {
     if (plan.hasResidual) ctx.fail("cannot take both a residual input and an absorbed MaxPool");
     plan.maxPool = readPoolAxes(ctx, ctx.outputShapes[0], kAbsorbedPoolPrefix);
-    Shape& out = ctx.outputShapes[0];
-    if (spatialRank == 2) out[2] = plan.maxPool[0].out;
-    out.back() = plan.maxPool[1].out;
+    ctx.outputShapes[0] = pooledShape(ctx.outputShapes[0], plan.maxPool);
   }
 
   if (!w.isStatic())
