@@ -1,5 +1,5 @@
 // SGEMM micro-benchmarks in GFLOP/s and as a fraction of the FMA peak measured
-// by this same program (bench/fma_peak_avx2.cpp; per thread for the threaded
+// by this same program (kernels/fma_peak.h; per thread for the threaded
 // linear-layer shapes), on one thread unless said; ResNet's 3x3
 // convolutions by im2col + SGEMM and by Winograd F(4x4, 3x3), in effective
 // GFLOP/s (direct-convolution flops / time), on 1 and 2 threads; the stems
@@ -10,7 +10,6 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -21,6 +20,7 @@
 #include "kernels/conv_direct.h"
 #include "kernels/conv_geometry.h"
 #include "kernels/depthwise.h"
+#include "kernels/fma_peak.h"
 #include "kernels/sgemm.h"
 #include "kernels/winograd.h"
 #include "kernels/winograd_f2.h"
@@ -28,30 +28,18 @@
 
 namespace petrel::bench {
 
-float fmaChains(int64_t iterations);
-constexpr double kFlopsPerChainIteration = 12 * 8 * 2;
-
-// Peak single-core FMA throughput in flop/s, measured once.
+// Peak single-core FMA throughput in flop/s, measured once (5 rounds of 0.08 s).
 double fmaPeak() {
-  static const double peak = [] {
-    double best = 0.0;
-    for (int round = 0; round < 5; ++round) {
-      const int64_t iterations = 20'000'000;
-      const auto start = std::chrono::steady_clock::now();
-      benchmark::DoNotOptimize(fmaChains(iterations));
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      best = std::max(best, iterations * kFlopsPerChainIteration / seconds);
-    }
-    return best;
-  }();
+  static const double peak = measureFmaPeakGflops(20'000'000, 5) * 1e9;
   return peak;
 }
 
+// The peak measured again, one short round per iteration: shows whether the
+// machine is quiet before and after the other figures.
 void BM_FmaPeak(benchmark::State& state) {
-  const int64_t iterations = 1'000'000;
-  for (auto _ : state) benchmark::DoNotOptimize(fmaChains(iterations));
-  state.counters["GFLOPS"] =
-      benchmark::Counter(iterations * kFlopsPerChainIteration * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  double best = 0.0;
+  for (auto _ : state) best = std::max(best, measureFmaPeakGflops(1'000'000, 1));
+  state.counters["GFLOPS"] = best;
 }
 BENCHMARK(BM_FmaPeak);
 

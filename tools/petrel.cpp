@@ -19,6 +19,7 @@
 #include "format/npy.h"
 #include "graph/encode_weights.h"
 #include "graph/graph.h"
+#include "kernels/fma_peak.h"
 #include "petrel/petrel.h"
 
 namespace {
@@ -307,6 +308,9 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
   petrel::Session session = makeSession(model, options);
   const double loadMs = millisecondsSince(loadStart);
   auto inputs = randomInputs(session);
+  // The machine's FMA peak, measured before and after the runs: the yardstick
+  // of the GFLOP/s figure, and a lower figure after says the core got busier.
+  const double peakBefore = petrel::measureFmaPeakGflops();
   for (int i = 0; i < warmup; ++i) session.run(inputs);
   session.setProfiling(profile);
   std::vector<double> times;
@@ -326,6 +330,10 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
   const double avg = std::accumulate(times.begin(), times.end(), 0.0) / times.size();
   const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
                                           : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  const double peakAfter = petrel::measureFmaPeakGflops();
+  int64_t multiplyAdds = 0;
+  for (const auto& node : plan) multiplyAdds += node.multiplyAdds;
+  const double flops = 2.0 * static_cast<double>(multiplyAdds);
   const auto stats = session.memoryStats();
   const size_t peak = peakResidentBytes();
   if (json) {
@@ -341,7 +349,8 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
         const std::string output = outputs.empty() ? "" : graph.values[outputs[0]].name;
         nodes += std::string(n ? ", " : "") + "{\"name\": " + jsonQuoted(plan[n].node) + ", \"op\": " +
                  jsonQuoted(plan[n].op) + ", \"kernel\": " + jsonQuoted(plan[n].kernel) +
-                 ", \"output\": " + jsonQuoted(output) + ", \"ms\": " + formatMs(nodeTotals[n] / loops) + "}";
+                 ", \"output\": " + jsonQuoted(output) + ", \"ms\": " + formatMs(nodeTotals[n] / loops) +
+                 ", \"flops\": " + std::to_string(2 * plan[n].multiplyAdds) + "}";
       }
       nodes = ", \"nodes\": [" + nodes + "]";
     }
@@ -350,12 +359,13 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
         "\"avg_ms\": %.3f, \"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"peak_rss_bytes\": %zu, "
         "\"weight_bytes\": %zu, \"arena_bytes\": %zu, \"scratch_bytes\": %zu, \"prepared_weight_bytes\": %zu, "
         "\"released_weight_bytes\": %zu, \"held_weight_bytes\": %zu, \"stored_weight_bytes\": {\"fp32\": %zu, "
-        "\"fp16\": %zu, \"int8\": %zu, \"int4\": %zu}, \"runs_ms\": [%s]%s}\n",
+        "\"fp16\": %zu, \"int8\": %zu, \"int4\": %zu}, \"flops\": %.0f, \"fma_peak_gflops\": {\"before\": %.2f, "
+        "\"after\": %.2f}, \"runs_ms\": [%s]%s}\n",
         jsonQuoted(modelPath).c_str(), options.threads, options.memory.c_str(), options.precision.c_str(), loadMs, avg,
         median, sorted.front(), sorted.back(), peak, model->weightBytes(), stats.arenaBytes, stats.scratchBytes,
         stats.preparedWeightBytes, stats.releasedWeightBytes, stats.weightBytes(), stats.storedWeightBytes.fp32,
-        stats.storedWeightBytes.fp16, stats.storedWeightBytes.int8, stats.storedWeightBytes.int4, runs.c_str(),
-        nodes.c_str());
+        stats.storedWeightBytes.fp16, stats.storedWeightBytes.int8, stats.storedWeightBytes.int4, flops, peakBefore,
+        peakAfter, runs.c_str(), nodes.c_str());
   } else {
     std::printf("model %s  threads %d  memory %s  precision %s\n", modelPath.c_str(), options.threads,
                 options.memory.c_str(), options.precision.c_str());
@@ -374,6 +384,15 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
                 formatBytes(static_cast<double>(stored.int8)).c_str(), formatBytes(static_cast<double>(stored.int4)).c_str());
     std::printf("model-file pages released after packing %s\n",
                 formatBytes(static_cast<double>(stats.releasedWeightBytes)).c_str());
+    const double gflopsPerSecond = flops / 1e6 / median;
+    std::printf("compute %.3f GFLOP per run (Conv, Gemm, MatMul; a multiply-add is 2), %.1f GFLOP/s at the median",
+                flops / 1e9, gflopsPerSecond);
+    const double peakPerThread = std::max(peakBefore, peakAfter);
+    if (peakPerThread > 0.0)
+      std::printf(": %.0f%% of the FMA peak of %d thread%s (%.1f GFLOP/s per thread; measured %.1f before, %.1f after)",
+                  100.0 * gflopsPerSecond / (peakPerThread * options.threads), options.threads,
+                  options.threads > 1 ? "s" : "", peakPerThread, peakBefore, peakAfter);
+    std::printf("\n");
   }
   if (profile) {
     // Per node (slowest first) and per op type, averaged over the loops.
@@ -459,8 +478,10 @@ int main(int argc, char** argv) {
   bench->add_flag("--json", json,
                   "Print one JSON object: load_ms, avg_ms, median_ms, min_ms, max_ms, peak_rss_bytes, weight_bytes, "
                   "arena_bytes, scratch_bytes, prepared_weight_bytes, released_weight_bytes, held_weight_bytes, "
-                  "stored_weight_bytes {fp32, fp16, int8, int4}, runs_ms (every timed run, in order); with "
-                  "--profile also nodes (name, op, kernel, output, ms per run, in plan order)");
+                  "stored_weight_bytes {fp32, fp16, int8, int4}, flops (per run: 2 x the multiply-adds of Conv, "
+                  "ConvTranspose, Gemm, MatMul), fma_peak_gflops {before, after} (one thread's fp32 FMA peak, "
+                  "measured before and after the runs; 0 without AVX2), runs_ms (every timed run, in order); with "
+                  "--profile also nodes (name, op, kernel, output, ms per run, flops, in plan order)");
   bench->add_flag("--profile", profile, "Also print time per op type, per kernel and the slowest nodes");
 
   try {

@@ -121,6 +121,7 @@ std::unique_ptr<Executor> planGemm(PlanContext& ctx) {
     ctx.fail("inner dimensions differ: A " + shapeToString(a.shape) + (plan.transA ? " (transposed)" : "") + ", B " +
              shapeToString(b.shape) + (plan.transB ? " (transposed)" : ""));
   ctx.outputShapes[0] = {plan.m, plan.n};
+  ctx.multiplyAdds = plan.m * plan.n * plan.k;
 
   SgemmBias biasKind = SgemmBias::kNone;
   std::vector<float> bias;

@@ -160,6 +160,7 @@ std::unique_ptr<Executor> planMatMul(PlanContext& ctx) {
   if (!vectorA) out.push_back(m);
   if (!vectorB) out.push_back(n);
   ctx.outputShapes[0] = out;
+  ctx.multiplyAdds = shapeElements(batch) * m * n * k;
 
   const ActivationParams activation = ctx.fusedActivation();
   const bool bHasBatch = shapeElements(batchB) != 1;

@@ -330,6 +330,7 @@ class SessionImpl {
         step.outputs.push_back(id);
       }
       nodePlan.kernel = executor->kernelName();
+      nodePlan.multiplyAdds = ctx.multiplyAdds;
       step.executor = std::move(executor);
       steps_.push_back(std::move(step));
     }

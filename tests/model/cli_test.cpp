@@ -130,7 +130,8 @@ TEST(Cli, ConvertsAndRunsASmallModel) {
 }
 
 // bench --json: one object whose runs_ms has one time per timed run, the
-// median among them; --profile: the per-kernel section names the kernel.
+// median among them, and the FLOP count; --profile: the per-kernel section
+// names the kernel.
 TEST(Cli, BenchReportsEveryRunAndProfilesByKernel) {
   const fs::path dir = scratchDir();
   writeOnnx(modelWithOp("Relu"), dir / "bench.onnx");
@@ -150,6 +151,8 @@ TEST(Cli, BenchReportsEveryRunAndProfilesByKernel) {
   const double median = std::stod(o.output.substr(medianAt + 13));
   std::sort(runs.begin(), runs.end());
   EXPECT_NEAR(median, runs[3], 1e-3) << o.output;
+  // A Relu does no multiply-adds; the peak is measured around the runs.
+  EXPECT_NE(o.output.find("\"flops\": 0, \"fma_peak_gflops\": {\"before\": "), std::string::npos) << o.output;
 
   const Outcome profiled = runPetrel("bench " + (dir / "bench.petrel").string() + " --loops 2 --warmup 0 --profile");
   ASSERT_EQ(profiled.code, 0) << profiled.output;
@@ -165,6 +168,7 @@ TEST(Cli, BenchReportsEveryRunAndProfilesByKernel) {
             std::string::npos)
       << nodes.output;
   EXPECT_NE(nodes.output.find("\"output\": \"y\", \"ms\": "), std::string::npos) << nodes.output;
+  EXPECT_NE(nodes.output.find(", \"flops\": 0}]"), std::string::npos) << nodes.output;
 }
 
 TEST(Cli, ConvertHelpExplainsTheWeightOptions) {

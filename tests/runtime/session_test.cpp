@@ -108,6 +108,37 @@ TEST(Session, PlanNamesKernelsAndStaticNodes) {
   EXPECT_GT(session.memoryStats().arenaBytes, 0u);
 }
 
+// The benchmarks' FLOP count: each node's multiply-adds of one run, as the
+// operation defines them, following the batch size.
+TEST(Session, PlanCountsMultiplyAddsPerRun) {
+  GraphBuilder b;
+  const int x = b.input("x", {-1, 3, 8, 8});
+  const int w = b.floats("w", {4, 3, 3, 3}, std::vector<float>(4 * 3 * 9, 0.1f));
+  const int conv = b.node("Conv", {x, w},
+                          {{"strides", std::vector<int64_t>{2, 2}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  const int relu = b.node("Relu", {conv});
+  const int flat = b.node("Flatten", {relu});
+  const int gemm = b.node("Gemm", {flat, b.floats("g", {64, 10}, std::vector<float>(640, 0.01f))});
+  const int matmul = b.node("MatMul", {gemm, b.floats("m", {10, 5}, std::vector<float>(50, 0.5f))});
+  const int wt = b.floats("wt", {4, 2, 3, 3}, std::vector<float>(4 * 2 * 9, 0.2f));  // ConvTranspose: [C, M, kH, kW]
+  const int up = b.node("ConvTranspose", {conv, wt}, {{"strides", std::vector<int64_t>{2, 2}}});
+  b.g.outputs = {matmul, up};
+  b.g.values[matmul].name = "y";
+  b.g.values[up].name = "u";
+  Session session(Model::fromGraph(b.g));
+  for (int64_t batch : {1, 2}) {
+    session.resize({{"x", {batch, 3, 8, 8}}});
+    const auto plan = session.plan();
+    ASSERT_EQ(plan.size(), 6u);
+    EXPECT_EQ(plan[0].multiplyAdds, batch * (4 * 4 * 4) * (3 * 3 * 3));  // outputs x taps
+    EXPECT_EQ(plan[1].multiplyAdds, 0);                                  // Relu
+    EXPECT_EQ(plan[2].multiplyAdds, 0);                                  // Flatten
+    EXPECT_EQ(plan[3].multiplyAdds, batch * 10 * 64);
+    EXPECT_EQ(plan[4].multiplyAdds, batch * 5 * 10);
+    EXPECT_EQ(plan[5].multiplyAdds, batch * (4 * 4 * 4) * (2 * 3 * 3));  // inputs x taps
+  }
+}
+
 TEST(Session, BadInputsAreNamedErrors) {
   Session session(batchDependentModel());
   auto message = [&](const std::map<std::string, Tensor>& inputs) -> std::string {

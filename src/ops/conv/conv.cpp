@@ -66,6 +66,7 @@ std::unique_ptr<Executor> planConv(PlanContext& ctx) {
   if (plan.hasResidual && ctx.input(3).shape != ctx.outputShapes[0])
     ctx.fail("residual R " + shapeToString(ctx.input(3).shape) + " must have the output's shape " +
              shapeToString(ctx.outputShapes[0]));
+  ctx.multiplyAdds = shapeElements(ctx.outputShapes[0]) * filter.channels * g.kernelH * g.kernelW;
   plan.hasMaxPool = ctx.node.hasAbsorbedMaxPool();
   if (plan.hasMaxPool) {
     if (plan.hasResidual) ctx.fail("cannot take both a residual input and an absorbed MaxPool");

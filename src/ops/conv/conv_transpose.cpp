@@ -189,6 +189,7 @@ std::unique_ptr<Executor> planConvTranspose(PlanContext& ctx) {
   plan.threads = ctx.config.threads;
   ctx.outputShapes[0] = spatialRank == 2 ? Shape{in.batch, outChannels, outSize[0], outSize[1]}
                                          : Shape{in.batch, outChannels, outSize[1]};
+  ctx.multiplyAdds = shapeElements(x.shape) * filter.channels * g.kernelH * g.kernelW;  // each input times its window
 
   if (!w.isStatic())
     ctx.fail("weights W must be a constant stored in the model; run-time weights are not supported");

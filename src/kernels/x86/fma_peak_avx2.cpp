@@ -1,13 +1,13 @@
-// The machine's single-core FMA peak, measured: 12 independent chains of
-// 8-wide fused multiply-adds (enough to cover the FMA latency on two pipes),
-// no memory traffic. The SGEMM figures are reported as a fraction of this.
+// The FMA chains of measureFmaPeakGflops (kernels/fma_peak.h): 12 independent
+// chains of 8-wide fused multiply-adds (enough to cover the FMA latency on two
+// pipes), no memory traffic.
 #include <immintrin.h>
 
 #include <cstdint>
 
-namespace petrel::bench {
+namespace petrel {
 
-float fmaChains(int64_t iterations) {
+float fmaChainsAvx2(int64_t iterations) {
   __m256 acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i) * 1e-3f);
   const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
@@ -23,4 +23,4 @@ float fmaChains(int64_t iterations) {
   return lanes[0];
 }
 
-}  // namespace petrel::bench
+}  // namespace petrel
