@@ -10,6 +10,7 @@
 // this machine is shared, and it runs at two speed levels for seconds at a time, so blocks
 // measured back to back are the fair pairs; a ratio of the two overall medians can pair an ORT
 // figure from a fast moment with a Petrel figure from a slow one.
+// The compute table (printCompute) puts both engines against the FMA peak.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,6 +28,8 @@ const USAGE = `usage: bench/compare [--models LIST] [--threads LIST] [--loops N]
                      [--memory MODE] [--models-dir DIR] [--json FILE] [--layers N]
 
 Compares Petrel (build/petrel) with ONNX Runtime (onnxruntime-node, CPU) on each model and thread count.
+Prints the latency table, then the compute table: GFLOP per run, each engine's share of the FMA peak that
+petrel bench measures around its blocks, and the Petrel/ORT ratio if every multiply-add ran at that peak.
   --models LIST     comma-separated torchvision names (default: ${TEST_SET.join(',')})
   --threads LIST    comma-separated thread counts (default: 1,2)
   --loops N         timed runs per engine per block (default 10)
@@ -235,7 +238,8 @@ async function compareOne(ort, model, paths, threads, options) {
     }
 
     // Alternating timed blocks.
-    const ortBlocks = [], petrelBlocks = [];
+    const ortBlocks = [], petrelBlocks = [], peaks = [];
+    let flops = 0;
     for (let round = 0; round < options.rounds; ++round) {
       for (let i = 0; i < options.warmup; ++i) await runOrt();
       const times = [];
@@ -246,7 +250,10 @@ async function compareOne(ort, model, paths, threads, options) {
       }
       ortBlocks.push(median(times));
 
-      petrelBlocks.push(petrelBench(paths, threads, options).median_ms);
+      const report = petrelBench(paths, threads, options);
+      petrelBlocks.push(report.median_ms);
+      peaks.push(report.fma_peak_gflops.before, report.fma_peak_gflops.after);
+      flops = report.flops;
     }
     const ortMs = median(ortBlocks), petrelMs = median(petrelBlocks);
     const pairedRatios = petrelBlocks.map((t, round) => t / ortBlocks[round]);
@@ -257,6 +264,7 @@ async function compareOne(ort, model, paths, threads, options) {
       model, threads, ort_median_ms: ortMs, petrel_median_ms: petrelMs, petrel_over_ort: median(pairedRatios),
       ratio_of_medians: petrelMs / ortMs, max_abs_diff: diff.maxAbs, rel_l2: diff.relL2,
       ort_block_medians_ms: ortBlocks, petrel_block_medians_ms: petrelBlocks, paired_ratios: pairedRatios,
+      flops, fma_peak_gflops: peaks,
     };
   } finally {
     await session.release();
@@ -341,6 +349,36 @@ function printLayers(model, threads, l) {
   console.log(`| (Petrel nodes matching no ORT node) | | | ${ms(l.petrelOnly)} | |`);
 }
 
+// How close each engine runs to the machine's fp32 FMA peak, and the
+// Petrel/ORT ratio if Petrel's multiply-adds all ran at the peak, nothing else
+// taking time: the best an fp32 FMA kernel can reach, unless a fast algorithm
+// (Winograd for 3x3 convolutions) does fewer multiply-adds than the operations
+// define - then a share of the peak can pass 100%. The peak (one thread's, times
+// the thread count) is the highest petrel bench measured around its blocks; a
+// much lower one among them means another process shared the cores then.
+function printCompute(rows) {
+  console.log('\nCompute: GFLOP per run as Petrel counts it (Conv, Gemm, MatMul; a multiply-add is 2; ORT runs ' +
+    'the same model); FMA peak per thread as petrel bench measured it before and after each block (max, and min ' +
+    'in brackets); "at peak": Petrel/ORT if every multiply-add ran at the peak of all threads, a floor unless ' +
+    'Winograd (memory mode high, 3x3 convolutions) does fewer multiply-adds, which can also take a share past 100%\n');
+  console.log('| model | threads | GFLOP per run | FMA peak GFLOP/s | ORT % of peak | Petrel % of peak | ' +
+    'Petrel/ORT at peak |');
+  console.log('|---|---|---|---|---|---|---|');
+  const noisy = [];
+  for (const r of rows) {
+    const peak = Math.max(...r.fma_peak_gflops), low = Math.min(...r.fma_peak_gflops);
+    if (low < 0.9 * peak) noisy.push(`${r.model} at ${r.threads} thread${r.threads > 1 ? 's' : ''}`);
+    const atPeakMs = peak > 0 ? r.flops / 1e6 / (peak * r.threads) : NaN;  // GFLOP / (GFLOP/s) in ms
+    const share = (ms) => (peak > 0 ? `${(100 * atPeakMs / ms).toFixed(0)}%` : 'n/a');
+    console.log(`| ${r.model} | ${r.threads} | ${(r.flops / 1e9).toFixed(3)} | ${peak.toFixed(1)} (${low.toFixed(1)}) | ` +
+      `${share(r.ort_median_ms)} | ${share(r.petrel_median_ms)} | ` +
+      `${peak > 0 ? (atPeakMs / r.ort_median_ms).toFixed(2) : 'n/a'} |`);
+  }
+  if (noisy.length > 0)
+    console.log(`\nThe FMA peak fell by more than 10% during the blocks of ${noisy.join(', ')}: another process ` +
+      'shared the cores, so those ratios may be off; run again when the machine is quiet.');
+}
+
 function machineDescription(ortVersion) {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
   const cpu = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU';
@@ -387,6 +425,7 @@ async function main() {
     console.log(`| ${r.model} | ${r.threads} | ${ms(r.ort_median_ms)} | ${ms(r.petrel_median_ms)} | ` +
       `${r.petrel_over_ort.toFixed(2)} (${range}) | ${sci(r.max_abs_diff)} | ${sci(r.rel_l2)} |`);
   }
+  printCompute(rows);
   for (const l of layers) printLayers(l.model, l.threads, l);
   if (options.json) {
     const report = { machine: { ...machine, load_average_before: loadBefore, load_average_after: loadAfter },
