@@ -385,8 +385,8 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
     std::printf("model-file pages released after packing %s\n",
                 formatBytes(static_cast<double>(stats.releasedWeightBytes)).c_str());
     const double gflopsPerSecond = flops / 1e6 / median;
-    std::printf("compute %.3f GFLOP per run (Conv, Gemm, MatMul; a multiply-add is 2), %.1f GFLOP/s at the median",
-                flops / 1e9, gflopsPerSecond);
+    std::printf("compute %.3f GFLOP per run (Conv, ConvTranspose, Gemm, MatMul; a multiply-add is 2), "
+                "%.1f GFLOP/s at the median", flops / 1e9, gflopsPerSecond);
     const double peakPerThread = std::max(peakBefore, peakAfter);
     if (peakPerThread > 0.0)
       std::printf(": %.0f%% of the FMA peak of %d thread%s (%.1f GFLOP/s per thread; measured %.1f before, %.1f after)",
