@@ -357,10 +357,11 @@ function printLayers(model, threads, l) {
 // the thread count) is the highest petrel bench measured around its blocks; a
 // much lower one among them means another process shared the cores then.
 function printCompute(rows) {
-  console.log('\nCompute: GFLOP per run as Petrel counts it (Conv, ConvTranspose, Gemm, MatMul; a multiply-add is 2; ' +
-    'ORT runs the same model); FMA peak per thread as petrel bench measured it before and after each block (max, and min ' +
-    'in brackets); "at peak": Petrel/ORT if every multiply-add ran at the peak of all threads, a floor unless ' +
-    'Winograd (memory mode high, 3x3 convolutions) does fewer multiply-adds, which can also take a share past 100%\n');
+  console.log('\nCompute: GFLOP per run as Petrel counts it (Conv, ConvTranspose, Gemm, MatMul, PetrelAttention; ' +
+    'a multiply-add is 2; ORT runs the same model); FMA peak per thread as petrel bench measured it before and ' +
+    'after each block (max, and min in brackets); "at peak": Petrel/ORT if every multiply-add ran at the peak ' +
+    'of all threads, a floor unless Winograd (memory mode high, 3x3 convolutions) does fewer multiply-adds, ' +
+    'which can also take a share past 100%\n');
   console.log('| model | threads | GFLOP per run | FMA peak GFLOP/s | ORT % of peak | Petrel % of peak | ' +
     'Petrel/ORT at peak |');
   console.log('|---|---|---|---|---|---|---|');

@@ -385,8 +385,8 @@ int commandBench(const std::string& modelPath, const SessionOptions& options, in
     std::printf("model-file pages released after packing %s\n",
                 formatBytes(static_cast<double>(stats.releasedWeightBytes)).c_str());
     const double gflopsPerSecond = flops / 1e6 / median;
-    std::printf("compute %.3f GFLOP per run (Conv, ConvTranspose, Gemm, MatMul; a multiply-add is 2), "
-                "%.1f GFLOP/s at the median", flops / 1e9, gflopsPerSecond);
+    std::printf("compute %.3f GFLOP per run (Conv, ConvTranspose, Gemm, MatMul, PetrelAttention; "
+                "a multiply-add is 2), %.1f GFLOP/s at the median", flops / 1e9, gflopsPerSecond);
     const double peakPerThread = std::max(peakBefore, peakAfter);
     if (peakPerThread > 0.0)
       std::printf(": %.0f%% of the FMA peak of %d thread%s (%.1f GFLOP/s per thread; measured %.1f before, %.1f after)",
@@ -479,9 +479,9 @@ int main(int argc, char** argv) {
                   "Print one JSON object: load_ms, avg_ms, median_ms, min_ms, max_ms, peak_rss_bytes, weight_bytes, "
                   "arena_bytes, scratch_bytes, prepared_weight_bytes, released_weight_bytes, held_weight_bytes, "
                   "stored_weight_bytes {fp32, fp16, int8, int4}, flops (per run: 2 x the multiply-adds of Conv, "
-                  "ConvTranspose, Gemm, MatMul), fma_peak_gflops {before, after} (one thread's fp32 FMA peak, "
-                  "measured before and after the runs; 0 without AVX2), runs_ms (every timed run, in order); with "
-                  "--profile also nodes (name, op, kernel, output, ms per run, flops, in plan order)");
+                  "ConvTranspose, Gemm, MatMul, PetrelAttention), fma_peak_gflops {before, after} (one thread's "
+                  "fp32 FMA peak, measured before and after the runs; 0 without AVX2), runs_ms (every timed run, in "
+                  "order); with --profile also nodes (name, op, kernel, output, ms per run, flops, in plan order)");
   bench->add_flag("--profile", profile, "Also print time per op type, per kernel and the slowest nodes");
 
   try {

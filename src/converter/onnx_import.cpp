@@ -373,13 +373,16 @@ class GraphBuilder {
 
 // ---------------------------------------------------------------------------
 
-// True if a Gather with constant indices reads a value whose shape ONNX's
-// inference left unknown: hoistRowGathers needs that shape.
-bool gatherOfUnknownShape(const Graph& graph) {
-  for (const Node& node : graph.nodes)
+// True if a pass that reads shapes would meet a value whose shape ONNX's
+// inference left unknown: the data of a Gather with constant indices
+// (hoistRowGathers) or a Reshape's output (fuseAttention's head splits).
+bool passNeedsUnknownShapes(const Graph& graph) {
+  for (const Node& node : graph.nodes) {
     if (node.op == "Gather" && node.inputs.size() == 2 && node.inputs[0] >= 0 && node.inputs[1] >= 0 &&
         graph.values[node.inputs[1]].isConstant() && graph.values[node.inputs[0]].shape.empty())
       return true;
+    if (node.op == "Reshape" && graph.values[node.outputs[0]].shape.empty()) return true;
+  }
   return false;
 }
 
@@ -474,12 +477,27 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ConvertO
   const int dead = removeDeadNodes(graph);
   if (dead) log(options, "removed " + std::to_string(dead) + " dead nodes");
   sortTopologically(graph);
-  if (gatherOfUnknownShape(graph)) fillShapesByPlanning(graph, options);
+  if (passNeedsUnknownShapes(graph)) {
+    fillShapesByPlanning(graph, options);
+    // Shape chains over values whose shapes are now known fold too (the
+    // attention's Slice bounds, Reshape targets).
+    const int folded = foldConstants(graph);
+    if (folded) {
+      log(options, "folded " + std::to_string(folded) + " more constant nodes with the planned shapes");
+      r.foldedConstants += folded;
+      removeDeadNodes(graph);
+    }
+  }
   r.hoistedGathers = hoistRowGathers(graph);
   if (r.hoistedGathers) {
     log(options, "moved " + std::to_string(r.hoistedGathers) + " Gathers above the row-wise ops that fed them");
     sortTopologically(graph);
     removeDeadNodes(graph);  // the values those ops wrote before
+  }
+  r.fusedAttentions = fuseAttention(graph);
+  if (r.fusedAttentions) {
+    log(options, "fused " + std::to_string(r.fusedAttentions) + " multi-head attentions into PetrelAttention nodes");
+    removeDeadNodes(graph);  // the constants of the Reshapes and Slices it replaced
   }
   graph.validate();
 

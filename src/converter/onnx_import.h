@@ -41,6 +41,7 @@ struct ConvertReport {
   int fusedResidualAdds = 0; // Add(Conv(x), r) fused into the Conv
   int fusedMaxPools = 0;     // MaxPool(Conv(x)) fused into the Conv
   int hoistedGathers = 0;    // Gathers moved above row-wise ops (graph/passes.h hoistRowGathers)
+  int fusedAttentions = 0;   // multi-head attention chains made one PetrelAttention (fuseAttention)
   int removedNoOps = 0;      // Identity / Dropout / no-op Cast nodes removed
   std::map<std::string, int> opCounts;  // op type -> count in the resulting graph
 };

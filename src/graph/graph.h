@@ -17,6 +17,9 @@
 //     fuseConvMaxPool): the MaxPool's attributes under the names
 //     kAbsorbedPoolPrefix + ONNX name ("pool_kernel_shape", "pool_strides",
 //     ...), applied after the activation; the Conv's output is the pooled one.
+//   - multi-head attention chains (MatMul, Softmax, MatMul with their head
+//     Slices, Reshapes and Transposes) may be one PetrelAttention node, an
+//     op of Petrel's own (ops/attention.cpp, graph/passes.h fuseAttention).
 //
 // Values are float32 tensors computed at run time, or int64/float32 tensors
 // that are static: constants stored in the model, or values computed from

@@ -1000,6 +1000,178 @@ int hoistRowGathers(Graph& graph) {
 }
 
 // ---------------------------------------------------------------------------
+// fuseAttention
+
+namespace {
+
+// One operand of the attention as the fused node reads it: `value`
+// [T, N, F], its heads from column `start` on.
+struct HeadSource {
+  int value = -1;
+  int64_t start = 0;
+  int64_t heads = 0, headDim = 0;
+  std::vector<int> nodes;  // the Slice, Reshape and Transpose it replaces
+};
+
+// The factor of Mul(x, c), Mul(c, x) or Div(x, c) with c a constant of one
+// element and rank at most 1 (so the product keeps x's shape); sets *x.
+std::optional<float> scalarFactor(const Graph& graph, const Node& node, int* x) {
+  if (node.inputs.size() != 2 || (node.op != "Mul" && node.op != "Div")) return std::nullopt;
+  for (int side = 0; side < 2; ++side) {
+    const int c = node.inputs[1 - side];
+    const std::optional<float> value = scalarConstant(graph, c);
+    if (!value || graph.values[c].shape.size() > 1) continue;
+    if (node.op == "Div" && (side == 1 || *value == 0.0f)) continue;  // c / x is no scaling
+    *x = node.inputs[side];
+    return node.op == "Div" ? 1.0f / *value : *value;
+  }
+  return std::nullopt;
+}
+
+// A Slice of `data` along its last axis (rank 3, step 1, constant bounds) whose
+// result is `width` columns wide: the first column, else nullopt.
+std::optional<int64_t> lastAxisSliceStart(const Graph& graph, const Node& slice, int64_t width) {
+  if (slice.op != "Slice" || slice.inputs.size() < 4 || slice.inputs.size() > 5) return std::nullopt;
+  const Shape& data = graph.values[slice.inputs[0]].shape;
+  auto single = [&](size_t i) -> std::optional<int64_t> {
+    const ConstantData* c = i < slice.inputs.size() ? constantOf(graph, slice.inputs[i]) : nullptr;
+    if (!c || c->storage != Storage::kInt64 || c->elements() != 1) return std::nullopt;
+    return c->int64s()[0];
+  };
+  const std::optional<int64_t> start = single(1), axis = single(3);
+  if (data.size() != 3 || data[2] <= 0 || !start || !axis || (*axis != 2 && *axis != -1)) return std::nullopt;
+  if (slice.inputs.size() == 5 && single(4) != std::optional<int64_t>(1)) return std::nullopt;
+  const int64_t first = *start < 0 ? *start + data[2] : *start;
+  if (first < 0 || first + width > data[2]) return std::nullopt;
+  return first;
+}
+
+// `x` = Transpose(Reshape(src), perm), read only by node `reader`, where the
+// Reshape splits src [T, N, H * d] into [T, N * H, d]; src may itself be a
+// Slice of a wider [T, N, F] along its last axis, read only by the Reshape.
+std::optional<HeadSource> headSplit(const Graph& graph, const Uses& uses, int x, int reader,
+                                    const std::vector<int64_t>& perm) {
+  const int t = x >= 0 ? uses.producer[x] : -1;
+  if (t < 0 || !onlyReadBy(uses, x, reader)) return std::nullopt;
+  const Node& transpose = graph.nodes[t];
+  if (transpose.op != "Transpose" || transpose.inputs.size() != 1 || transpose.getInts("perm") != perm)
+    return std::nullopt;
+  const int reshaped = transpose.inputs[0];
+  const int r = reshaped >= 0 ? uses.producer[reshaped] : -1;
+  if (r < 0 || !onlyReadBy(uses, reshaped, t) || graph.nodes[r].op != "Reshape") return std::nullopt;
+  const int src = graph.nodes[r].inputs[0];
+  const Shape &from = graph.values[src].shape, &to = graph.values[reshaped].shape;
+  // T and the features known; N may be dynamic (-1), and then N * H is too.
+  if (from.size() != 3 || to.size() != 3 || from[0] <= 0 || from[0] != to[0] || from[2] <= 0 || to[2] <= 0 ||
+      from[2] % to[2] != 0)
+    return std::nullopt;
+  HeadSource s;
+  s.headDim = to[2];
+  s.heads = from[2] / to[2];
+  const bool groupsKnown = from[1] > 0, headsKnown = to[1] > 0;
+  if (groupsKnown != headsKnown || (groupsKnown && to[1] != from[1] * s.heads)) return std::nullopt;
+  s.value = src;
+  s.nodes = {t, r};
+  const int sl = uses.producer[src];
+  if (sl >= 0 && onlyReadBy(uses, src, r)) {
+    const std::optional<int64_t> start = lastAxisSliceStart(graph, graph.nodes[sl], from[2]);
+    const Shape& data = graph.values[graph.nodes[sl].inputs[0]].shape;
+    if (start && data[0] == from[0] && data[1] == from[1]) {
+      s.value = graph.nodes[sl].inputs[0];
+      s.start = *start;
+      s.nodes.push_back(sl);
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+int fuseAttention(Graph& graph) {
+  const Uses uses = findUses(graph);
+  std::vector<bool> dead(graph.nodes.size(), false);
+  int fused = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    // From the end: Y = Transpose(MatMul(Softmax(scores), Vh), perm [1, 0, 2]).
+    const Node& merge = graph.nodes[i];
+    if (merge.op != "Transpose" || merge.inputs.size() != 1 || merge.getInts("perm") != std::vector<int64_t>{1, 0, 2})
+      continue;
+    std::vector<int> pattern = {static_cast<int>(i)};
+    const int attended = merge.inputs[0];
+    const int m2 = attended >= 0 ? uses.producer[attended] : -1;
+    if (m2 < 0 || !onlyReadBy(uses, attended, static_cast<int>(i)) || graph.nodes[m2].op != "MatMul" ||
+        graph.nodes[m2].inputs.size() != 2 || graph.nodes[m2].has("activation"))
+      continue;
+    pattern.push_back(m2);
+    const int probabilities = graph.nodes[m2].inputs[0];
+    const int sm = probabilities >= 0 ? uses.producer[probabilities] : -1;
+    if (sm < 0 || !onlyReadBy(uses, probabilities, m2) || graph.nodes[sm].op != "Softmax") continue;
+    const int64_t axis = graph.nodes[sm].getInt("axis", -1);
+    if (axis != -1 && axis != 2) continue;
+    pattern.push_back(sm);
+    // Scores, perhaps scaled: Q K^T (* or / a scalar).
+    float scale = 1.0f;
+    int scores = graph.nodes[sm].inputs[0];
+    int reader = sm;
+    int m1 = scores >= 0 ? uses.producer[scores] : -1;
+    int scaledScores = scores;
+    if (m1 >= 0 && onlyReadBy(uses, scores, reader)) {
+      if (const std::optional<float> f = scalarFactor(graph, graph.nodes[m1], &scaledScores)) {
+        scale *= *f;
+        pattern.push_back(m1);
+        reader = m1;
+        m1 = scaledScores >= 0 ? uses.producer[scaledScores] : -1;
+      }
+    }
+    if (m1 < 0 || !onlyReadBy(uses, scaledScores, reader) || graph.nodes[m1].op != "MatMul" ||
+        graph.nodes[m1].inputs.size() != 2 || graph.nodes[m1].has("activation"))
+      continue;
+    pattern.push_back(m1);
+    // Q's heads, perhaps scaled first.
+    int q = graph.nodes[m1].inputs[0];
+    int qReader = m1;
+    const int qs = q >= 0 ? uses.producer[q] : -1;
+    if (qs >= 0 && onlyReadBy(uses, q, m1)) {
+      int unscaled = -1;
+      if (const std::optional<float> f = scalarFactor(graph, graph.nodes[qs], &unscaled)) {
+        scale *= *f;
+        pattern.push_back(qs);
+        q = unscaled;
+        qReader = qs;
+      }
+    }
+    const std::optional<HeadSource> qh = headSplit(graph, uses, q, qReader, {1, 0, 2});
+    const std::optional<HeadSource> kh = headSplit(graph, uses, graph.nodes[m1].inputs[1], m1, {1, 2, 0});
+    const std::optional<HeadSource> vh = headSplit(graph, uses, graph.nodes[m2].inputs[1], m2, {1, 0, 2});
+    if (!qh || !kh || !vh) continue;
+    if (qh->headDim != kh->headDim || qh->headDim != vh->headDim || qh->heads != kh->heads || qh->heads != vh->heads)
+      continue;
+    for (const HeadSource* s : {&*qh, &*kh, &*vh}) pattern.insert(pattern.end(), s->nodes.begin(), s->nodes.end());
+    bool taken = false;
+    for (int n : pattern) taken |= dead[n];
+    if (taken) continue;
+
+    Node attention;
+    attention.name = graph.nodes[m2].name;
+    attention.op = "PetrelAttention";
+    attention.inputs = {qh->value, kh->value, vh->value};
+    attention.outputs = {merge.outputs[0]};
+    attention.attributes["heads"] = qh->heads;
+    attention.attributes["head_dim"] = qh->headDim;
+    attention.attributes["q_start"] = qh->start;
+    attention.attributes["k_start"] = kh->start;
+    attention.attributes["v_start"] = vh->start;
+    attention.attributes["scale"] = scale;
+    for (int n : pattern) dead[n] = true;
+    dead[i] = false;  // the last node of the pattern: its place keeps the order valid
+    graph.nodes[i] = std::move(attention);
+    ++fused;
+  }
+  eraseNodes(graph, dead);
+  return fused;
+}
+
+// ---------------------------------------------------------------------------
 // removeDeadNodes, sortTopologically
 
 namespace {

@@ -6,7 +6,7 @@
 //
 //   removeDeadNodes, removeNoOps, rewriteEinsum, foldConstants, foldBatchNorm, fuseGelu,
 //   fuseActivations, fuseResidualAdds, fuseConvMaxPool, sortTopologically, removeDeadNodes, sortTopologically,
-//   hoistRowGathers
+//   hoistRowGathers, fuseAttention
 //   (with shapes the converter may first complete by planning), sortTopologically, removeDeadNodes,
 //   Graph::validate
 //
@@ -110,6 +110,20 @@ int fuseConvMaxPool(Graph& graph);
 // the last encoder layer's MLP for that one token. Returns the number of
 // Gathers moved.
 int hoistRowGathers(Graph& graph);
+
+// Multi-head attention as exporters write it out,
+//   Q = Transpose(Reshape(q, [T, N*H, d]), [1, 0, 2])   (perhaps * or / a scalar)
+//   K = Transpose(Reshape(k, [T, N*H, d]), [1, 2, 0])
+//   V = Transpose(Reshape(v, [T, N*H, d]), [1, 0, 2])
+//   Y = Transpose(MatMul(Softmax(MatMul(Q, K) (perhaps * or / a scalar)), V), [1, 0, 2])
+// with q, k, v of shape [T, N, H*d] (each perhaps a Slice along the last axis
+// of a wider [T, N, F], e.g. one fused q/k/v projection) and every value in
+// between read only by the next node, becomes one PetrelAttention node
+// (ops/attention.cpp) reading q, k, v (or the sliced values) in place and
+// writing Y. Needs the shapes of q, k, v and the Reshapes' outputs (T, H and
+// d known). A Softmax fed by anything else (a mask Add, say) is left alone.
+// Returns the number fused.
+int fuseAttention(Graph& graph);
 
 // Removes nodes none of whose outputs reach a graph output, then values that
 // no node, input or output refers to (ids are renumbered). Returns the number

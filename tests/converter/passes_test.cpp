@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 
 #include "converter/onnx_import.h"
 #include "graph/passes.h"
@@ -648,6 +649,100 @@ TEST(HoistRowGathers, StaysBelowOpsThatMixOrBroadcastRows) {
   EXPECT_EQ(build([](OnnxBuilder& b) { b.node("Mul", {"x", "scale"}, {"p"}); }, 1), 1);
   EXPECT_EQ(build([](OnnxBuilder& b) { setInt(b.node("Softmax", {"x"}, {"p"}), "axis", 1); }, 1), 0);
   EXPECT_EQ(build([](OnnxBuilder& b) { setInt(b.node("Softmax", {"x"}, {"p"}), "axis", 2); }, 1), 1);
+}
+
+// Multi-head self-attention as torchvision's ViT exports it: one in-projection,
+// q/k/v Slices of it, head Reshapes and Transposes, q divided by sqrt(d),
+// MatMul, Softmax, MatMul, the heads merged back and an out-projection.
+// `variant` changes one thing that must stop the fusion.
+enum class AttentionVariant { kPlain, kProbabilitiesAlsoOutput, kMaskAdded };
+
+struct SelfAttention {
+  int64_t tokens = 7, heads = 3, headDim = 4;
+  int64_t width() const { return heads * headDim; }
+  std::vector<float> inProj = randomFloats(width() * 3 * width(), 41), outProj = randomFloats(width() * width(), 42);
+
+  Graph build(AttentionVariant variant, ConvertReport* report) const {
+    const int64_t e = width();
+    OnnxBuilder b(17);
+    b.input("x", {tokens, 1, e});
+    b.initializer("w_in", {e, 3 * e}, inProj);
+    b.initializer("w_out", {e, e}, outProj);
+    b.initializerInt64("axis", {1}, {-1});
+    b.initializerInt64("heads_shape", {3}, {tokens, heads, headDim});
+    b.initializerInt64("merged_shape", {2}, {tokens, e});
+    b.scalar("root_d", std::sqrt(static_cast<float>(headDim)));
+    b.initializer("mask", {tokens}, randomFloats(tokens, 43));
+    b.node("MatMul", {"x", "w_in"}, {"qkv"});
+    const char* parts[3] = {"q", "k", "v"};
+    for (int64_t i = 0; i < 3; ++i) {
+      const std::string p = parts[i];
+      b.initializerInt64(p + "_begin", {1}, {i * e});
+      b.initializerInt64(p + "_end", {1}, {(i + 1) * e});
+      b.node("Slice", {"qkv", p + "_begin", p + "_end", "axis"}, {p + "_cols"});
+      b.node("Reshape", {p + "_cols", "heads_shape"}, {p + "_split"});
+    }
+    setInts(b.node("Transpose", {"q_split"}, {"q_heads"}), "perm", {1, 0, 2});
+    setInts(b.node("Transpose", {"k_split"}, {"k_heads"}), "perm", {1, 2, 0});
+    setInts(b.node("Transpose", {"v_split"}, {"v_heads"}), "perm", {1, 0, 2});
+    b.node("Div", {"q_heads", "root_d"}, {"q_scaled"});
+    b.node("MatMul", {"q_scaled", "k_heads"}, {"scores"});
+    std::string logits = "scores";
+    if (variant == AttentionVariant::kMaskAdded) {
+      b.node("Add", {"scores", "mask"}, {"masked"});
+      logits = "masked";
+    }
+    setInt(b.node("Softmax", {logits}, {"probabilities"}), "axis", -1);
+    b.node("MatMul", {"probabilities", "v_heads"}, {"attended"});
+    setInts(b.node("Transpose", {"attended"}, {"merged"}), "perm", {1, 0, 2});
+    b.node("Reshape", {"merged", "merged_shape"}, {"flat"});
+    b.node("MatMul", {"flat", "w_out"}, {"y"});
+    b.output("y");
+    if (variant == AttentionVariant::kProbabilitiesAlsoOutput) b.output("probabilities");
+    return importOnnx(b.model, {}, report);
+  }
+};
+
+TEST(FuseAttention, ExportedSelfAttentionBecomesOneNodeWithTheSameResult) {
+  const SelfAttention attention;
+  ConvertReport report, unfusedReport;
+  const Graph fused = attention.build(AttentionVariant::kPlain, &report);
+  const Graph unfused = attention.build(AttentionVariant::kProbabilitiesAlsoOutput, &unfusedReport);
+  EXPECT_EQ(report.fusedAttentions, 1);
+  EXPECT_EQ(unfusedReport.fusedAttentions, 0);  // the probabilities are wanted: they must be made
+  const Node& node = test::onlyNode(fused, "PetrelAttention");
+  // It reads the in-projection's output three times, at the column of each part.
+  const int64_t e = attention.width();
+  EXPECT_EQ(fused.values[node.inputs[0]].name, "qkv");
+  EXPECT_EQ(node.inputs[1], node.inputs[0]);
+  EXPECT_EQ(node.inputs[2], node.inputs[0]);
+  EXPECT_EQ(node.getInt("heads", 0), attention.heads);
+  EXPECT_EQ(node.getInt("head_dim", 0), attention.headDim);
+  EXPECT_EQ(node.getInt("q_start", -1), 0);
+  EXPECT_EQ(node.getInt("k_start", -1), e);
+  EXPECT_EQ(node.getInt("v_start", -1), 2 * e);
+  EXPECT_NEAR(node.getFloat("scale", 0.0f), 0.5f, 1e-7);  // 1 / sqrt(4)
+  for (const char* gone : {"Slice", "Transpose", "Softmax", "Div"}) EXPECT_EQ(countOp(fused, gone), 0) << gone;
+  EXPECT_EQ(countOp(fused, "MatMul"), 2);  // the two projections
+
+  const std::vector<float> x = randomFloats(attention.tokens * e, 44);
+  for (int threads : {1, 2}) {
+    SessionConfig config;
+    config.threads = threads;
+    Session fast(Model::fromGraph(fused), config), slow(Model::fromGraph(unfused), config);
+    const std::map<std::string, Tensor> inputs = {{"x", Tensor({attention.tokens, 1, e}, x)}};
+    const std::vector<float> got = fast.run(inputs).at("y").data, want = slow.run(inputs).at("y").data;
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+  }
+}
+
+TEST(FuseAttention, AMaskedSoftmaxIsLeftAlone) {
+  ConvertReport report;
+  const Graph g = SelfAttention().build(AttentionVariant::kMaskAdded, &report);
+  EXPECT_EQ(report.fusedAttentions, 0);
+  EXPECT_EQ(countOp(g, "PetrelAttention"), 0);
+  EXPECT_EQ(countOp(g, "Softmax"), 1);
 }
 
 TEST(FuseActivations, NotFusedWhenTheProducerOutputIsReadElsewhere) {

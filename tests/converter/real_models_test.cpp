@@ -65,6 +65,10 @@ TEST_P(RealModel, Converts) {
     EXPECT_EQ(countOp(g, "Erf"), 0);  // every Gelu pattern was found
     // The head reads only the class token: the last layer's MLP runs on that token alone.
     EXPECT_GE(report.hoistedGathers, 6);
+    // Each layer's attention is one node: no head Slices, Softmax or score tensor left.
+    EXPECT_EQ(report.fusedAttentions, 12);
+    EXPECT_EQ(countOp(g, "PetrelAttention"), 12);
+    for (const char* gone : {"Softmax", "Slice"}) EXPECT_EQ(countOp(g, gone), 0) << gone;
     for (const Node& node : g.nodes) {
       if (node.name.rfind("/encoder/layers/encoder_layer_11/mlp/", 0) == 0 && node.op == "MatMul") {
         EXPECT_EQ(g.values[node.outputs[0]].shape.size(), 2u) << node.name << " works on every token";
