@@ -38,7 +38,8 @@ petrel bench measures around its blocks, and the Petrel/ORT ratio if every multi
   --memory MODE     Petrel's memory mode: high (default; the fastest, e.g. Winograd, as ORT
                     runs with every graph optimisation), normal or low
   --models-dir DIR  where NAME.onnx, NAME.input.npy, NAME.output.npy and NAME.petrel live
-                    (default: $PETREL_MODEL_DIR or models/); missing files are exported/converted
+                    (default: $PETREL_MODEL_DIR or models/); missing files are exported/converted,
+                    and a .petrel older than its .onnx or than build/petrel is converted again
   --json FILE       also write the machine description and the rows as JSON
   --layers N        after the timing, profile both engines (ORT's profiler, petrel bench --profile) and
                     print per model and thread count the N layers where Petrel is furthest behind ORT
@@ -176,6 +177,8 @@ function compareOutputs(mine, reference) {
 }
 
 // Makes sure NAME.onnx (+ input/output .npy) and NAME.petrel exist: exports and converts what is missing.
+// A .petrel older than its .onnx or than the petrel binary is converted again: a rebuilt converter may
+// write another graph (new fusions), and benchmarking the old one would measure old code.
 function prepareModel(name, dir) {
   const file = (suffix) => path.join(dir, name + suffix);
   const exported = ['.onnx', '.input.npy', '.output.npy'].every((s) => fs.existsSync(file(s)));
@@ -185,8 +188,10 @@ function prepareModel(name, dir) {
       { inherit: true, what: `exporting model '${name}' (scripts/export_models.py)` });
   }
   const onnx = file('.onnx'), petrel = file('.petrel');
-  if (!fs.existsSync(petrel) || fs.statSync(petrel).mtimeMs < fs.statSync(onnx).mtimeMs) {
-    log(`converting ${name}.onnx to ${name}.petrel ...`);
+  const stale = fs.existsSync(petrel) &&
+    fs.statSync(petrel).mtimeMs < Math.max(fs.statSync(onnx).mtimeMs, fs.statSync(PETREL).mtimeMs);
+  if (!fs.existsSync(petrel) || stale) {
+    log(`converting ${name}.onnx to ${name}.petrel${stale ? ' (older than the .onnx or the petrel binary)' : ''} ...`);
     run(PETREL, ['convert', onnx, petrel], { what: `petrel convert ${name}` });
   }
   return { onnx, petrel, input: file('.input.npy') };
