@@ -6,9 +6,8 @@
 //
 //   removeDeadNodes, removeNoOps, rewriteEinsum, foldConstants, foldBatchNorm, fuseGelu,
 //   fuseActivations, fuseResidualAdds, fuseConvMaxPool, sortTopologically, removeDeadNodes, sortTopologically,
-//   hoistRowGathers, fuseAttention
-//   (with shapes the converter may first complete by planning), sortTopologically, removeDeadNodes,
-//   Graph::validate
+//   (shapes the converter may first complete by planning, then foldConstants again), hoistRowGathers,
+//   sortTopologically, removeDeadNodes, fuseAttention, removeDeadNodes, Graph::validate
 //
 // Rewrites keep the topological order: a fused node takes over the output
 // value of the last node of its pattern, and new nodes are inserted where the
