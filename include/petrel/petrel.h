@@ -80,9 +80,10 @@ struct NodePlan {
   std::string op;      // ONNX op type
   std::string kernel;  // executor chosen, e.g. "conv.im2col_sgemm.f32"
   std::vector<std::vector<int64_t>> outputShapes;
-  // Multiply-adds of one run (Conv, ConvTranspose, Gemm, MatMul and the fused
-  // PetrelAttention as the operation defines them, whatever the kernel computes: the benchmarks'
-  // FLOP count); 0 for other ops and for nodes computed at planning.
+  // Multiply-adds of one run of Conv, ConvTranspose, Gemm, MatMul and the
+  // fused PetrelAttention, as the operation defines them, whatever the kernel
+  // computes (the benchmarks' FLOP count); 0 for other ops and for nodes
+  // computed at planning.
   int64_t multiplyAdds = 0;
 };
 

@@ -50,6 +50,10 @@ bool onlyReadBy(const Uses& uses, int value, int node) {
   return value >= 0 && !uses.graphOutput[value] && uses.readers[value].size() == 1 && uses.readers[value][0] == node;
 }
 
+// The index of the node that makes `value`; -1 for an omitted input (-1), a
+// graph input or a constant.
+int producerOf(const Uses& uses, int value) { return value >= 0 ? uses.producer[value] : -1; }
+
 bool isUnused(const Uses& uses, int value) { return !uses.graphOutput[value] && uses.readers[value].empty(); }
 
 void eraseNodes(Graph& graph, const std::vector<bool>& dead) {
@@ -525,7 +529,7 @@ BatchNormFoldCounts foldBatchNorm(Graph& graph) {
     const Node bn = graph.nodes[i];
     const ChannelAffine affine = batchNormAffine(graph, bn, uses);
     const int x = bn.inputs[0];
-    const int producer = x >= 0 ? uses.producer[x] : -1;
+    const int producer = producerOf(uses, x);
     if (producer >= 0 && onlyReadBy(uses, x, static_cast<int>(i)) && graph.nodes[producer].outputs[0] == x &&
         foldIntoConv(graph, names, graph.nodes[producer], affine)) {
       graph.nodes[producer].outputs[0] = bn.outputs[0];
@@ -594,7 +598,7 @@ int fuseGelu(Graph& graph) {
     if (erf.op != "Erf" || dead[e] || erf.inputs.size() != 1) continue;
     // x / sqrt(2) or x * (1 / sqrt(2)), read only by the Erf.
     const int scaled = erf.inputs[0];
-    const int div = scaled >= 0 ? uses.producer[scaled] : -1;
+    const int div = producerOf(uses, scaled);
     if (div < 0 || soleReader(uses, scaled) != static_cast<int>(e)) continue;
     int x = -1;
     if (nodeAt(div).op == "Div" && nodeAt(div).inputs.size() == 2 && isScalar(graph, nodeAt(div).inputs[1], kSqrt2))
@@ -623,7 +627,7 @@ int fuseGelu(Graph& graph) {
       last = mul2;
     } else {
       // (x * 0.5) * (1 + erf)
-      const int half = factor1 >= 0 ? uses.producer[factor1] : -1;
+      const int half = producerOf(uses, factor1);
       if (half < 0 || soleReader(uses, factor1) != mul1 || mulByScalarInput(graph, nodeAt(half), 0.5f) != x) continue;
       pattern.push_back(half);
       last = mul1;
@@ -1028,6 +1032,22 @@ std::optional<float> scalarFactor(const Graph& graph, const Node& node, int* x) 
   return std::nullopt;
 }
 
+// Steps over a scalar Mul or Div (scalarFactor) that makes `value` and that
+// only *reader reads: multiplies *scale by its factor, adds it to *pattern,
+// makes it the reader and returns its input. Else returns `value` unchanged.
+int peelScalarFactor(const Graph& graph, const Uses& uses, int value, int* reader, float* scale,
+                     std::vector<int>* pattern) {
+  const int p = producerOf(uses, value);
+  if (p < 0 || !onlyReadBy(uses, value, *reader)) return value;
+  int input = -1;
+  const std::optional<float> factor = scalarFactor(graph, graph.nodes[p], &input);
+  if (!factor) return value;
+  *scale *= *factor;
+  pattern->push_back(p);
+  *reader = p;
+  return input;
+}
+
 // A Slice of `data` along its last axis (rank 3, step 1, constant bounds) whose
 // result is `width` columns wide: the first column, else nullopt.
 std::optional<int64_t> lastAxisSliceStart(const Graph& graph, const Node& slice, int64_t width) {
@@ -1051,13 +1071,13 @@ std::optional<int64_t> lastAxisSliceStart(const Graph& graph, const Node& slice,
 // Slice of a wider [T, N, F] along its last axis, read only by the Reshape.
 std::optional<HeadSource> headSplit(const Graph& graph, const Uses& uses, int x, int reader,
                                     const std::vector<int64_t>& perm) {
-  const int t = x >= 0 ? uses.producer[x] : -1;
+  const int t = producerOf(uses, x);
   if (t < 0 || !onlyReadBy(uses, x, reader)) return std::nullopt;
   const Node& transpose = graph.nodes[t];
   if (transpose.op != "Transpose" || transpose.inputs.size() != 1 || transpose.getInts("perm") != perm)
     return std::nullopt;
   const int reshaped = transpose.inputs[0];
-  const int r = reshaped >= 0 ? uses.producer[reshaped] : -1;
+  const int r = producerOf(uses, reshaped);
   if (r < 0 || !onlyReadBy(uses, reshaped, t) || graph.nodes[r].op != "Reshape") return std::nullopt;
   const int src = graph.nodes[r].inputs[0];
   const Shape &from = graph.values[src].shape, &to = graph.values[reshaped].shape;
@@ -1098,48 +1118,29 @@ int fuseAttention(Graph& graph) {
       continue;
     std::vector<int> pattern = {static_cast<int>(i)};
     const int attended = merge.inputs[0];
-    const int m2 = attended >= 0 ? uses.producer[attended] : -1;
+    const int m2 = producerOf(uses, attended);
     if (m2 < 0 || !onlyReadBy(uses, attended, static_cast<int>(i)) || graph.nodes[m2].op != "MatMul" ||
         graph.nodes[m2].inputs.size() != 2 || graph.nodes[m2].has("activation"))
       continue;
     pattern.push_back(m2);
     const int probabilities = graph.nodes[m2].inputs[0];
-    const int sm = probabilities >= 0 ? uses.producer[probabilities] : -1;
+    const int sm = producerOf(uses, probabilities);
     if (sm < 0 || !onlyReadBy(uses, probabilities, m2) || graph.nodes[sm].op != "Softmax") continue;
     const int64_t axis = graph.nodes[sm].getInt("axis", -1);
     if (axis != -1 && axis != 2) continue;
     pattern.push_back(sm);
     // Scores, perhaps scaled: Q K^T (* or / a scalar).
     float scale = 1.0f;
-    int scores = graph.nodes[sm].inputs[0];
     int reader = sm;
-    int m1 = scores >= 0 ? uses.producer[scores] : -1;
-    int scaledScores = scores;
-    if (m1 >= 0 && onlyReadBy(uses, scores, reader)) {
-      if (const std::optional<float> f = scalarFactor(graph, graph.nodes[m1], &scaledScores)) {
-        scale *= *f;
-        pattern.push_back(m1);
-        reader = m1;
-        m1 = scaledScores >= 0 ? uses.producer[scaledScores] : -1;
-      }
-    }
-    if (m1 < 0 || !onlyReadBy(uses, scaledScores, reader) || graph.nodes[m1].op != "MatMul" ||
+    const int scores = peelScalarFactor(graph, uses, graph.nodes[sm].inputs[0], &reader, &scale, &pattern);
+    const int m1 = producerOf(uses, scores);
+    if (m1 < 0 || !onlyReadBy(uses, scores, reader) || graph.nodes[m1].op != "MatMul" ||
         graph.nodes[m1].inputs.size() != 2 || graph.nodes[m1].has("activation"))
       continue;
     pattern.push_back(m1);
     // Q's heads, perhaps scaled first.
-    int q = graph.nodes[m1].inputs[0];
     int qReader = m1;
-    const int qs = q >= 0 ? uses.producer[q] : -1;
-    if (qs >= 0 && onlyReadBy(uses, q, m1)) {
-      int unscaled = -1;
-      if (const std::optional<float> f = scalarFactor(graph, graph.nodes[qs], &unscaled)) {
-        scale *= *f;
-        pattern.push_back(qs);
-        q = unscaled;
-        qReader = qs;
-      }
-    }
+    const int q = peelScalarFactor(graph, uses, graph.nodes[m1].inputs[0], &qReader, &scale, &pattern);
     const std::optional<HeadSource> qh = headSplit(graph, uses, q, qReader, {1, 0, 2});
     const std::optional<HeadSource> kh = headSplit(graph, uses, graph.nodes[m1].inputs[1], m1, {1, 2, 0});
     const std::optional<HeadSource> vh = headSplit(graph, uses, graph.nodes[m2].inputs[1], m2, {1, 0, 2});

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/int_math.h"
 #include "kernels/sgemm.h"
 #include "ops/broadcast.h"
 #include "ops/op.h"
@@ -41,10 +42,10 @@ class AttentionExecutor final : public Executor {
                     HeadLayout v, float scale, int threads)
       : tq_(tq), tk_(tk), groups_(groups), heads_(heads), d_(d), q_(q), k_(k), v_(v), scale_(scale),
         threads_(std::max(threads, 1)), isa_(bestIsa()) {
-    scoreFloats_ = (tq * tk + 15) / 16 * 16;  // 64-byte multiples keep every slot aligned
+    scoreFloats_ = roundUp(tq * tk, 16);  // 64-byte multiples keep every slot aligned
     const size_t gemm =
         std::max(sgemmScratchBytes(tq, tk, d, false, false, 1), sgemmScratchBytes(tq, d, tk, false, false, 1));
-    gemmBytes_ = (gemm + 63) / 64 * 64;
+    gemmBytes_ = static_cast<size_t>(roundUp(static_cast<int64_t>(gemm), 64));
   }
   std::string kernelName() const override { return "attention.sgemm.f32"; }
   size_t scratchBytes() const override { return threads_ * slotBytes(); }

@@ -103,8 +103,7 @@ struct PlanContext {
   std::vector<Shape> outputShapes;                         // one per node output
   std::vector<std::optional<StaticTensor>> staticOutputs;  // for static results
   int aliasInput = -1;  // output 0 is input `aliasInput`'s memory (same element count)
-  int64_t multiplyAdds = 0;  // of one run, set by the planners of Conv, ConvTranspose, Gemm, MatMul,
-                             // PetrelAttention
+  int64_t multiplyAdds = 0;  // of one run: becomes NodePlan::multiplyAdds (petrel.h)
   // Inputs the executor copied (e.g. weights packed for the GEMM): run() will
   // not read them, so RunArgs holds nullptr there and the session may drop a
   // file-backed constant's pages once no other node needs them.
