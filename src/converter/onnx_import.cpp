@@ -498,6 +498,12 @@ Graph convert(onnx::ModelProto& model, const std::string& source, const ConvertO
   if (r.fusedAttentions) {
     log(options, "fused " + std::to_string(r.fusedAttentions) + " multi-head attentions into PetrelAttention nodes");
     removeDeadNodes(graph);  // the constants of the Reshapes and Slices it replaced
+    r.gatheredAttentionQueries = gatherAttentionQueries(graph);
+    if (r.gatheredAttentionQueries) {
+      log(options, "narrowed " + std::to_string(r.gatheredAttentionQueries) +
+                       " attentions to the tokens a Gather reads from them");
+      removeDeadNodes(graph);  // the Reshapes' former targets
+    }
   }
   graph.validate();
 

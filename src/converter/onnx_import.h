@@ -42,6 +42,7 @@ struct ConvertReport {
   int fusedMaxPools = 0;     // MaxPool(Conv(x)) fused into the Conv
   int hoistedGathers = 0;    // Gathers moved above row-wise ops (graph/passes.h hoistRowGathers)
   int fusedAttentions = 0;   // multi-head attention chains made one PetrelAttention (fuseAttention)
+  int gatheredAttentionQueries = 0;  // attentions narrowed to the tokens a Gather reads (gatherAttentionQueries)
   int removedNoOps = 0;      // Identity / Dropout / no-op Cast nodes removed
   std::map<std::string, int> opCounts;  // op type -> count in the resulting graph
 };

@@ -1173,6 +1173,151 @@ int fuseAttention(Graph& graph) {
 }
 
 // ---------------------------------------------------------------------------
+// gatherAttentionQueries
+
+namespace {
+
+// A linear layer applied to each row of its first input alone: MatMul by a
+// constant 2-D W (+ constant bias), or Gemm with A not transposed, constant B
+// and a constant C that is the same for every row.
+bool isRowWiseLinear(const Graph& graph, const Node& node) {
+  if (node.op == "MatMul") {
+    const std::optional<std::vector<size_t>> slots = rowInputs(graph, node, 0);
+    return slots && *slots == std::vector<size_t>{0};
+  }
+  if (node.op != "Gemm" || node.inputs.size() < 2 || node.getInt("transA", 0) != 0) return false;
+  if (!constantOf(graph, node.inputs[1])) return false;
+  if (node.inputs.size() < 3 || node.inputs[2] < 0) return true;
+  const ConstantData* c = constantOf(graph, node.inputs[2]);
+  return c && (c->shape.size() <= 1 || (c->shape.size() == 2 && c->shape[0] == 1));
+}
+
+// The chain from a PetrelAttention's output to a Gather of some of its
+// tokens, as torch's multi-head attention exports it (ViT's last layer):
+//   Y = PetrelAttention(Q, K, V)           [T, N*H, d]
+//   merged = Reshape(Y)                      [T*N, H*d]
+//   projected = row-wise linear(merged)      [T*N, E]
+//   split = Reshape(projected)               [T, N, E]
+//   (Transpose(split), the token axis moved to the Gather's axis)
+//   Gather(.., token indices)
+// Node indices, -1 for an absent Transpose.
+struct GatheredAttentionChain {
+  int attention = -1, merge = -1, linear = -1, split = -1, transpose = -1;
+};
+
+std::optional<GatheredAttentionChain> gatheredAttentionChain(const Graph& graph, const Uses& uses, int gatherNode,
+                                                             int64_t axis) {
+  GatheredAttentionChain chain;
+  int reader = gatherNode;
+  int value = graph.nodes[gatherNode].inputs[0];
+  // Steps to the producer of `value` if it is read only by `reader`.
+  auto up = [&](int* node) {
+    *node = producerOf(uses, value);
+    if (*node < 0 || !onlyReadBy(uses, value, reader)) return false;
+    reader = *node;
+    value = graph.nodes[*node].inputs.empty() ? -1 : graph.nodes[*node].inputs[0];
+    return value >= 0;
+  };
+  int p = producerOf(uses, value);
+  if (p >= 0 && graph.nodes[p].op == "Transpose") {
+    const std::vector<int64_t> perm = graph.nodes[p].getInts("perm");
+    if (perm.size() != 3 || perm[axis] != 0 || !up(&chain.transpose)) return std::nullopt;
+  } else if (axis != 0) {
+    return std::nullopt;
+  }
+  if (!up(&chain.split) || graph.nodes[chain.split].op != "Reshape") return std::nullopt;
+  if (!up(&chain.linear) || !isRowWiseLinear(graph, graph.nodes[chain.linear])) return std::nullopt;
+  if (!up(&chain.merge) || graph.nodes[chain.merge].op != "Reshape") return std::nullopt;
+  if (!up(&chain.attention) || graph.nodes[chain.attention].op != "PetrelAttention") return std::nullopt;
+
+  // The shapes, -1 where they depend on the batch: the token count T and the
+  // widths known, N*H and N unknown or consistent.
+  const Node& attention = graph.nodes[chain.attention];
+  const int64_t heads = attention.getInt("heads", 0), d = attention.getInt("head_dim", 0);
+  const Shape& y = graph.values[attention.outputs[0]].shape;
+  const Shape& merged = graph.values[graph.nodes[chain.merge].outputs[0]].shape;
+  const Shape& projected = graph.values[graph.nodes[chain.linear].outputs[0]].shape;
+  const Shape& split = graph.values[graph.nodes[chain.split].outputs[0]].shape;
+  const Shape& q = graph.values[attention.inputs[0]].shape;
+  if (q.size() != 3 || y.size() != 3 || merged.size() != 2 || projected.size() != 2 || split.size() != 3)
+    return std::nullopt;
+  if (y[0] <= 0 || y[2] != d || merged[1] != heads * d || split[0] != y[0] || split[2] <= 0 ||
+      projected[1] != split[2])
+    return std::nullopt;
+  const bool groupsKnown = split[1] > 0;
+  if (groupsKnown != (y[1] > 0) || (groupsKnown && y[1] != split[1] * heads)) return std::nullopt;
+  return chain;
+}
+
+}  // namespace
+
+int gatherAttentionQueries(Graph& graph) {
+  ValueNames names(graph);
+  int rewritten = 0;
+  for (bool changed = true; changed;) {
+    changed = false;
+    const Uses uses = findUses(graph);
+    for (size_t i = 0; i < graph.nodes.size() && !changed; ++i) {
+      const int64_t axis = rowGatherAxis(graph, graph.nodes[i]);
+      if (axis < 0) continue;
+      const ConstantData* indices = constantOf(graph, graph.nodes[i].inputs[1]);
+      if (indices->shape.size() > 1) continue;
+      const std::optional<GatheredAttentionChain> chain =
+          gatheredAttentionChain(graph, uses, static_cast<int>(i), axis);
+      if (!chain) continue;
+      const int64_t count = indices->elements();
+      if (count >= graph.values[graph.nodes[chain->attention].outputs[0]].shape[0]) continue;  // nothing to save
+      Node& attention = graph.nodes[chain->attention];
+      const int64_t width = attention.getInt("heads", 0) * attention.getInt("head_dim", 0);
+      auto outputShape = [&](int node) -> Shape& { return graph.values[graph.nodes[node].outputs[0]].shape; };
+      const Shape split = outputShape(chain->split);
+      const int64_t groups = split[1];  // -1 if it depends on the batch
+      auto int64Constant = [&](const std::string& base, Shape shape, std::vector<int64_t> values) {
+        return addConstantValue(graph, names, base, ConstantData::fromInt64s(std::move(shape), values));
+      };
+
+      // Q's gathered tokens: a Gather along Q's token axis (1-D indices, so
+      // that Q keeps its rank).
+      const int q = attention.inputs[0];
+      Value rows = graph.values[q];
+      rows.constant = nullptr;
+      rows.name = names.unique(rows.name + "_rows");
+      rows.shape[0] = count;
+      Node gatherQ;
+      gatherQ.name = rows.name;
+      gatherQ.op = "Gather";
+      gatherQ.inputs = {q, int64Constant(rows.name + "_indices", {count},
+                                         std::vector<int64_t>(indices->int64s(), indices->int64s() + count))};
+      gatherQ.attributes["axis"] = int64_t{0};
+      gatherQ.outputs = {graph.addValue(std::move(rows))};
+      attention.inputs[0] = gatherQ.outputs[0];
+
+      // Every value down the chain now has `count` tokens. The Reshapes get
+      // constant targets: the dim that depends on the batch is inferred.
+      const int64_t mergedRows = groups > 0 ? count * groups : -1;
+      outputShape(chain->attention)[0] = count;
+      graph.nodes[chain->merge].inputs[1] = int64Constant(graph.nodes[chain->merge].name + "_target", {2},
+                                                          {mergedRows, width});
+      outputShape(chain->merge)[0] = mergedRows;
+      outputShape(chain->linear)[0] = mergedRows;
+      graph.nodes[chain->split].inputs[1] =
+          int64Constant(graph.nodes[chain->split].name + "_target", {3}, {count, groups, split[2]});
+      outputShape(chain->split)[0] = count;
+      if (chain->transpose >= 0) outputShape(chain->transpose)[axis] = count;
+      // The Gather now picks every token left, in order.
+      std::vector<int64_t> positions(count);
+      for (int64_t t = 0; t < count; ++t) positions[t] = t;
+      graph.nodes[i].inputs[1] = int64Constant(graph.nodes[i].name + "_positions", indices->shape, positions);
+
+      graph.nodes.insert(graph.nodes.begin() + chain->attention, std::move(gatherQ));
+      changed = true;
+      ++rewritten;
+    }
+  }
+  return rewritten;
+}
+
+// ---------------------------------------------------------------------------
 // removeDeadNodes, sortTopologically
 
 namespace {

@@ -4,10 +4,11 @@
 // changed. A pass may leave values that nothing uses; removeDeadNodes drops
 // them (and the nodes that feed nothing). The order used by the converter:
 //
-//   removeDeadNodes, removeNoOps, rewriteEinsum, foldConstants, foldBatchNorm, fuseGelu,
+//   removeDeadNodes, removeNoOps, rewriteEinsum, foldConstants, foldBatchNorm, fuseGelu, fuseMatMulBias,
 //   fuseActivations, fuseResidualAdds, fuseConvMaxPool, sortTopologically, removeDeadNodes, sortTopologically,
 //   (shapes the converter may first complete by planning, then foldConstants again), hoistRowGathers,
-//   sortTopologically, removeDeadNodes, fuseAttention, removeDeadNodes, Graph::validate
+//   sortTopologically, removeDeadNodes, fuseAttention, removeDeadNodes, gatherAttentionQueries,
+//   removeDeadNodes, Graph::validate
 //
 // Rewrites keep the topological order: a fused node takes over the output
 // value of the last node of its pattern, and new nodes are inserted where the
@@ -123,6 +124,17 @@ int hoistRowGathers(Graph& graph);
 // d known). A Softmax fed by anything else (a mask Add, say) is left alone.
 // Returns the number fused.
 int fuseAttention(Graph& graph);
+
+// A Gather of some tokens of an attention block's output, where the tokens
+// reach it through the block's out-projection as torch exports it,
+//   Gather(Transpose(Reshape(linear(Reshape(PetrelAttention(Q, K, V))))), tokens)
+// (the Transpose optional, `linear` a MatMul or Gemm applied to each row,
+// each value read only by the next node), gathers Q's tokens instead: the
+// attention and the out-projection then run for those tokens only (ViT's
+// classifier reads only the class token of its last layer). The Reshapes get
+// constant targets whose batch-dependent dim is -1. Runs after fuseAttention;
+// scalar or 1-D indices. Returns the number of attentions narrowed.
+int gatherAttentionQueries(Graph& graph);
 
 // Removes nodes none of whose outputs reach a graph output, then values that
 // no node, input or output refers to (ids are renumbered). Returns the number

@@ -745,6 +745,116 @@ TEST(FuseAttention, AMaskedSoftmaxIsLeftAlone) {
   EXPECT_EQ(countOp(g, "Softmax"), 1);
 }
 
+// Self-attention as torch's nn.MultiheadAttention exports it inside ViT, with
+// a dynamic batch N on axis 1: x [T, N, E] -> one in-projection, q/k/v
+// Slices, head Reshapes and Transposes, attention, heads merged into
+// [T*N, E], the out-projection as a Gemm, split back into [T, N, E] and
+// transposed to [N, T, E]. "y" is that output; with `tokens` given, the
+// output is instead "cls", the Gather of those tokens (ViT's class token).
+struct BatchedSelfAttention {
+  int64_t tokens = 6, heads = 2, headDim = 4;
+  int64_t width() const { return heads * headDim; }
+  std::vector<float> inProj = randomFloats(width() * 3 * width(), 51), outProj = randomFloats(width() * width(), 52),
+                     outBias = randomFloats(width(), 53);
+
+  // `indices` empty: no Gather. `indicesShape` {} for a scalar index.
+  Graph build(const std::vector<int64_t>& indicesShape, const std::vector<int64_t>& indices, bool splitAlsoOutput,
+              ConvertReport* report) const {
+    const int64_t e = width();
+    OnnxBuilder b(17);
+    b.input("x", {tokens, -1, e});
+    b.initializer("w_in", {e, 3 * e}, inProj);
+    b.initializer("w_out", {e, e}, outProj);  // [out][in]: the Gemm has transB = 1
+    b.initializer("b_out", {e}, outBias);
+    b.initializerInt64("axis", {1}, {-1});
+    b.initializerInt64("heads_shape", {3}, {tokens, -1, headDim});
+    b.initializerInt64("merged_shape", {2}, {-1, e});
+    b.initializerInt64("split_shape", {3}, {tokens, -1, e});
+    b.scalar("root_d", std::sqrt(static_cast<float>(headDim)));
+    b.node("MatMul", {"x", "w_in"}, {"qkv"});
+    const char* parts[3] = {"q", "k", "v"};
+    for (int64_t i = 0; i < 3; ++i) {
+      const std::string p = parts[i];
+      b.initializerInt64(p + "_begin", {1}, {i * e});
+      b.initializerInt64(p + "_end", {1}, {(i + 1) * e});
+      b.node("Slice", {"qkv", p + "_begin", p + "_end", "axis"}, {p + "_cols"});
+      b.node("Reshape", {p + "_cols", "heads_shape"}, {p + "_split"});
+    }
+    setInts(b.node("Transpose", {"q_split"}, {"q_heads"}), "perm", {1, 0, 2});
+    setInts(b.node("Transpose", {"k_split"}, {"k_heads"}), "perm", {1, 2, 0});
+    setInts(b.node("Transpose", {"v_split"}, {"v_heads"}), "perm", {1, 0, 2});
+    b.node("Div", {"q_heads", "root_d"}, {"q_scaled"});
+    b.node("MatMul", {"q_scaled", "k_heads"}, {"scores"});
+    setInt(b.node("Softmax", {"scores"}, {"probabilities"}), "axis", -1);
+    b.node("MatMul", {"probabilities", "v_heads"}, {"attended"});
+    setInts(b.node("Transpose", {"attended"}, {"merged"}), "perm", {1, 0, 2});
+    b.node("Reshape", {"merged", "merged_shape"}, {"flat"});
+    setInt(b.node("Gemm", {"flat", "w_out", "b_out"}, {"projected"}), "transB", 1);
+    b.node("Reshape", {"projected", "split_shape"}, {"split"});
+    setInts(b.node("Transpose", {"split"}, {"y"}), "perm", {1, 0, 2});
+    if (indices.empty()) {
+      b.output("y");
+    } else {
+      b.initializerInt64("tokens", indicesShape, indices);
+      setInt(b.node("Gather", {"y", "tokens"}, {"cls"}), "axis", 1);
+      b.output("cls");
+    }
+    if (splitAlsoOutput) b.output("split");
+    return importOnnx(b.model, {}, report);
+  }
+};
+
+TEST(GatherAttentionQueries, AClassTokenGatherNarrowsTheAttentionAndItsProjectionAtEveryBatch) {
+  const BatchedSelfAttention attention;
+  const int64_t t = attention.tokens, e = attention.width();
+  const Graph whole = attention.build({}, {}, false, nullptr);
+  struct Case {
+    std::vector<int64_t> shape, indices;
+  };
+  // A scalar index (ViT's x[:, 0]); two tokens out of order, one counted from the end.
+  for (const Case& c : {Case{{}, {0}}, Case{{2}, {3, -1}}}) {
+    ConvertReport report;
+    const Graph narrowed = attention.build(c.shape, c.indices, false, &report);
+    EXPECT_EQ(report.fusedAttentions, 1);
+    ASSERT_EQ(report.gatheredAttentionQueries, 1);
+    const Node& node = test::onlyNode(narrowed, "PetrelAttention");
+    EXPECT_EQ(narrowed.values[node.outputs[0]].shape[0], static_cast<int64_t>(c.indices.size()));
+    EXPECT_EQ(narrowed.values[node.inputs[1]].name, "qkv");  // K and V keep every token
+
+    for (int64_t batch : {1, 3}) {
+      for (int threads : {1, 2}) {
+        SessionConfig config;
+        config.threads = threads;
+        Session fast(Model::fromGraph(narrowed), config), full(Model::fromGraph(whole), config);
+        fast.resize({{"x", {t, batch, e}}});
+        full.resize({{"x", {t, batch, e}}});
+        const std::map<std::string, Tensor> inputs = {
+            {"x", Tensor({t, batch, e}, randomFloats(t * batch * e, 54 + static_cast<uint32_t>(batch)))}};
+        const Tensor got = fast.run(inputs).at("cls");
+        const Tensor y = full.run(inputs).at("y");  // [batch, t, e]
+        const int64_t count = static_cast<int64_t>(c.indices.size());
+        ASSERT_EQ(got.data.size(), static_cast<size_t>(batch * count * e));
+        for (int64_t n = 0; n < batch; ++n)
+          for (int64_t i = 0; i < count; ++i) {
+            const int64_t token = (c.indices[i] + t) % t;
+            for (int64_t j = 0; j < e; ++j)
+              EXPECT_NEAR(got.data[(n * count + i) * e + j], y.data[(n * t + token) * e + j], 1e-5)
+                  << "batch " << batch << " image " << n << " token " << token << " column " << j;
+          }
+      }
+    }
+  }
+}
+
+TEST(GatherAttentionQueries, AValueInTheChainReadElsewhereKeepsEveryToken) {
+  ConvertReport report;
+  const Graph g = BatchedSelfAttention().build({}, {0}, true, &report);
+  EXPECT_EQ(report.fusedAttentions, 1);
+  EXPECT_EQ(report.gatheredAttentionQueries, 0);
+  const Node& node = test::onlyNode(g, "PetrelAttention");
+  EXPECT_EQ(g.values[node.outputs[0]].shape[0], BatchedSelfAttention().tokens);
+}
+
 TEST(FuseActivations, NotFusedWhenTheProducerOutputIsReadElsewhere) {
   OnnxBuilder b(13);
   b.input("x", {1, 3, 8, 8});

@@ -69,9 +69,14 @@ TEST_P(RealModel, Converts) {
     EXPECT_EQ(report.fusedAttentions, 12);
     EXPECT_EQ(countOp(g, "PetrelAttention"), 12);
     for (const char* gone : {"Softmax", "Slice"}) EXPECT_EQ(countOp(g, gone), 0) << gone;
+    // ... and the last one, with its out-projection, runs for the class token only.
+    EXPECT_EQ(report.gatheredAttentionQueries, 1);
     for (const Node& node : g.nodes) {
       if (node.name.rfind("/encoder/layers/encoder_layer_11/mlp/", 0) == 0 && node.op == "MatMul") {
         EXPECT_EQ(g.values[node.outputs[0]].shape.size(), 2u) << node.name << " works on every token";
+      }
+      if (node.op == "PetrelAttention" && node.name.rfind("/encoder/layers/encoder_layer_11/", 0) == 0) {
+        EXPECT_EQ(g.values[node.outputs[0]].shape[0], 1) << node.name << " attends for every token";
       }
     }
   }
