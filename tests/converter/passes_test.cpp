@@ -657,6 +657,36 @@ TEST(HoistRowGathers, StaysBelowOpsThatMixOrBroadcastRows) {
 // `variant` changes one thing that must stop the fusion.
 enum class AttentionVariant { kPlain, kProbabilitiesAlsoOutput, kMaskAdded };
 
+// The attention part of torch's export, from the in-projection of "x"
+// ("w_in", [E][3E]) to the merged heads "merged" [T, N*H, d]: q/k/v Slices
+// of one projection, head Reshapes to "heads_shape" and Transposes, q
+// divided by "root_d", MatMul, Softmax (of the scores + "mask" when
+// `masked`), MatMul, Transpose.
+void addExportedAttention(OnnxBuilder& b, int64_t e, bool masked) {
+  b.node("MatMul", {"x", "w_in"}, {"qkv"});
+  const char* parts[3] = {"q", "k", "v"};
+  for (int64_t i = 0; i < 3; ++i) {
+    const std::string p = parts[i];
+    b.initializerInt64(p + "_begin", {1}, {i * e});
+    b.initializerInt64(p + "_end", {1}, {(i + 1) * e});
+    b.node("Slice", {"qkv", p + "_begin", p + "_end", "axis"}, {p + "_cols"});
+    b.node("Reshape", {p + "_cols", "heads_shape"}, {p + "_split"});
+  }
+  setInts(b.node("Transpose", {"q_split"}, {"q_heads"}), "perm", {1, 0, 2});
+  setInts(b.node("Transpose", {"k_split"}, {"k_heads"}), "perm", {1, 2, 0});
+  setInts(b.node("Transpose", {"v_split"}, {"v_heads"}), "perm", {1, 0, 2});
+  b.node("Div", {"q_heads", "root_d"}, {"q_scaled"});
+  b.node("MatMul", {"q_scaled", "k_heads"}, {"scores"});
+  std::string logits = "scores";
+  if (masked) {
+    b.node("Add", {"scores", "mask"}, {"masked"});
+    logits = "masked";
+  }
+  setInt(b.node("Softmax", {logits}, {"probabilities"}), "axis", -1);
+  b.node("MatMul", {"probabilities", "v_heads"}, {"attended"});
+  setInts(b.node("Transpose", {"attended"}, {"merged"}), "perm", {1, 0, 2});
+}
+
 struct SelfAttention {
   int64_t tokens = 7, heads = 3, headDim = 4;
   int64_t width() const { return heads * headDim; }
@@ -673,28 +703,7 @@ struct SelfAttention {
     b.initializerInt64("merged_shape", {2}, {tokens, e});
     b.scalar("root_d", std::sqrt(static_cast<float>(headDim)));
     b.initializer("mask", {tokens}, randomFloats(tokens, 43));
-    b.node("MatMul", {"x", "w_in"}, {"qkv"});
-    const char* parts[3] = {"q", "k", "v"};
-    for (int64_t i = 0; i < 3; ++i) {
-      const std::string p = parts[i];
-      b.initializerInt64(p + "_begin", {1}, {i * e});
-      b.initializerInt64(p + "_end", {1}, {(i + 1) * e});
-      b.node("Slice", {"qkv", p + "_begin", p + "_end", "axis"}, {p + "_cols"});
-      b.node("Reshape", {p + "_cols", "heads_shape"}, {p + "_split"});
-    }
-    setInts(b.node("Transpose", {"q_split"}, {"q_heads"}), "perm", {1, 0, 2});
-    setInts(b.node("Transpose", {"k_split"}, {"k_heads"}), "perm", {1, 2, 0});
-    setInts(b.node("Transpose", {"v_split"}, {"v_heads"}), "perm", {1, 0, 2});
-    b.node("Div", {"q_heads", "root_d"}, {"q_scaled"});
-    b.node("MatMul", {"q_scaled", "k_heads"}, {"scores"});
-    std::string logits = "scores";
-    if (variant == AttentionVariant::kMaskAdded) {
-      b.node("Add", {"scores", "mask"}, {"masked"});
-      logits = "masked";
-    }
-    setInt(b.node("Softmax", {logits}, {"probabilities"}), "axis", -1);
-    b.node("MatMul", {"probabilities", "v_heads"}, {"attended"});
-    setInts(b.node("Transpose", {"attended"}, {"merged"}), "perm", {1, 0, 2});
+    addExportedAttention(b, e, variant == AttentionVariant::kMaskAdded);
     b.node("Reshape", {"merged", "merged_shape"}, {"flat"});
     b.node("MatMul", {"flat", "w_out"}, {"y"});
     b.output("y");
@@ -771,23 +780,7 @@ struct BatchedSelfAttention {
     b.initializerInt64("merged_shape", {2}, {-1, e});
     b.initializerInt64("split_shape", {3}, {tokens, -1, e});
     b.scalar("root_d", std::sqrt(static_cast<float>(headDim)));
-    b.node("MatMul", {"x", "w_in"}, {"qkv"});
-    const char* parts[3] = {"q", "k", "v"};
-    for (int64_t i = 0; i < 3; ++i) {
-      const std::string p = parts[i];
-      b.initializerInt64(p + "_begin", {1}, {i * e});
-      b.initializerInt64(p + "_end", {1}, {(i + 1) * e});
-      b.node("Slice", {"qkv", p + "_begin", p + "_end", "axis"}, {p + "_cols"});
-      b.node("Reshape", {p + "_cols", "heads_shape"}, {p + "_split"});
-    }
-    setInts(b.node("Transpose", {"q_split"}, {"q_heads"}), "perm", {1, 0, 2});
-    setInts(b.node("Transpose", {"k_split"}, {"k_heads"}), "perm", {1, 2, 0});
-    setInts(b.node("Transpose", {"v_split"}, {"v_heads"}), "perm", {1, 0, 2});
-    b.node("Div", {"q_heads", "root_d"}, {"q_scaled"});
-    b.node("MatMul", {"q_scaled", "k_heads"}, {"scores"});
-    setInt(b.node("Softmax", {"scores"}, {"probabilities"}), "axis", -1);
-    b.node("MatMul", {"probabilities", "v_heads"}, {"attended"});
-    setInts(b.node("Transpose", {"attended"}, {"merged"}), "perm", {1, 0, 2});
+    addExportedAttention(b, e, false);
     b.node("Reshape", {"merged", "merged_shape"}, {"flat"});
     setInt(b.node("Gemm", {"flat", "w_out", "b_out"}, {"projected"}), "transB", 1);
     b.node("Reshape", {"projected", "split_shape"}, {"split"});
