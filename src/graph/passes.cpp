@@ -1253,68 +1253,68 @@ std::optional<GatheredAttentionChain> gatheredAttentionChain(const Graph& graph,
 
 int gatherAttentionQueries(Graph& graph) {
   ValueNames names(graph);
-  int rewritten = 0;
-  for (bool changed = true; changed;) {
-    changed = false;
-    const Uses uses = findUses(graph);
-    for (size_t i = 0; i < graph.nodes.size() && !changed; ++i) {
-      const int64_t axis = rowGatherAxis(graph, graph.nodes[i]);
-      if (axis < 0) continue;
-      const ConstantData* indices = constantOf(graph, graph.nodes[i].inputs[1]);
-      if (indices->shape.size() > 1) continue;
-      const std::optional<GatheredAttentionChain> chain =
-          gatheredAttentionChain(graph, uses, static_cast<int>(i), axis);
-      if (!chain) continue;
-      const int64_t count = indices->elements();
-      if (count >= graph.values[graph.nodes[chain->attention].outputs[0]].shape[0]) continue;  // nothing to save
-      Node& attention = graph.nodes[chain->attention];
-      const int64_t width = attention.getInt("heads", 0) * attention.getInt("head_dim", 0);
-      auto outputShape = [&](int node) -> Shape& { return graph.values[graph.nodes[node].outputs[0]].shape; };
-      const Shape split = outputShape(chain->split);
-      const int64_t groups = split[1];  // -1 if it depends on the batch
-      auto int64Constant = [&](const std::string& base, Shape shape, std::vector<int64_t> values) {
-        return addConstantValue(graph, names, base, ConstantData::fromInt64s(std::move(shape), values));
-      };
+  // Each rewrite changes only its own chain, whose values have one reader
+  // each, so one look at the uses serves every Gather.
+  const Uses uses = findUses(graph);
+  std::vector<std::pair<int, Node>> queryGathers;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const int64_t axis = rowGatherAxis(graph, graph.nodes[i]);
+    if (axis < 0) continue;
+    const ConstantData* indices = constantOf(graph, graph.nodes[i].inputs[1]);
+    if (indices->shape.size() > 1) continue;
+    const std::optional<GatheredAttentionChain> chain =
+        gatheredAttentionChain(graph, uses, static_cast<int>(i), axis);
+    if (!chain) continue;
+    const int64_t count = indices->elements();
+    if (count >= graph.values[graph.nodes[chain->attention].outputs[0]].shape[0]) continue;  // nothing to save
+    Node& attention = graph.nodes[chain->attention];
+    const int64_t width = attention.getInt("heads", 0) * attention.getInt("head_dim", 0);
+    auto outputShape = [&](int node) -> Shape& { return graph.values[graph.nodes[node].outputs[0]].shape; };
+    const Shape split = outputShape(chain->split);
+    const int64_t groups = split[1];  // -1 if it depends on the batch
+    auto int64Constant = [&](const std::string& base, Shape shape, std::vector<int64_t> values) {
+      return addConstantValue(graph, names, base, ConstantData::fromInt64s(std::move(shape), values));
+    };
 
-      // Q's gathered tokens: a Gather along Q's token axis (1-D indices, so
-      // that Q keeps its rank).
-      const int q = attention.inputs[0];
-      Value rows = graph.values[q];
-      rows.constant = nullptr;
-      rows.name = names.unique(rows.name + "_rows");
-      rows.shape[0] = count;
-      Node gatherQ;
-      gatherQ.name = rows.name;
-      gatherQ.op = "Gather";
-      gatherQ.inputs = {q, int64Constant(rows.name + "_indices", {count},
-                                         std::vector<int64_t>(indices->int64s(), indices->int64s() + count))};
-      gatherQ.attributes["axis"] = int64_t{0};
-      gatherQ.outputs = {graph.addValue(std::move(rows))};
-      attention.inputs[0] = gatherQ.outputs[0];
+    // Q's gathered tokens: a Gather along Q's token axis (1-D indices, so
+    // that Q keeps its rank).
+    const int q = attention.inputs[0];
+    Value rows = graph.values[q];
+    rows.constant = nullptr;
+    rows.name = names.unique(rows.name + "_rows");
+    rows.shape[0] = count;
+    Node gatherQ;
+    gatherQ.name = rows.name;
+    gatherQ.op = "Gather";
+    gatherQ.inputs = {q, int64Constant(rows.name + "_indices", {count},
+                                       std::vector<int64_t>(indices->int64s(), indices->int64s() + count))};
+    gatherQ.attributes["axis"] = int64_t{0};
+    gatherQ.outputs = {graph.addValue(std::move(rows))};
+    attention.inputs[0] = gatherQ.outputs[0];
 
-      // Every value down the chain now has `count` tokens. The Reshapes get
-      // constant targets: the dim that depends on the batch is inferred.
-      const int64_t mergedRows = groups > 0 ? count * groups : -1;
-      outputShape(chain->attention)[0] = count;
-      graph.nodes[chain->merge].inputs[1] = int64Constant(graph.nodes[chain->merge].name + "_target", {2},
-                                                          {mergedRows, width});
-      outputShape(chain->merge)[0] = mergedRows;
-      outputShape(chain->linear)[0] = mergedRows;
-      graph.nodes[chain->split].inputs[1] =
-          int64Constant(graph.nodes[chain->split].name + "_target", {3}, {count, groups, split[2]});
-      outputShape(chain->split)[0] = count;
-      if (chain->transpose >= 0) outputShape(chain->transpose)[axis] = count;
-      // The Gather now picks every token left, in order.
-      std::vector<int64_t> positions(count);
-      for (int64_t t = 0; t < count; ++t) positions[t] = t;
-      graph.nodes[i].inputs[1] = int64Constant(graph.nodes[i].name + "_positions", indices->shape, positions);
-
-      graph.nodes.insert(graph.nodes.begin() + chain->attention, std::move(gatherQ));
-      changed = true;
-      ++rewritten;
-    }
+    // Every value down the chain now has `count` tokens. The Reshapes get
+    // constant targets: the dim that depends on the batch is inferred.
+    const int64_t mergedRows = groups > 0 ? count * groups : -1;
+    outputShape(chain->attention)[0] = count;
+    graph.nodes[chain->merge].inputs[1] = int64Constant(graph.nodes[chain->merge].name + "_target", {2},
+                                                        {mergedRows, width});
+    outputShape(chain->merge)[0] = mergedRows;
+    outputShape(chain->linear)[0] = mergedRows;
+    graph.nodes[chain->split].inputs[1] =
+        int64Constant(graph.nodes[chain->split].name + "_target", {3}, {count, groups, split[2]});
+    outputShape(chain->split)[0] = count;
+    if (chain->transpose >= 0) outputShape(chain->transpose)[axis] = count;
+    // The Gather now picks every token left, in order.
+    std::vector<int64_t> positions(count);
+    for (int64_t t = 0; t < count; ++t) positions[t] = t;
+    graph.nodes[i].inputs[1] = int64Constant(graph.nodes[i].name + "_positions", indices->shape, positions);
+    queryGathers.emplace_back(chain->attention, std::move(gatherQ));
   }
-  return rewritten;
+  // From the last attention back, so that each insertion leaves the earlier positions as they are.
+  std::sort(queryGathers.begin(), queryGathers.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (auto& [attention, gather] : queryGathers) graph.nodes.insert(graph.nodes.begin() + attention, std::move(gather));
+  return static_cast<int>(queryGathers.size());
 }
 
 // ---------------------------------------------------------------------------
