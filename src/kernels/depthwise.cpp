@@ -48,7 +48,38 @@ bool simdPath(const Conv2dGeometry& g, Isa isa) {
   return isa == Isa::kAvx2 && filter && g.strideH == g.strideW && (g.strideW == 1 || g.strideW == 2);
 }
 
+// Planes whose input rows are at most this wide take the 8-channel path
+// (depthwise.h): its interleaved plane then stays in L1. Measured with
+// kernels_bench BM_Depthwise (1 thread, ms, rows -> 8-channel path): 7 wide
+// 0.045 -> 0.025, 14 wide 0.058 -> 0.050, 28 wide 0.062 -> 0.056, but 56
+// wide 0.140 -> 0.146, and stride 2 from 56 wide 0.048 -> 0.053.
+constexpr int64_t kChannelBlockMaxInputWidth = 28;
+
 }  // namespace
+
+bool depthwiseUsesChannelBlocks(const Conv2dGeometry& g, Isa isa) {
+  return simdPath(g, isa) && g.inW <= kChannelBlockMaxInputWidth;
+}
+
+DepthwiseChannelBlockLayout depthwiseChannelBlockLayout(const Conv2dGeometry& g) {
+  DepthwiseChannelBlockLayout l;
+  // Every tap of every output stays inside (simdPath's filters have no
+  // dilation), also those of a row's last block of 8 outputs, computed whole.
+  l.rows = std::max(g.padTop + g.inH, (g.outH - 1) * g.strideH + g.kernelH);
+  l.columns = std::max(g.padLeft + g.inW, (roundUp(g.outW, 8) - 1) * g.strideW + g.kernelW);
+  l.taps = 8 * l.rows * l.columns;
+  l.inputPlaces = l.taps + 8 * g.kernelH * g.kernelW;
+  l.floats = roundUp(l.inputPlaces + g.inPixels(), 16);  // int32 entries, one float each
+  return l;
+}
+
+void prepareDepthwiseChannelBlocks(const Conv2dGeometry& g, const DepthwiseChannelBlockLayout& l, float* work) {
+  std::memset(work, 0, l.taps * sizeof(float));
+  auto* places = reinterpret_cast<int32_t*>(work + l.inputPlaces);
+  for (int64_t ih = 0; ih < g.inH; ++ih)
+    for (int64_t iw = 0; iw < g.inW; ++iw)
+      places[ih * g.inW + iw] = static_cast<int32_t>((ih + g.padTop) * l.columns + iw + g.padLeft);
+}
 
 void depthwisePlaneScalar(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
                           const ActivationParams& activation, float* out) {
@@ -96,10 +127,18 @@ DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g) {
   return p;
 }
 
+namespace {
+
+// Floats of one thread's slot of scratch, 0 for the scalar path.
+int64_t slotFloats(const Conv2dGeometry& g, Isa isa) {
+  if (depthwiseUsesChannelBlocks(g, isa)) return depthwiseChannelBlockLayout(g).floats;
+  return simdPath(g, isa) ? roundUp(depthwisePaddedPlane(g).floats(), 16) : 0;
+}
+
+}  // namespace
+
 size_t depthwiseScratchBytes(const Conv2dGeometry& g, int threads, Isa isa) {
-  if (!simdPath(g, isa)) return 0;
-  const int64_t slot = roundUp(depthwisePaddedPlane(g).floats(), 16);
-  return static_cast<size_t>(slot) * sizeof(float) * std::max(threads, 1);
+  return static_cast<size_t>(slotFloats(g, isa)) * sizeof(float) * std::max(threads, 1);
 }
 
 void depthwiseConv2d(const Conv2dGeometry& g, int64_t batch, const float* input, const float* weights,
@@ -107,58 +146,76 @@ void depthwiseConv2d(const Conv2dGeometry& g, int64_t batch, const float* input,
                      size_t scratchBytes, ThreadPool* pool, Isa isa) {
   const int64_t planes = batch * g.channels;
   if (planes <= 0) return;
-  const bool simd = simdPath(g, isa);
-  const int64_t slotFloats = simd ? roundUp(depthwisePaddedPlane(g).floats(), 16) : 0;
-  const int64_t slots = simd ? static_cast<int64_t>(scratchBytes / sizeof(float)) / slotFloats : INT64_MAX;
+  const bool simd = simdPath(g, isa), blocks = depthwiseUsesChannelBlocks(g, isa);
+  const int64_t slot = slotFloats(g, isa);
+  const int64_t slots = slot > 0 ? static_cast<int64_t>(scratchBytes / sizeof(float)) / slot : INT64_MAX;
   if (slots < 1) {
     std::fprintf(stderr, "petrel: depthwise convolution given %zu scratch bytes, needs %zu\n", scratchBytes,
                  depthwiseScratchBytes(g, 1, isa));
     std::abort();
   }
-  // Several planes per task keep the hand-out cheap; still enough tasks to
+  // A unit of work is a plane, or (8-channel path) 8 channels of an image.
+  const int64_t groups = blocks ? ceilDiv(g.channels, 8) : g.channels;
+  const int64_t units = batch * groups;
+  // Several units per task keep the hand-out cheap; still enough tasks to
   // balance. Each extra thread needs enough work to pay for waking it.
   constexpr int64_t kMinMultiplyAddsPerThread = 64 * 1024;
   const int64_t multiplyAdds = planes * g.outPixels() * g.kernelH * g.kernelW;
   const int64_t threads = std::clamp<int64_t>(multiplyAdds / kMinMultiplyAddsPerThread, 1,
                                               std::min<int64_t>(pool ? pool->threads() : 1, slots));
-  const int64_t perTask = std::max<int64_t>(1, planes / (8 * threads));
+  const int64_t perTask = std::max<int64_t>(1, units / (8 * threads));
   struct Job {
     const Conv2dGeometry* g;
     const float *input, *weights, *bias;
     const ActivationParams* activation;
     float* output;
-    bool simd;
+    bool simd, blocks;
+    DepthwiseChannelBlockLayout layout;
     float* scratch;
-    int64_t slotFloats, perTask, planes;
+    int64_t slotFloats, perTask, units, groups;
     std::atomic<int64_t> next{0};
   } job;
   job.g = &g, job.input = input, job.weights = weights, job.bias = bias, job.activation = &activation;
-  job.output = output, job.simd = simd, job.scratch = static_cast<float*>(scratch), job.slotFloats = slotFloats;
-  job.perTask = perTask, job.planes = planes;
+  job.output = output, job.simd = simd, job.blocks = blocks, job.scratch = static_cast<float*>(scratch);
+  job.slotFloats = slot, job.perTask = perTask, job.units = units, job.groups = groups;
+  if (blocks) job.layout = depthwiseChannelBlockLayout(g);
 
   Job* shared = &job;
   auto worker = [shared](size_t slot, int) {
     Job& job = *shared;
     const Conv2dGeometry& g = *job.g;
-    float* padded = job.simd ? job.scratch + static_cast<int64_t>(slot) * job.slotFloats : nullptr;
-    if (padded) std::memset(padded, 0, job.slotFloats * sizeof(float));  // the padding stays zero
+    float* work = job.simd ? job.scratch + static_cast<int64_t>(slot) * job.slotFloats : nullptr;
+    if (job.blocks)
+      prepareDepthwiseChannelBlocks(g, job.layout, work);
+    else if (work)
+      std::memset(work, 0, job.slotFloats * sizeof(float));  // the padding stays zero
+    const int64_t taps = g.kernelH * g.kernelW;
     for (;;) {
       const int64_t begin = job.next.fetch_add(job.perTask, std::memory_order_relaxed);
-      if (begin >= job.planes) break;
-      for (int64_t p = begin; p < std::min(job.planes, begin + job.perTask); ++p) {
-        const int64_t c = p % g.channels;
-        const float* in = job.input + p * g.inPixels();
-        const float* filter = job.weights + c * g.kernelH * g.kernelW;
+      if (begin >= job.units) break;
+      for (int64_t u = begin; u < std::min(job.units, begin + job.perTask); ++u) {
+        if (job.blocks) {
+          const int64_t image = u / job.groups, c = u % job.groups * 8;
+          const int64_t p = image * g.channels + c;  // the block's first plane
+          depthwiseChannelBlockAvx2(g, job.layout, job.input + p * g.inPixels(),
+                                    static_cast<int>(std::min<int64_t>(8, g.channels - c)),
+                                    job.weights + c * taps, job.bias ? job.bias + c : nullptr, *job.activation,
+                                    job.output + p * g.outPixels(), work);
+          continue;
+        }
+        const int64_t c = u % g.channels;
+        const float* in = job.input + u * g.inPixels();
+        const float* filter = job.weights + c * taps;
         const float b = job.bias ? job.bias[c] : 0.0f;
-        float* out = job.output + p * g.outPixels();
-        if (padded)
-          depthwisePlaneAvx2(g, in, filter, b, *job.activation, out, padded);
+        float* out = job.output + u * g.outPixels();
+        if (work)
+          depthwisePlaneAvx2(g, in, filter, b, *job.activation, out, work);
         else
           depthwisePlaneScalar(g, in, filter, b, *job.activation, out);
       }
     }
   };
-  const int64_t workers = std::min(threads, ceilDiv(planes, perTask));
+  const int64_t workers = std::min(threads, ceilDiv(units, perTask));
   if (workers <= 1)
     worker(0, 0);
   else

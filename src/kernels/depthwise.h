@@ -17,6 +17,15 @@
 // serves square 3x3 and 5x5 filters, stride 1 or 2 both ways, no dilation
 // (MobileNet's); others take the scalar path. Threads split the (image,
 // channel) planes.
+//
+// Small planes (depthwiseUsesChannelBlocks: input rows of at most 28, as
+// MobileNets' last stages have) are computed 8 channels at a time instead:
+// rows of 7 or 14 outputs leave vector lanes idle, and the set-up per plane
+// costs more than its few taps. The planes of 8 channels are interleaved into
+// one zero-padded plane whose pixels are 8 floats, one per channel (an 8x8
+// transpose per 8 pixels); then a tap of 8 outputs of a row is 8 FMAs with
+// the taps of 8 filters as one vector, at either stride, and the outputs are
+// transposed back on the store.
 #include <cstddef>
 #include <cstdint>
 
@@ -58,5 +67,28 @@ DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g);
 // the plane's input rows are copied in.
 void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
                         const ActivationParams& activation, float* out, float* padded);
+
+// Whether depthwiseConv2d computes g 8 channels at a time (see above).
+bool depthwiseUsesChannelBlocks(const Conv2dGeometry& g, Isa isa = bestIsa());
+
+// A thread's work area for the 8-channel path, in floats from its start: the
+// interleaved padded plane (rows x columns pixels of 8 floats, the input at
+// pixel (padTop, padLeft)), the taps of 8 filters (tap t of channel c at
+// taps + 8 * t + c), and an int32 table that depends only on g: the pixel of
+// the plane where each input pixel goes.
+struct DepthwiseChannelBlockLayout {
+  int64_t rows = 0, columns = 0;
+  int64_t taps = 0, inputPlaces = 0;  // offsets
+  int64_t floats = 0;                 // the whole area, a multiple of 16
+};
+DepthwiseChannelBlockLayout depthwiseChannelBlockLayout(const Conv2dGeometry& g);
+// Zeroes the plane and fills the table of a work area.
+void prepareDepthwiseChannelBlocks(const Conv2dGeometry& g, const DepthwiseChannelBlockLayout& layout, float* work);
+// Channels [0, lanes) (lanes <= 8) of one image: plane c at in + c * inPixels,
+// filter c at filters + c * kernelH * kernelW, bias[c] (bias may be nullptr),
+// output plane c at out + c * outPixels. `work` was prepared for g.
+void depthwiseChannelBlockAvx2(const Conv2dGeometry& g, const DepthwiseChannelBlockLayout& layout, const float* in,
+                               int lanes, const float* filters, const float* bias, const ActivationParams& activation,
+                               float* out, float* work);
 
 }  // namespace petrel

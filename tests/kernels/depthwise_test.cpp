@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <vector>
 
 #include "kernel_test_util.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/depthwise.h"
 #include "runtime/thread_pool.h"
 #include "support/test_support.h"
@@ -35,7 +37,8 @@ void runCase(const DepthwiseCase& c, Isa isa) {
   std::vector<float> out(planes * g.outPixels() + 1, -123.0f);
   ThreadPool pool(c.threads);
   const size_t scratchBytes = depthwiseScratchBytes(g, c.threads, isa);
-  std::vector<float> scratch(scratchBytes / sizeof(float) + 1, 99.0f);  // garbage: the kernel must clear it
+  AlignedFloats scratch(scratchBytes / sizeof(float) + 1);  // 64-byte aligned, as depthwiseConv2d asks
+  std::fill(scratch.data(), scratch.data() + scratch.size(), 99.0f);  // garbage: the kernel must clear it
   depthwiseConv2d(g, c.batch, in.data(), w.data(), c.bias ? bias.data() : nullptr, c.activation, out.data(),
                   scratch.data(), scratchBytes, &pool, isa);
   ASSERT_EQ(out.back(), -123.0f) << "wrote past the output";
@@ -118,6 +121,49 @@ TEST_P(DepthwiseTest, MobileNetShapesWithActivations) {
       if (HasFatalFailure()) return;
     }
   }
+}
+
+// Planes of input rows up to 28 take the 8-channel path on AVX2: channel
+// counts that leave a partial block of 8, rows that leave a partial block
+// of 8 outputs, one-pixel planes, both strides and filters, uneven padding.
+TEST_P(DepthwiseTest, EightChannelBlocksOnSmallPlanes) {
+  const std::vector<ActivationParams> activations = test::everyActivation();
+  int variant = 0;
+  for (int64_t channels : {5, 8, 13, 24})
+    for (int64_t width : {1, 2, 7, 9, 14, 28})
+      for (int64_t k : {3, 5})
+        for (int64_t s : {1, 2}) {
+          DepthwiseCase c;
+          Conv2dGeometry& g = c.g;
+          g.channels = channels;
+          g.inW = width;
+          g.inH = variant % 3 == 0 ? width : 1 + variant % 6;
+          g.kernelH = g.kernelW = k;
+          g.strideH = g.strideW = s;
+          g.padTop = k / 2;
+          g.padLeft = variant % 4 == 0 ? 0 : k / 2;
+          const int64_t padBottom = variant % 5 == 0 ? 0 : k / 2, padRight = variant % 2 ? k / 2 + 1 : k / 2;
+          g.outH = outSize(g.inH, k, s, 1, g.padTop, padBottom);
+          g.outW = outSize(g.inW, k, s, 1, g.padLeft, padRight);
+          c.batch = 1 + variant % 2;
+          c.bias = variant % 3 != 2;
+          c.activation = activations[variant % activations.size()];
+          c.threads = 1 + variant / 2 % 2;
+          ++variant;
+          if (g.outH <= 0 || g.outW <= 0) continue;
+          if (GetParam() == Isa::kAvx2) {
+            ASSERT_TRUE(depthwiseUsesChannelBlocks(g, GetParam()));
+          }
+          runCase(c, GetParam());
+          if (HasFatalFailure()) return;
+        }
+  Conv2dGeometry wide;
+  wide.channels = 8;
+  wide.inH = wide.outH = 4;
+  wide.inW = wide.outW = 29;
+  wide.kernelH = wide.kernelW = 3;
+  wide.padTop = wide.padLeft = 1;
+  EXPECT_FALSE(depthwiseUsesChannelBlocks(wide, GetParam())) << "rows wider than 28 keep the per-plane path";
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, DepthwiseTest, ::testing::ValuesIn(test::testedIsas()),

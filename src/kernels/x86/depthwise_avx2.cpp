@@ -8,6 +8,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 
 #include "kernels/depthwise.h"
 #include "kernels/x86/avx2_lanes.h"
@@ -177,6 +179,98 @@ void copyPlane(const Conv2dGeometry& g, const DepthwisePaddedPlane& plane, const
   }
 }
 
+// The 8-channel path (small planes): see depthwise.h. Pixels of the
+// interleaved plane are 8 floats, so every load and store of it is aligned.
+
+// Channels [0, lanes) of 8 input pixels from pixel p, as 8 vectors of 8
+// channels, into their places in the plane. n < 8 pixels (the last block)
+// are read masked: nothing past the planes is touched.
+[[gnu::always_inline]] inline void interleaveInput(const float* in, int64_t planeFloats, int lanes, int64_t p,
+                                                   int64_t n, const int32_t* places, float* plane) {
+  __m256 r[8];
+  if (n == 8 && lanes == 8) {
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; ++c) r[c] = _mm256_loadu_ps(in + c * planeFloats + p);
+  } else {
+    const __m256i mask = avx2::firstLanes(n);
+    for (int c = 0; c < 8; ++c)
+      r[c] = c < lanes ? _mm256_maskload_ps(in + c * planeFloats + p, mask) : _mm256_setzero_ps();
+  }
+  avx2::transpose8x8(r);
+  if (n == 8) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) _mm256_store_ps(plane + 8 * int64_t{places[p + j]}, r[j]);
+  } else {
+    for (int j = 0; j < n; ++j) _mm256_store_ps(plane + 8 * int64_t{places[p + j]}, r[j]);
+  }
+}
+
+// Channels [0, lanes) of n <= 8 outputs of one row from output pixel p,
+// whole vectors of 8 channels in acc, transposed and stored. A short block's
+// whole vectors spill onto the outputs after it, which later blocks store;
+// where they would pass the plane's end (into the next channel's plane,
+// another block's, or past the tensor), the block goes through a buffer.
+[[gnu::always_inline]] inline void storeOutputs(__m256 (&acc)[8], int lanes, int64_t n, int64_t p,
+                                                int64_t outPixels, float* out) {
+  avx2::transpose8x8(acc);  // acc[c]: 8 pixels of channel c
+  out += p;
+  if (p + 8 <= outPixels) {
+    if (lanes == 8) {
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) _mm256_storeu_ps(out + c * outPixels, acc[c]);
+    } else {
+      for (int c = 0; c < lanes; ++c) _mm256_storeu_ps(out + c * outPixels, acc[c]);
+    }
+    return;
+  }
+  alignas(32) float rows[8][8];
+  for (int c = 0; c < 8; ++c) _mm256_store_ps(rows[c], acc[c]);
+  for (int c = 0; c < lanes; ++c) std::memcpy(out + c * outPixels, rows[c], n * sizeof(float));
+}
+
+template <int K, int S, Fused F>
+void channelBlock(const Conv2dGeometry& g, const DepthwiseChannelBlockLayout& layout, const float* in, int lanes,
+                  const float* filters, const float* bias, const ActivationParams& activation, float* out,
+                  float* work) {
+  float* const plane = work;
+  float* const taps = work + layout.taps;
+  const int32_t* const places = reinterpret_cast<const int32_t*>(work + layout.inputPlaces);
+  const int64_t inPixels = g.inPixels(), outPixels = g.outPixels(), rowFloats = 8 * layout.columns;
+
+  for (int t = 0; t < K * K; ++t)
+    for (int c = 0; c < 8; ++c) taps[8 * t + c] = c < lanes ? filters[c * K * K + t] : 0.0f;
+  alignas(32) float biases[8] = {};
+  for (int c = 0; c < lanes && bias; ++c) biases[c] = bias[c];
+  const __m256 biasVector = _mm256_load_ps(biases);
+
+  for (int64_t p = 0; p < inPixels; p += 8)
+    interleaveInput(in, inPixels, lanes, p, std::min<int64_t>(8, inPixels - p), places, plane);
+
+  // 8 outputs of a row at a time: 8 chains of FMAs, all read through one
+  // pointer (the plane is wide enough for a last block's whole 8).
+  for (int64_t oh = 0; oh < g.outH; ++oh) {
+    for (int64_t ow = 0; ow < g.outW; ow += 8) {
+      const float* const first = plane + oh * S * rowFloats + ow * S * 8;
+      __m256 acc[8];
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) acc[j] = biasVector;
+#pragma GCC unroll 5
+      for (int kh = 0; kh < K; ++kh) {
+        const float* const row = first + kh * rowFloats;
+#pragma GCC unroll 5
+        for (int kw = 0; kw < K; ++kw) {
+          const __m256 w = _mm256_load_ps(taps + 8 * (kh * K + kw));
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(_mm256_load_ps(row + 8 * (j * S + kw)), w, acc[j]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) acc[j] = avx2::activateAs<F>(activation, acc[j]);
+      storeOutputs(acc, lanes, std::min<int64_t>(8, g.outW - ow), oh * g.outW + ow, outPixels, out);
+    }
+  }
+}
+
 }  // namespace
 
 void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
@@ -199,6 +293,25 @@ void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* f
     if (g.strideW == 1 && g.kernelW == 5) outputRows<1, 5, F>(g, a, padded, rowStride, out);
     if (g.strideW == 2 && g.kernelW == 3) outputRows<2, 3, F>(g, a, padded, rowStride, out);
     if (g.strideW == 2 && g.kernelW == 5) outputRows<2, 5, F>(g, a, padded, rowStride, out);
+  });
+}
+
+void depthwiseChannelBlockAvx2(const Conv2dGeometry& g, const DepthwiseChannelBlockLayout& layout, const float* in,
+                               int lanes, const float* filters, const float* bias, const ActivationParams& activation,
+                               float* out, float* work) {
+  avx2::withFused(activation.kind, [&](auto fused) {
+    constexpr Fused F = decltype(fused)::value;
+    const auto run = [&](auto kernel, auto stride) {
+      channelBlock<kernel(), stride(), F>(g, layout, in, lanes, filters, bias, activation, out, work);
+    };
+    using One = std::integral_constant<int, 1>;
+    using Two = std::integral_constant<int, 2>;
+    using Three = std::integral_constant<int, 3>;
+    using Five = std::integral_constant<int, 5>;
+    if (g.kernelW == 3 && g.strideW == 1) run(Three{}, One{});
+    if (g.kernelW == 3 && g.strideW == 2) run(Three{}, Two{});
+    if (g.kernelW == 5 && g.strideW == 1) run(Five{}, One{});
+    if (g.kernelW == 5 && g.strideW == 2) run(Five{}, Two{});
   });
 }
 
