@@ -4,12 +4,12 @@
 // (2 FMA units x 4 cycles of latency) however the plane is shaped. At stride 2 the copy is split into
 // even and odd columns, so every tap is a plain load. The filter size, the
 // stride and the activation are compile-time, so each load is one pointer
-// per input row plus a constant.
+// per input row plus a constant. Small planes take the 8-channel path at the
+// end of this file instead (depthwise.h).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/depthwise.h"
 #include "kernels/x86/avx2_lanes.h"
@@ -301,17 +301,14 @@ void depthwiseChannelBlockAvx2(const Conv2dGeometry& g, const DepthwiseChannelBl
                                float* out, float* work) {
   avx2::withFused(activation.kind, [&](auto fused) {
     constexpr Fused F = decltype(fused)::value;
-    const auto run = [&](auto kernel, auto stride) {
-      channelBlock<kernel(), stride(), F>(g, layout, in, lanes, filters, bias, activation, out, work);
-    };
-    using One = std::integral_constant<int, 1>;
-    using Two = std::integral_constant<int, 2>;
-    using Three = std::integral_constant<int, 3>;
-    using Five = std::integral_constant<int, 5>;
-    if (g.kernelW == 3 && g.strideW == 1) run(Three{}, One{});
-    if (g.kernelW == 3 && g.strideW == 2) run(Three{}, Two{});
-    if (g.kernelW == 5 && g.strideW == 1) run(Five{}, One{});
-    if (g.kernelW == 5 && g.strideW == 2) run(Five{}, Two{});
+    if (g.kernelW == 3 && g.strideW == 1)
+      channelBlock<3, 1, F>(g, layout, in, lanes, filters, bias, activation, out, work);
+    if (g.kernelW == 3 && g.strideW == 2)
+      channelBlock<3, 2, F>(g, layout, in, lanes, filters, bias, activation, out, work);
+    if (g.kernelW == 5 && g.strideW == 1)
+      channelBlock<5, 1, F>(g, layout, in, lanes, filters, bias, activation, out, work);
+    if (g.kernelW == 5 && g.strideW == 2)
+      channelBlock<5, 2, F>(g, layout, in, lanes, filters, bias, activation, out, work);
   });
 }
 
