@@ -1092,7 +1092,7 @@ std::optional<HeadSource> headSplit(const Graph& graph, const Uses& uses, int x,
   if (groupsKnown != headsKnown || (groupsKnown && to[1] != from[1] * s.heads)) return std::nullopt;
   s.value = src;
   s.nodes = {t, r};
-  const int sl = uses.producer[src];
+  const int sl = producerOf(uses, src);
   if (sl >= 0 && onlyReadBy(uses, src, r)) {
     const std::optional<int64_t> start = lastAxisSliceStart(graph, graph.nodes[sl], from[2]);
     const Shape& data = graph.values[graph.nodes[sl].inputs[0]].shape;

@@ -147,8 +147,9 @@ void depthwiseConv2d(const Conv2dGeometry& g, int64_t batch, const float* input,
   const int64_t planes = batch * g.channels;
   if (planes <= 0) return;
   const bool simd = simdPath(g, isa), blocks = depthwiseUsesChannelBlocks(g, isa);
-  const int64_t slot = slotFloats(g, isa);
-  const int64_t slots = slot > 0 ? static_cast<int64_t>(scratchBytes / sizeof(float)) / slot : INT64_MAX;
+  const int64_t floatsPerSlot = slotFloats(g, isa);
+  const int64_t slots =
+      floatsPerSlot > 0 ? static_cast<int64_t>(scratchBytes / sizeof(float)) / floatsPerSlot : INT64_MAX;
   if (slots < 1) {
     std::fprintf(stderr, "petrel: depthwise convolution given %zu scratch bytes, needs %zu\n", scratchBytes,
                  depthwiseScratchBytes(g, 1, isa));
@@ -177,7 +178,7 @@ void depthwiseConv2d(const Conv2dGeometry& g, int64_t batch, const float* input,
   } job;
   job.g = &g, job.input = input, job.weights = weights, job.bias = bias, job.activation = &activation;
   job.output = output, job.simd = simd, job.blocks = blocks, job.scratch = static_cast<float*>(scratch);
-  job.slotFloats = slot, job.perTask = perTask, job.units = units, job.groups = groups;
+  job.slotFloats = floatsPerSlot, job.perTask = perTask, job.units = units, job.groups = groups;
   if (blocks) job.layout = depthwiseChannelBlockLayout(g);
 
   Job* shared = &job;

@@ -25,7 +25,7 @@
 // one zero-padded plane whose pixels are 8 floats, one per channel (an 8x8
 // transpose per 8 pixels); then a tap of 8 outputs of a row is 8 FMAs with
 // the taps of 8 filters as one vector, at either stride, and the outputs are
-// transposed back on the store.
+// transposed back on the store. Threads then split (image, 8 channels) blocks.
 #include <cstddef>
 #include <cstdint>
 
