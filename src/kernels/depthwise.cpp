@@ -55,6 +55,11 @@ bool simdPath(const Conv2dGeometry& g, Isa isa) {
 // wide 0.140 -> 0.146, and stride 2 from 56 wide 0.048 -> 0.053.
 constexpr int64_t kChannelBlockMaxInputWidth = 28;
 
+// The per-plane path's padded buffer holds the input rows of a band of
+// output rows that fit this size, so that the copy's stores and the taps'
+// loads stay in L1 (32 KiB), beside the input and output rows streaming by.
+constexpr int64_t kBandBytes = 16 * 1024;
+
 }  // namespace
 
 bool depthwiseUsesChannelBlocks(const Conv2dGeometry& g, Isa isa) {
@@ -122,8 +127,12 @@ DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g) {
     const int64_t lastColumn = roundUp(g.outW, 8) - 1 + g.kernelW - 1;  // stride 1, no dilation (simdPath)
     p.columns = std::max(g.padLeft + roundUp(g.inW, 8), lastColumn + 1);
   }
-  // Rows read by the last output row.
-  p.rows = std::max(g.padTop + g.inH, (g.outH - 1) * g.strideH + g.kernelH);
+  // Bands of output rows whose input rows fit kBandBytes, a multiple of the
+  // 4-row blocks of the kernel; at least one block.
+  const int64_t fitRows = kBandBytes / static_cast<int64_t>(sizeof(float)) / p.columns;
+  const int64_t fitBand = (fitRows - g.kernelH) / g.strideH + 1;
+  p.bandRows = std::min(std::max<int64_t>(fitBand / 4 * 4, 4), g.outH);
+  p.rows = (p.bandRows - 1) * g.strideH + g.kernelH;
   return p;
 }
 

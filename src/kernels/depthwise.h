@@ -9,14 +9,14 @@
 //   output  [batch][channels][outH][outW]
 //
 // `g.channels` is the number of channels (each with its own filter).
-// The AVX2 path copies each plane into a zero-padded buffer (per thread, from
-// the scratch; the buffer stays in cache) so that every output row, borders
-// included, is computed by the same vector loop without bounds checks:
-// blocks of up to 4 output rows by 16 columns (8 vectors in flight), stride 1
-// directly and stride 2 from a copy split into even and odd columns. It
-// serves square 3x3 and 5x5 filters, stride 1 or 2 both ways, no dilation
-// (MobileNet's); others take the scalar path. Threads split the (image,
-// channel) planes.
+// The AVX2 path copies each plane, a band of rows at a time, into a
+// zero-padded buffer (per thread, from the scratch; sized to stay in L1) so
+// that every output row, borders included, is computed by the same vector
+// loop without bounds checks: blocks of up to 4 output rows by 16 columns (8
+// vectors in flight), stride 1 directly and stride 2 from a copy split into
+// even and odd columns. It serves square 3x3 and 5x5 filters, stride 1 or 2
+// both ways, no dilation (MobileNet's); others take the scalar path. Threads
+// split the (image, channel) planes.
 //
 // Small planes (depthwiseUsesChannelBlocks: input rows of at most 28, as
 // MobileNets' last stages have) are computed 8 channels at a time instead:
@@ -50,21 +50,22 @@ void depthwiseConv2d(const Conv2dGeometry& g, int64_t batch, const float* input,
 void depthwisePlaneScalar(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
                           const ActivationParams& activation, float* out);
 
-// The zero-padded copy of a plane used by the SIMD path: rows x columns
-// (row stride `columns`), the input rows from row padTop on; wide and tall
-// enough for whole vectors of outputs. At stride 1 a row is the padded input
-// row (the input at column padLeft). At stride 2 it is the input row split
-// into its even columns then its odd ones, `half` floats each, each part
-// starting with `margin` zeros (the left padding): then every tap of 8
-// neighbouring outputs is one plain load.
+// The zero-padded buffer of the SIMD path: it holds the rows of the padded
+// plane that one band of `bandRows` output rows reads, rows x columns (row
+// stride `columns`), wide enough for whole vectors of outputs. At stride 1 a
+// row is the padded input row (the input at column padLeft). At stride 2 it
+// is the input row split into its even columns then its odd ones, `half`
+// floats each, each part starting with `margin` zeros (the left padding):
+// then every tap of 8 neighbouring outputs is one plain load.
 struct DepthwisePaddedPlane {
   int64_t rows = 0, columns = 0;
+  int64_t bandRows = 0;
   int64_t half = 0, margin = 0;  // stride 2
   int64_t floats() const { return rows * columns; }
 };
 DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g);
-// `padded` holds depthwisePaddedPlane(g).floats() floats whose padding is zero;
-// the plane's input rows are copied in.
+// `padded` holds depthwisePaddedPlane(g).floats() floats whose padding
+// columns are zero; each band's rows are copied in.
 void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
                         const ActivationParams& activation, float* out, float* padded);
 

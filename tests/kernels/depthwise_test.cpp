@@ -123,6 +123,49 @@ TEST_P(DepthwiseTest, MobileNetShapesWithActivations) {
   }
 }
 
+// The per-plane path computes tall planes a band of output rows at a time
+// (depthwisePaddedPlane(g).bandRows): planes of two or more bands, the last
+// one whole or cut anywhere in the kernel's blocks of 4 (or 2) rows, with or
+// without padding above and below, and rows wide enough for bands of 4.
+TEST_P(DepthwiseTest, BandsOfRowsOnTallPlanes) {
+  const std::vector<ActivationParams> activations = test::everyActivation();
+  int variant = 0, tested = 0;
+  for (int64_t width : {29, 57, 300, 1500})
+    for (int64_t k : {3, 5})
+      for (int64_t s : {1, 2})
+        for (int64_t lastBand : {0, 1, 2, 3, 5}) {
+          DepthwiseCase c;
+          Conv2dGeometry& g = c.g;
+          g.channels = 2;
+          g.inW = width;
+          g.kernelH = g.kernelW = k;
+          g.strideH = g.strideW = s;
+          g.padTop = variant % 3 == 0 ? 0 : k / 2;
+          g.padLeft = variant % 2 ? 0 : k / 2;
+          const int64_t padBottom = variant % 4 == 1 ? 0 : k / 2, padRight = k / 2;
+          g.outW = outSize(g.inW, k, s, 1, g.padLeft, padRight);
+          g.inH = g.outH = 4096;  // a band's height depends on the row's width only, up to the plane's height
+          const int64_t bandRows = depthwisePaddedPlane(g).bandRows;
+          const int64_t wholeBands = lastBand == 0 ? 2 : 1 + variant % 2;
+          g.outH = wholeBands * bandRows + lastBand;
+          g.inH = (g.outH - 1) * s + k - g.padTop - padBottom;
+          ASSERT_EQ(outSize(g.inH, k, s, 1, g.padTop, padBottom), g.outH);
+          c.activation = activations[variant % activations.size()];
+          c.threads = 1 + variant / 3 % 2;
+          c.batch = 1 + variant / 5 % 2;
+          ++variant;
+          if (width * g.inH > 60000) continue;  // keeps the reference fast
+          if (GetParam() == Isa::kAvx2) {
+            ASSERT_LT(depthwisePaddedPlane(g).bandRows, g.outH);
+            ASSERT_FALSE(depthwiseUsesChannelBlocks(g, GetParam()));
+          }
+          runCase(c, GetParam());
+          if (HasFatalFailure()) return;
+          ++tested;
+        }
+  EXPECT_GT(tested, 50);
+}
+
 // Planes of input rows up to 28 take the 8-channel path on AVX2: channel
 // counts that leave a partial block of 8, rows that leave a partial block
 // of 8 outputs, one-pixel planes, both strides and filters, uneven padding.

@@ -1,4 +1,5 @@
-// Depthwise convolution, AVX2, on a zero-padded copy of the plane: outputs
+// Depthwise convolution, AVX2, on a zero-padded copy of the plane, made a
+// band of rows at a time (depthwise.h): outputs
 // are computed in blocks of up to 4 rows (2 at stride 2) by 2 vectors of 8
 // columns, then fewer, so that 8 independent chains of FMAs are in flight
 // (2 FMA units x 4 cycles of latency) however the plane is shaped. At stride 2 the copy is split into
@@ -94,7 +95,8 @@ template <int R, int NV, int S, int K, Fused F>
   return start < n ? _mm256_maskload_ps(row + start, avx2::firstLanes(n - start)) : _mm256_setzero_ps();
 }
 
-// R output rows from output row `oh`: the last vector of each row first,
+// R output rows from output row `oh`, whose input rows start at row
+// (oh - band) * S of the padded band: the last vector of each row first,
 // computed whole (the padded plane is wide enough) and stored whole where it
 // stays inside the plane: the lanes past the row's end land on later rows,
 // which are stored after it (by this block's whole vectors, their own last
@@ -102,10 +104,10 @@ template <int R, int NV, int S, int K, Fused F>
 // plane's last rows need one. Then 16 columns at a time, then 8.
 template <int R, int S, int K, Fused F>
 [[gnu::always_inline]] inline void outputRowBlock(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded,
-                                                  int64_t rowStride, int64_t oh, float* out) {
+                                                  int64_t rowStride, int64_t band, int64_t oh, float* out) {
   const float* rows[kBlockInputRows<R, S, K>];
 #pragma GCC unroll 16
-  for (int i = 0; i < kBlockInputRows<R, S, K>; ++i) rows[i] = padded + (oh * S + i) * rowStride;
+  for (int i = 0; i < kBlockInputRows<R, S, K>; ++i) rows[i] = padded + ((oh - band) * S + i) * rowStride;
   float* y = out + oh * g.outW;
   const int64_t outW = g.outW, whole = outW / 8 * 8;
   if (whole < outW) {
@@ -137,45 +139,51 @@ template <int R, int S, int K, Fused F>
   }
 }
 
+// Output rows [band, end) from the padded band.
 template <int S, int K, Fused F>
-void outputRows(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded, int64_t rowStride, float* out) {
+void outputRows(const Conv2dGeometry& g, const PlaneArgs& a, const float* padded, int64_t rowStride, int64_t band,
+                int64_t end, float* out) {
   constexpr int R = kMaxBlockRows<S>;
-  int64_t oh = 0;
-  for (; oh + R <= g.outH; oh += R) outputRowBlock<R, S, K, F>(g, a, padded, rowStride, oh, out);
-  if (R == 4 && oh + 2 <= g.outH) {  // 7 rows are 4 + 2 + 1
-    outputRowBlock<2, S, K, F>(g, a, padded, rowStride, oh, out);
+  int64_t oh = band;
+  for (; oh + R <= end; oh += R) outputRowBlock<R, S, K, F>(g, a, padded, rowStride, band, oh, out);
+  if (R == 4 && oh + 2 <= end) {  // 7 rows are 4 + 2 + 1
+    outputRowBlock<2, S, K, F>(g, a, padded, rowStride, band, oh, out);
     oh += 2;
   }
-  if (oh < g.outH) outputRowBlock<1, S, K, F>(g, a, padded, rowStride, oh, out);
+  if (oh < end) outputRowBlock<1, S, K, F>(g, a, padded, rowStride, band, oh, out);
 }
 
-// The input rows into the padded plane, in whole vectors: the lanes past a
-// row's end are written as zeros, which is what the padding holds. At stride
-// 2 each row is split into its even and odd columns on the way, straight
-// from the input. Sizes are copied to locals: the vector stores may alias
-// anything.
-void copyPlane(const Conv2dGeometry& g, const DepthwisePaddedPlane& plane, const float* in, float* padded) {
+// The `rows` rows of the padded plane from row `first` into the band, in
+// whole vectors: the lanes past an input row's end are written as zeros,
+// which is what the padding holds, and the rows above and below the input are
+// zeroed whole. At stride 2 each row is split into its even and odd columns
+// on the way, straight from the input. Sizes are copied to locals: the vector
+// stores may alias anything.
+void copyBand(const Conv2dGeometry& g, const DepthwisePaddedPlane& plane, const float* in, int64_t first,
+              int64_t rows, float* padded) {
   const int64_t inH = g.inH, inW = g.inW, columns = plane.columns;
-  float* const firstRow = padded + g.padTop * columns;
-  if (g.strideW == 1) {
-    const int64_t padLeft = g.padLeft, whole = inW / 8 * 8;
-    for (int64_t ih = 0; ih < inH; ++ih) {
-      const float* src = in + ih * inW;
-      float* dst = firstRow + ih * columns + padLeft;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t ih = first + r - g.padTop;
+    float* dst = padded + r * columns;
+    if (ih < 0 || ih >= inH) {
+      std::memset(dst, 0, columns * sizeof(float));
+      continue;
+    }
+    const float* src = in + ih * inW;
+    if (g.strideW == 1) {
+      const int64_t whole = inW / 8 * 8;
+      dst += g.padLeft;
       for (int64_t c = 0; c < whole; c += 8) _mm256_storeu_ps(dst + c, _mm256_loadu_ps(src + c));
       if (whole < inW) _mm256_storeu_ps(dst + whole, loadUpTo(src, whole, inW));
+    } else {
+      const int64_t whole = inW / 16 * 16;
+      float* even = dst + plane.margin;
+      float* odd = even + plane.half;
+      for (int64_t c = 0; c < whole; c += 16)
+        storeSplit(_mm256_loadu_ps(src + c), _mm256_loadu_ps(src + c + 8), even + c / 2, odd + c / 2);
+      if (whole < inW)
+        storeSplit(loadUpTo(src, whole, inW), loadUpTo(src, whole + 8, inW), even + whole / 2, odd + whole / 2);
     }
-    return;
-  }
-  const int64_t half = plane.half, whole = inW / 16 * 16;
-  for (int64_t ih = 0; ih < inH; ++ih) {
-    const float* src = in + ih * inW;
-    float* even = firstRow + ih * columns + plane.margin;
-    float* odd = even + half;
-    for (int64_t c = 0; c < whole; c += 16)
-      storeSplit(_mm256_loadu_ps(src + c), _mm256_loadu_ps(src + c + 8), even + c / 2, odd + c / 2);
-    if (whole < inW)
-      storeSplit(loadUpTo(src, whole, inW), loadUpTo(src, whole + 8, inW), even + whole / 2, odd + whole / 2);
   }
 }
 
@@ -276,7 +284,6 @@ void channelBlock(const Conv2dGeometry& g, const DepthwiseChannelBlockLayout& la
 void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* filter, float bias,
                         const ActivationParams& activation, float* out, float* padded) {
   const DepthwisePaddedPlane plane = depthwisePaddedPlane(g);
-  copyPlane(g, plane, in, padded);
   PlaneArgs a;
   a.filter = filter;
   a.bias = _mm256_set1_ps(bias);
@@ -286,14 +293,18 @@ void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* f
   const int64_t d0 = -g.padLeft, parity0 = d0 & 1, start0 = plane.margin + (d0 >> 1);
   a.evenTaps = (parity0 ? plane.half : 0) + start0;
   a.oddTaps = (parity0 ? 0 : plane.half) + start0 + parity0;
-  avx2::withFused(activation.kind, [&](auto fused) {
-    constexpr Fused F = decltype(fused)::value;
-    const int64_t rowStride = plane.columns;
-    if (g.strideW == 1 && g.kernelW == 3) outputRows<1, 3, F>(g, a, padded, rowStride, out);
-    if (g.strideW == 1 && g.kernelW == 5) outputRows<1, 5, F>(g, a, padded, rowStride, out);
-    if (g.strideW == 2 && g.kernelW == 3) outputRows<2, 3, F>(g, a, padded, rowStride, out);
-    if (g.strideW == 2 && g.kernelW == 5) outputRows<2, 5, F>(g, a, padded, rowStride, out);
-  });
+  for (int64_t band = 0; band < g.outH; band += plane.bandRows) {
+    const int64_t end = std::min(g.outH, band + plane.bandRows);
+    copyBand(g, plane, in, band * g.strideH, (end - 1 - band) * g.strideH + g.kernelH, padded);
+    avx2::withFused(activation.kind, [&](auto fused) {
+      constexpr Fused F = decltype(fused)::value;
+      const int64_t rowStride = plane.columns;
+      if (g.strideW == 1 && g.kernelW == 3) outputRows<1, 3, F>(g, a, padded, rowStride, band, end, out);
+      if (g.strideW == 1 && g.kernelW == 5) outputRows<1, 5, F>(g, a, padded, rowStride, band, end, out);
+      if (g.strideW == 2 && g.kernelW == 3) outputRows<2, 3, F>(g, a, padded, rowStride, band, end, out);
+      if (g.strideW == 2 && g.kernelW == 5) outputRows<2, 5, F>(g, a, padded, rowStride, band, end, out);
+    });
+  }
 }
 
 void depthwiseChannelBlockAvx2(const Conv2dGeometry& g, const DepthwiseChannelBlockLayout& layout, const float* in,
