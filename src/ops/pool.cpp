@@ -12,8 +12,11 @@
 // along that combined line (in tap order). Each output row is computed in one
 // pass over the window's rows (poolWindows, with an AVX2 twin), the line kept
 // in registers: built in memory and read back at unaligned offsets, it cost
-// twice ORT's time on SqueezeNet's 3x3 stride-2 max pools. Columns whose
-// window is cut by the border (padding) are done one by one.
+// twice ORT's time on SqueezeNet's 3x3 stride-2 max pools. One call of the
+// row kernel serves a run of output rows whose windows have the same rows
+// (all of a plane but the padded edges): on rows of 13 and 27 outputs a call
+// per row cost as much as the loads. Columns whose window is cut by the
+// border (padding) are done one by one.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -47,15 +50,15 @@ float tapColumn(const float* tap, int64_t rowStride, int64_t rows) {
 // Row by row, then tap by tap, one output at a time: the order of the AVX2
 // twin (which it must match bit for bit) and of the separable method.
 template <bool IsMax>
-void windows(const float* first, int64_t rowStride, int64_t rows, float* out, int64_t n, int64_t stride,
-             int64_t kernel, int64_t dilation) {
-  for (int64_t o = 0; o < n; ++o) {
-    const float* taps = first + o * stride;
-    float acc = tapColumn<IsMax>(taps, rowStride, rows);
-    for (int64_t t = 1; t < kernel; ++t)
-      acc = combine<IsMax>(acc, tapColumn<IsMax>(taps + t * dilation, rowStride, rows));
-    out[o] = acc;
-  }
+void windows(const PoolWindowRows& w) {
+  for (int64_t j = 0; j < w.count; ++j)
+    for (int64_t o = 0; o < w.n; ++o) {
+      const float* taps = w.first + j * w.inStep + o * w.stride;
+      float acc = tapColumn<IsMax>(taps, w.rowStride, w.rows);
+      for (int64_t t = 1; t < w.kernel; ++t)
+        acc = combine<IsMax>(acc, tapColumn<IsMax>(taps + t * w.dilation, w.rowStride, w.rows));
+      w.out[j * w.outStep + o] = acc;
+    }
 }
 
 }  // namespace
@@ -91,6 +94,19 @@ PoolRows::PoolRows(bool isMax, const PoolAxis& h, const PoolAxis& w, bool countI
     const int64_t last = r.first == r.last ? first : r.start + (r.last - 1) * h_.dilation + 1;
     inputRows_.push_back(Rows{first, last});
   }
+  // Runs of output rows whose windows have the same rows, each the last one
+  // moved down by the stride.
+  for (int64_t oh = 0; oh < h_.out; ++oh) {
+    auto sameAsBefore = [&] {
+      const AxisWindow &r = rows_[oh], &before = rows_[oh - 1];
+      return r.last - r.first == before.last - before.first && r.padded == before.padded &&
+             inputRows_[oh].first == inputRows_[oh - 1].first + h_.stride;
+    };
+    if (oh > 0 && sameAsBefore())
+      ++rowRuns_.back().count;
+    else
+      rowRuns_.push_back(RowRun{oh, 1});
+  }
   // The output columns whose taps all lie inside the input: a contiguous run.
   auto inside = [&](const AxisWindow& c) { return c.first == 0 && c.last == w_.kernel && c.padded == w_.kernel; };
   while (interiorBegin_ < w_.out && !inside(columns_[interiorBegin_])) ++interiorBegin_;
@@ -100,9 +116,9 @@ PoolRows::PoolRows(bool isMax, const PoolAxis& h, const PoolAxis& w, bool countI
 
 void PoolRows::row(const float* top, int64_t rowStride, int64_t oh, float* y) const {
   if (isMax_)
-    rowOf<true>(top, rowStride, oh, y);
+    runOf<true>(top, rowStride, RowRun{oh, 1}, y);
   else
-    rowOf<false>(top, rowStride, oh, y);
+    runOf<false>(top, rowStride, RowRun{oh, 1}, y);
 }
 
 void PoolRows::planes(const float* in, float* out, int64_t count, ThreadPool* pool, int threads) const {
@@ -111,31 +127,50 @@ void PoolRows::planes(const float* in, float* out, int64_t count, ThreadPool* po
   parallelTasksOrInline(pool, count, work, threads, [&](int64_t p, int) {
     const float* x = in + p * inPlane;
     float* y = out + p * outPlane;
-    for (int64_t oh = 0; oh < h_.out; ++oh) row(x + inputRows_[oh].first * w_.in, w_.in, oh, y + oh * w_.out);
+    for (const RowRun& run : rowRuns_) {
+      const float* top = x + inputRows_[run.first].first * w_.in;
+      if (isMax_)
+        runOf<true>(top, w_.in, run, y + run.first * w_.out);
+      else
+        runOf<false>(top, w_.in, run, y + run.first * w_.out);
+    }
   });
 }
 
 template <bool IsMax>
-void PoolRows::rowOf(const float* top, int64_t rowStride, int64_t oh, float* y) const {
-  const AxisWindow& r = rows_[oh];
-  if (r.first == r.last) {  // every row of the window in the padding
-    std::fill(y, y + w_.out, IsMax ? -std::numeric_limits<float>::infinity() : 0.0f);
+void PoolRows::runOf(const float* top, int64_t rowStride, const RowRun& run, float* y) const {
+  const AxisWindow& r = rows_[run.first];
+  const int64_t outStep = w_.out, inStep = h_.stride * rowStride;
+  if (r.first == r.last) {  // every row of the windows in the padding
+    std::fill(y, y + run.count * outStep, IsMax ? -std::numeric_limits<float>::infinity() : 0.0f);
     return;
   }
   const int64_t windowStride = h_.dilation * rowStride, rows = r.last - r.first;
   const int64_t rowCount = countIncludePad_ ? r.padded : rows;
-  auto border = [&](int64_t o) { y[o] = borderColumn<IsMax>(top, windowStride, rows, rowCount, columns_[o]); };
-  for (int64_t o = 0; o < interiorBegin_; ++o) border(o);
-  if (interiorBegin_ < interiorEnd_) {
-    float* out = y + interiorBegin_;
-    const int64_t n = interiorEnd_ - interiorBegin_;
-    windows_(top + columns_[interiorBegin_].start, windowStride, rows, out, n, w_.stride, w_.kernel, w_.dilation);
-    if constexpr (!IsMax) {
-      const float count = static_cast<float>(rowCount * w_.kernel);
-      for (int64_t o = 0; o < n; ++o) out[o] /= count;
+  if (interiorBegin_ > 0 || interiorEnd_ < w_.out) {
+    for (int64_t j = 0; j < run.count; ++j) {
+      const float* first = top + j * inStep;
+      float* out = y + j * outStep;
+      auto border = [&](int64_t o) { out[o] = borderColumn<IsMax>(first, windowStride, rows, rowCount, columns_[o]); };
+      for (int64_t o = 0; o < interiorBegin_; ++o) border(o);
+      for (int64_t o = interiorEnd_; o < w_.out; ++o) border(o);
     }
   }
-  for (int64_t o = interiorEnd_; o < w_.out; ++o) border(o);
+  if (interiorBegin_ == interiorEnd_) return;
+  PoolWindowRows w;
+  w.first = top + columns_[interiorBegin_].start;
+  w.rowStride = windowStride;
+  w.rows = rows;
+  w.out = y + interiorBegin_;
+  w.n = interiorEnd_ - interiorBegin_;
+  w.stride = w_.stride, w.kernel = w_.kernel, w.dilation = w_.dilation;
+  w.count = run.count, w.inStep = inStep, w.outStep = outStep;
+  windows_(w);
+  if constexpr (!IsMax) {
+    const float count = static_cast<float>(rowCount * w_.kernel);
+    for (int64_t j = 0; j < run.count; ++j)
+      for (int64_t o = 0; o < w.n; ++o) w.out[j * outStep + o] /= count;
+  }
 }
 
 // An output whose window is cut by the left or right border, in the

@@ -65,8 +65,14 @@ class PoolRows {
     int64_t padded = 0;
   };
   static std::vector<AxisWindow> axisWindows(const PoolAxis& a);
+  // Output rows [first, first + count) whose windows have the same rows,
+  // each one stride below the last: one call of the row kernel serves them.
+  struct RowRun {
+    int64_t first = 0, count = 1;
+  };
+  // A run of one plane: `top` is input row inputRows(run.first).first, y output row run.first.
   template <bool IsMax>
-  void rowOf(const float* top, int64_t rowStride, int64_t oh, float* y) const;
+  void runOf(const float* top, int64_t rowStride, const RowRun& run, float* y) const;
   template <bool IsMax>
   float borderColumn(const float* first, int64_t rowStride, int64_t rows, int64_t rowCount, const AxisWindow& c) const;
 
@@ -76,6 +82,7 @@ class PoolRows {
   PoolWindows windows_;
   std::vector<AxisWindow> rows_, columns_;
   std::vector<Rows> inputRows_;
+  std::vector<RowRun> rowRuns_;
   int64_t interiorBegin_ = 0, interiorEnd_ = 0;  // [begin, end): columns with every tap inside
 };
 

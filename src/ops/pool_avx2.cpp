@@ -1,5 +1,5 @@
-// AVX2 twin of the pooling row kernel in pool.cpp: the windows of one output
-// row, straight from the window's input rows. Exact and in the same order
+// AVX2 twin of the pooling row kernel in pool.cpp: the windows of a run of
+// output rows, straight from the windows' input rows. Exact and in the same order
 // (rows first, then taps), so it matches the scalar kernel bit for bit (NaNs
 // aside). Called only when bestIsa() is Isa::kAvx2.
 #include <immintrin.h>
@@ -78,39 +78,37 @@ template <bool IsMax, bool FromBefore>
 // Rows and Kernel, when not 0, are the window's rows and taps known at compile
 // time (the loops over them unrolled: 2x2 and 3x3 windows).
 template <bool IsMax, int Rows, int Kernel>
-void windowsRow(const float* first, int64_t rowStride, int64_t anyRows, float* out, int64_t n, int64_t stride,
-                int64_t anyKernel, int64_t dilation) {
-  const int64_t rows = Rows ? Rows : anyRows, kernel = Kernel ? Kernel : anyKernel;
-  int64_t o = 0;
-  if (dilation != 1) {
-    // Not vectorised: all through the scalar twin, below.
-  } else if (stride == 1) {
-    for (; o + 8 <= n; o += 8) _mm256_storeu_ps(out + o, windowsStride1<IsMax>(first, rowStride, rows, o, kernel));
-    if (o < n && n >= 8) {
-      _mm256_storeu_ps(out + n - 8, windowsStride1<IsMax>(first, rowStride, rows, n - 8, kernel));
-      o = n;
-    }
-  } else if (stride == 2) {
-    // Plain loads while one more output follows, whose taps lie past the over-read.
-    for (; o + 9 <= n; o += 8)
-      _mm256_storeu_ps(out + o, windowsStride2<IsMax, false>(first, rowStride, rows, o, kernel));
-    if (o < n && n >= 9) {
-      _mm256_storeu_ps(out + n - 8, windowsStride2<IsMax, true>(first, rowStride, rows, n - 8, kernel));
-      o = n;
+void windowsRows(const PoolWindowRows& w) {
+  const int64_t rows = Rows ? Rows : w.rows, kernel = Kernel ? Kernel : w.kernel, n = w.n, rowStride = w.rowStride;
+  // The outputs each row leaves to the scalar twin: all when dilated, else
+  // those of rows too short for one block.
+  int64_t vectorised = 0;
+  if (w.dilation == 1 && ((w.stride == 1 && n >= 8) || (w.stride == 2 && n >= 9))) vectorised = n;
+  for (int64_t j = 0; j < w.count; ++j) {
+    const float* first = w.first + j * w.inStep;
+    float* out = w.out + j * w.outStep;
+    if (vectorised > 0 && w.stride == 1) {
+      int64_t o = 0;
+      for (; o + 8 <= n; o += 8) _mm256_storeu_ps(out + o, windowsStride1<IsMax>(first, rowStride, rows, o, kernel));
+      if (o < n) _mm256_storeu_ps(out + n - 8, windowsStride1<IsMax>(first, rowStride, rows, n - 8, kernel));
+    } else if (vectorised > 0) {
+      // Plain loads while one more output follows, whose taps lie past the over-read.
+      int64_t o = 0;
+      for (; o + 9 <= n; o += 8)
+        _mm256_storeu_ps(out + o, windowsStride2<IsMax, false>(first, rowStride, rows, o, kernel));
+      if (o < n) _mm256_storeu_ps(out + n - 8, windowsStride2<IsMax, true>(first, rowStride, rows, n - 8, kernel));
     }
   }
-  if (o < n)
-    poolWindows(IsMax, Isa::kScalar)(first + o * stride, rowStride, rows, out + o, n - o, stride, kernel, dilation);
+  if (vectorised < n) poolWindows(IsMax, Isa::kScalar)(w);
 }
 
 template <bool IsMax>
-void windowsAvx2(const float* first, int64_t rowStride, int64_t rows, float* out, int64_t n, int64_t stride,
-                 int64_t kernel, int64_t dilation) {
-  const auto row = rows == 3 && kernel == 3   ? windowsRow<IsMax, 3, 3>
-                   : rows == 2 && kernel == 3 ? windowsRow<IsMax, 2, 3>
-                   : rows == 2 && kernel == 2 ? windowsRow<IsMax, 2, 2>
-                                              : windowsRow<IsMax, 0, 0>;
-  row(first, rowStride, rows, out, n, stride, kernel, dilation);
+void windowsAvx2(const PoolWindowRows& w) {
+  const auto rows = w.rows == 3 && w.kernel == 3   ? windowsRows<IsMax, 3, 3>
+                    : w.rows == 2 && w.kernel == 3 ? windowsRows<IsMax, 2, 3>
+                    : w.rows == 2 && w.kernel == 2 ? windowsRows<IsMax, 2, 2>
+                                                   : windowsRows<IsMax, 0, 0>;
+  rows(w);
 }
 
 }  // namespace

@@ -35,12 +35,22 @@ RowMoments layerNormRow(const float* x, int64_t n, float epsilon, const float* s
 RowMoments layerNormRowAvx2(const float* x, int64_t n, float epsilon, const float* scale, const float* bias,
                             float* y);
 
-// out[o] = max or sum of first[r * rowStride + o * stride + t * dilation]
-// over the window's rows r < rows (at least 1) and taps t < kernel, o < n:
-// one output row of a pooling window, every tap inside the input. Combined
-// row by row, then tap by tap (a line of the rows, then the windows along it).
-using PoolWindows = void (*)(const float* first, int64_t rowStride, int64_t rows, float* out, int64_t n,
-                             int64_t stride, int64_t kernel, int64_t dilation);
+// The windows of `count` output rows of a pooling plane, every tap inside
+// the input: out[j * outStep + o] = max or sum of
+// first[j * inStep + r * rowStride + o * stride + t * dilation] over the
+// window's rows r < rows (at least 1) and taps t < kernel, for o < n.
+// Combined row by row, then tap by tap (a line of the rows, then the windows
+// along it). One call serves a run of rows: SqueezeNet's rows of 13 and 27
+// outputs cost more in calls and set-up than in loads.
+struct PoolWindowRows {
+  const float* first = nullptr;
+  int64_t rowStride = 0, rows = 1;
+  float* out = nullptr;
+  int64_t n = 0;
+  int64_t stride = 1, kernel = 1, dilation = 1;
+  int64_t count = 1, inStep = 0, outStep = 0;
+};
+using PoolWindows = void (*)(const PoolWindowRows& w);
 PoolWindows poolWindows(bool isMax, Isa isa);
 PoolWindows poolWindowsAvx2(bool isMax);  // strides 1 and 2 without dilation vectorised (n >= 8 / 9)
 

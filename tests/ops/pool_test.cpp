@@ -272,8 +272,8 @@ TEST(Pool, GlobalPools) {
 
 // Max and add are exact: every twin must match the plain loop (rows
 // combined first, then taps) bit for bit, for 1 to 3 window rows, strides and
-// dilations with and without a vector path, and outputs around the vector
-// width.
+// dilations with and without a vector path, outputs around the vector width,
+// and runs of 1 or 3 output rows (each window 2 input rows below the last).
 TEST(Pool, WindowsTwinsAgree) {
   uint32_t seed = 400;
   for (Isa isa : supportedIsas()) {
@@ -282,34 +282,42 @@ TEST(Pool, WindowsTwinsAgree) {
         for (int64_t stride : {1, 2, 3})
           for (int64_t kernel : {1, 2, 3, 5})
             for (int64_t dilation : {1, 2})
-              for (int64_t n : {1, 7, 8, 9, 10, 16, 17, 27, 55}) {
-                SCOPED_TRACE(std::string(isaName(isa)) + (isMax ? " max" : " add") + " rows " +
-                             std::to_string(rows) + " stride " + std::to_string(stride) + " kernel " +
-                             std::to_string(kernel) + " dilation " + std::to_string(dilation) + " n " +
-                             std::to_string(n));
-                // Exactly the taps the outputs read in the last row, so reading past them lands outside the
-                // vector; the rows are one column wider than that, so reading past a row's taps is caught too.
-                const int64_t span = (n - 1) * stride + (kernel - 1) * dilation + 1, rowStride = span + 1;
-                std::vector<float> in = randomFloats((rows - 1) * rowStride + span, seed++);
-                for (int64_t r = 0; r + 1 < rows; ++r) in[r * rowStride + span] = isMax ? 1e30f : 1e20f;
-                std::vector<float> expected(n), out(n + 1, -7.0f);
-                for (int64_t o = 0; o < n; ++o) {
-                  float acc = 0.0f;
-                  for (int64_t t = 0; t < kernel; ++t) {
-                    float column = in[o * stride + t * dilation];
-                    for (int64_t r = 1; r < rows; ++r) {
-                      const float x = in[r * rowStride + o * stride + t * dilation];
-                      column = isMax ? std::max(column, x) : column + x;
+              for (int64_t n : {1, 7, 8, 9, 10, 16, 17, 27, 55})
+                for (int64_t count : {1, 3}) {
+                  SCOPED_TRACE(std::string(isaName(isa)) + (isMax ? " max" : " add") + " rows " +
+                               std::to_string(rows) + " stride " + std::to_string(stride) + " kernel " +
+                               std::to_string(kernel) + " dilation " + std::to_string(dilation) + " n " +
+                               std::to_string(n) + " count " + std::to_string(count));
+                  // Exactly the taps the outputs read in the last row, so reading past them lands outside the
+                  // vector; the rows are one column wider than that, so reading past a row's taps is caught too.
+                  const int64_t span = (n - 1) * stride + (kernel - 1) * dilation + 1, rowStride = span + 1;
+                  const int64_t inputRows = 2 * (count - 1) + rows, outStep = n + 2;
+                  std::vector<float> in = randomFloats((inputRows - 1) * rowStride + span, seed++);
+                  for (int64_t r = 0; r + 1 < inputRows; ++r) in[r * rowStride + span] = isMax ? 1e30f : 1e20f;
+                  std::vector<float> expected(count * outStep, -7.0f);
+                  for (int64_t j = 0; j < count; ++j)
+                    for (int64_t o = 0; o < n; ++o) {
+                      float acc = 0.0f;
+                      for (int64_t t = 0; t < kernel; ++t) {
+                        const float* tap = in.data() + 2 * j * rowStride + o * stride + t * dilation;
+                        float column = tap[0];
+                        for (int64_t r = 1; r < rows; ++r) {
+                          const float x = tap[r * rowStride];
+                          column = isMax ? std::max(column, x) : column + x;
+                        }
+                        acc = t == 0 ? column : isMax ? std::max(acc, column) : acc + column;
+                      }
+                      expected[j * outStep + o] = acc;
                     }
-                    acc = t == 0 ? column : isMax ? std::max(acc, column) : acc + column;
-                  }
-                  expected[o] = acc;
+                  std::vector<float> out(count * outStep, -7.0f);  // the 2 floats after each row stay
+                  PoolWindowRows w;
+                  w.first = in.data(), w.rowStride = rowStride, w.rows = rows;
+                  w.out = out.data(), w.n = n;
+                  w.stride = stride, w.kernel = kernel, w.dilation = dilation;
+                  w.count = count, w.inStep = 2 * rowStride, w.outStep = outStep;
+                  poolWindows(isMax, isa)(w);
+                  EXPECT_EQ(out, expected);
                 }
-                poolWindows(isMax, isa)(in.data(), rowStride, rows, out.data(), n, stride, kernel, dilation);
-                EXPECT_EQ(out.back(), -7.0f) << "wrote past the outputs";
-                out.pop_back();
-                EXPECT_EQ(out, expected);
-              }
     }
   }
 }
