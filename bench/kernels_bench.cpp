@@ -69,45 +69,55 @@ AlignedFloats arenaFloats(size_t count, float value = 0.0f) {
 // and B a plain run-time matrix (activations), as Petrel's pointwise Conv does.
 void BM_SgemmPackedWeights(benchmark::State& state) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const int threads = static_cast<int>(state.range(3));
   std::vector<float> a(m * k, 0.5f);
   AlignedFloats b = arenaFloats(k * n, 0.25f), c = arenaFloats(m * n);
   const SgemmPackedLhs packed(SgemmMatrix{a.data(), k, false}, m, k);
-  const size_t scratchBytes = sgemmScratchBytes(m, n, k, true, false, 1);
+  const size_t scratchBytes = sgemmScratchBytes(m, n, k, true, false, threads);
   AlignedScratch scratch = alignedScratch(scratchBytes);
+  ThreadPool pool(threads);
   SgemmProblem problem;
   problem.lhs.packed = &packed;
   problem.rhs.matrix = SgemmMatrix{b.data(), n, false};
   problem.c = c.data();
   for (auto _ : state) {
-    sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, nullptr);
+    sgemm(m, n, k, problem, n, SgemmEpilogue{}, scratch.get(), scratchBytes, &pool);
     benchmark::DoNotOptimize(c.data());
   }
-  setFlopCounters(state, 2.0 * m * n * k * state.iterations(), 1);
+  setFlopCounters(state, 2.0 * m * n * k * state.iterations(), threads);
 }
-// Large squares, then resnet50's 1x1 convolutions as GEMMs (M = Cout, N = H*W, K = Cin).
+// Large squares, then resnet50's 1x1 convolutions as GEMMs (M = Cout, N = H*W, K = Cin),
+// also on 2 threads. Args: M, N, K, threads.
 BENCHMARK(BM_SgemmPackedWeights)
-    ->Args({256, 256, 256})
-    ->Args({512, 512, 512})
-    ->Args({1024, 1024, 1024})
-    ->Args({64, 3136, 256})
-    ->Args({256, 3136, 64})
-    ->Args({128, 784, 512})
-    ->Args({512, 784, 128})
-    ->Args({256, 196, 1024})
-    ->Args({1024, 196, 256})
-    ->Args({512, 48, 2048})
-    ->Args({512, 49, 2048})
-    ->Args({512, 64, 2048})
-    ->Args({2048, 49, 512})
+    ->Args({256, 256, 256, 1})
+    ->Args({512, 512, 512, 1})
+    ->Args({1024, 1024, 1024, 1})
+    ->Args({64, 3136, 256, 1})
+    ->Args({256, 3136, 64, 1})
+    ->Args({128, 784, 512, 1})
+    ->Args({512, 784, 128, 1})
+    ->Args({256, 196, 1024, 1})
+    ->Args({1024, 196, 256, 1})
+    ->Args({512, 48, 2048, 1})
+    ->Args({512, 49, 2048, 1})
+    ->Args({512, 64, 2048, 1})
+    ->Args({2048, 49, 512, 1})
+    ->Args({64, 3136, 256, 2})
+    ->Args({256, 3136, 64, 2})
+    ->Args({128, 784, 512, 2})
+    ->Args({512, 784, 128, 2})
+    ->Args({256, 196, 1024, 2})
+    ->Args({1024, 196, 256, 2})
+    ->Args({2048, 49, 512, 2})
     // MobileNetV2's expand and project 1x1 convolutions: small K or small M.
-    ->Args({96, 12544, 16})
-    ->Args({144, 3136, 24})
-    ->Args({24, 3136, 144})
-    ->Args({16, 12544, 32})
-    ->Args({192, 784, 32})
-    ->Args({32, 784, 192})
-    ->Args({384, 196, 64})
-    ->Args({64, 196, 384})
+    ->Args({96, 12544, 16, 1})
+    ->Args({144, 3136, 24, 1})
+    ->Args({24, 3136, 144, 1})
+    ->Args({16, 12544, 32, 1})
+    ->Args({192, 784, 32, 1})
+    ->Args({32, 784, 192, 1})
+    ->Args({384, 196, 64, 1})
+    ->Args({64, 196, 384, 1})
     ->Unit(benchmark::kMillisecond);
 
 // Y[T, N] = X[T, K] * W[K, N] with W packed once and X a run-time matrix, as
