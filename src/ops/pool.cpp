@@ -114,26 +114,24 @@ PoolRows::PoolRows(bool isMax, const PoolAxis& h, const PoolAxis& w, bool countI
   while (interiorEnd_ < w_.out && inside(columns_[interiorEnd_])) ++interiorEnd_;
 }
 
-void PoolRows::row(const float* top, int64_t rowStride, int64_t oh, float* y) const {
-  if (isMax_)
-    runOf<true>(top, rowStride, RowRun{oh, 1}, y);
-  else
-    runOf<false>(top, rowStride, RowRun{oh, 1}, y);
+void PoolRows::rows(const float* top, int64_t rowStride, int64_t begin, int64_t end, float* y) const {
+  for (const RowRun& run : rowRuns_) {
+    const int64_t first = std::max(begin, run.first), last = std::min(end, run.first + run.count);
+    if (first >= last) continue;
+    const float* from = top + (inputRows_[first].first - inputRows_[begin].first) * rowStride;
+    float* to = y + (first - begin) * w_.out;
+    if (isMax_)
+      runOf<true>(from, rowStride, RowRun{first, last - first}, to);
+    else
+      runOf<false>(from, rowStride, RowRun{first, last - first}, to);
+  }
 }
 
 void PoolRows::planes(const float* in, float* out, int64_t count, ThreadPool* pool, int threads) const {
   const int64_t inPlane = h_.in * w_.in, outPlane = h_.out * w_.out;
   const int64_t work = count * outPlane * h_.kernel * w_.kernel;
   parallelTasksOrInline(pool, count, work, threads, [&](int64_t p, int) {
-    const float* x = in + p * inPlane;
-    float* y = out + p * outPlane;
-    for (const RowRun& run : rowRuns_) {
-      const float* top = x + inputRows_[run.first].first * w_.in;
-      if (isMax_)
-        runOf<true>(top, w_.in, run, y + run.first * w_.out);
-      else
-        runOf<false>(top, w_.in, run, y + run.first * w_.out);
-    }
+    rows(in + p * inPlane + inputRows_[0].first * w_.in, w_.in, 0, h_.out, out + p * outPlane);
   });
 }
 

@@ -47,9 +47,10 @@ class PoolRows {
   };
   Rows inputRows(int64_t oh) const { return inputRows_[oh]; }
 
-  // Output row `oh` of one plane into y[0, w.out): `top` is input row
-  // inputRows(oh).first of the plane, the next input row rowStride floats on.
-  void row(const float* top, int64_t rowStride, int64_t oh, float* y) const;
+  // Output rows [begin, end) of one plane into y, a row of w.out floats
+  // each: `top` is input row inputRows(begin).first of the plane, the next
+  // input row rowStride floats on.
+  void rows(const float* top, int64_t rowStride, int64_t begin, int64_t end, float* y) const;
 
   // Every output row of `count` planes: in [count][h.in][w.in] into
   // out [count][h.out][w.out], the planes split among the pool's threads

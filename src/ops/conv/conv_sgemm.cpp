@@ -172,10 +172,9 @@ class ConvSgemmExecutor final : public Executor {
                            buffer + (have - first) * rowFloats, rowFloats, g.outW, thread);
           held = first;
           heldEnd = std::max(rowsEnd, have);
-          for (; oh < end; ++oh)
-            for (int64_t i = 0; i < m; ++i)
-              pool.row(buffer + (pool.inputRows(oh).first - first) * rowFloats + i * g.outW, rowFloats, oh,
-                       output + i * pooledPixels + oh * pooledW);
+          for (int64_t i = 0; i < m; ++i)
+            pool.rows(buffer + i * g.outW, rowFloats, oh, end, output + i * pooledPixels + oh * pooledW);
+          oh = end;
         }
       };
       if (workers > 1)
