@@ -145,7 +145,7 @@ void PoolRows::runOf(const float* top, int64_t rowStride, const RowRun& run, flo
   }
   const int64_t windowStride = h_.dilation * rowStride, rows = r.last - r.first;
   const int64_t rowCount = countIncludePad_ ? r.padded : rows;
-  if (interiorBegin_ > 0 || interiorEnd_ < w_.out) {
+  if (interiorBegin_ > 0 || interiorEnd_ < w_.out) {  // a loop over empty loops per row cost 10% on 13-wide rows
     for (int64_t j = 0; j < run.count; ++j) {
       const float* first = top + j * inStep;
       float* out = y + j * outStep;

@@ -80,26 +80,24 @@ template <bool IsMax, bool FromBefore>
 template <bool IsMax, int Rows, int Kernel>
 void windowsRows(const PoolWindowRows& w) {
   const int64_t rows = Rows ? Rows : w.rows, kernel = Kernel ? Kernel : w.kernel, n = w.n, rowStride = w.rowStride;
-  // The outputs each row leaves to the scalar twin: all when dilated, else
-  // those of rows too short for one block.
-  int64_t vectorised = 0;
-  if (w.dilation == 1 && ((w.stride == 1 && n >= 8) || (w.stride == 2 && n >= 9))) vectorised = n;
+  if (w.dilation != 1 || !((w.stride == 1 && n >= 8) || (w.stride == 2 && n >= 9))) {
+    poolWindows(IsMax, Isa::kScalar)(w);  // dilated, another stride, or rows too short for one block
+    return;
+  }
   for (int64_t j = 0; j < w.count; ++j) {
     const float* first = w.first + j * w.inStep;
     float* out = w.out + j * w.outStep;
-    if (vectorised > 0 && w.stride == 1) {
-      int64_t o = 0;
+    int64_t o = 0;
+    if (w.stride == 1) {
       for (; o + 8 <= n; o += 8) _mm256_storeu_ps(out + o, windowsStride1<IsMax>(first, rowStride, rows, o, kernel));
       if (o < n) _mm256_storeu_ps(out + n - 8, windowsStride1<IsMax>(first, rowStride, rows, n - 8, kernel));
-    } else if (vectorised > 0) {
+    } else {
       // Plain loads while one more output follows, whose taps lie past the over-read.
-      int64_t o = 0;
       for (; o + 9 <= n; o += 8)
         _mm256_storeu_ps(out + o, windowsStride2<IsMax, false>(first, rowStride, rows, o, kernel));
       if (o < n) _mm256_storeu_ps(out + n - 8, windowsStride2<IsMax, true>(first, rowStride, rows, n - 8, kernel));
     }
   }
-  if (vectorised < n) poolWindows(IsMax, Isa::kScalar)(w);
 }
 
 template <bool IsMax>
