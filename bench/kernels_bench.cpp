@@ -334,8 +334,10 @@ void BM_Conv3x3Winograd(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
   }
   setConvCounters(state, g, batch);
-  state.counters["tiles_per_block"] = static_cast<double>(blocking.tilesPerBlock);
-  state.counters["blocks_per_thread"] = blocking.blocksPerThread ? 1 : 0;
+  state.counters["whole_blocks"] = static_cast<double>(blocking.whole.count);
+  state.counters["whole_tiles"] = static_cast<double>(blocking.whole.tiles);
+  state.counters["shared_blocks"] = static_cast<double>(blocking.shared.count);
+  state.counters["shared_tiles"] = static_cast<double>(blocking.shared.tiles);
 }
 
 // The machine may be shared: with --benchmark_repetitions=N, "min" is the

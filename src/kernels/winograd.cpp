@@ -270,71 +270,59 @@ namespace {
 constexpr int64_t kBlockBytes = 640 << 10;
 constexpr int64_t kMinTilesPerBlock = 16;
 constexpr int64_t kMaxTilesPerBlock = 128;
-// Blocks handed to threads need at least this many tiles each; with fewer
-// tiles than threads x this, the threads share each block.
-constexpr int64_t kMinTilesPerThreadBlock = 16;
 
-}  // namespace
-
-size_t WinogradBlocking::scratchBytes() const {
-  const size_t vm = static_cast<size_t>(P * (vPositionStride + mPositionStride)) * sizeof(float);
-  return slots * vm + gemmSlots * gemmScratchBytes;
-}
-
-WinogradBlocking planWinograd(const WinogradShape& s, int threads, int64_t tilesPerBlock, int split) {
-  threads = std::max(threads, 1);
-  const int64_t tiles = s.tiles();
-  WinogradBlocking b;
-  if (tilesPerBlock > 0) {
-    b.tilesPerBlock = std::min(tilesPerBlock, tiles);
-    b.blocks = ceilDiv(tiles, b.tilesPerBlock);
-    b.blocksPerThread = threads == 1 || split != 2;
-  } else {
-    // Blocks of a multiple of 16 tiles: whole column panels of the SGEMM's
-    // 6x16 micro-kernel (a narrower last panel goes through a slower edge path).
-    const int64_t bytesPerTile = P * (s.inChannels + s.outChannels) * static_cast<int64_t>(sizeof(float));
-    const int64_t largest = std::clamp(kBlockBytes / bytesPerTile / 16 * 16, kMinTilesPerBlock, kMaxTilesPerBlock);
-    b.tilesPerBlock = std::min(largest, tiles);
-    b.blocksPerThread = threads == 1 || split == 1;
-    if (threads > 1 && split == 0) {
-      // Blocks per thread (one synchronisation in all) if some block size
-      // (a multiple of 16, or the tiles over the threads) leaves the busiest
-      // thread at most 50% above an even share; else the threads share
-      // blocks (three synchronisations per block), each thread's part of a
-      // block about one L2's worth. Measured on 2 threads: 128x28x28 (49
-      // tiles) is faster as blocks of 16 per thread (32 + 17 tiles) than as
-      // shared blocks; 256x14x14 (16 tiles) faster shared than on one thread.
-      const int64_t evenShare = ceilDiv(tiles, threads);
-      std::vector<int64_t> candidates{evenShare};
-      for (int64_t nb = largest; nb >= kMinTilesPerBlock; nb -= 16) candidates.push_back(nb);
-      int64_t bestLoad = 0, bestBlock = 0;
-      for (int64_t nb : candidates) {
-        if (nb < kMinTilesPerThreadBlock || nb > largest) continue;
-        const int64_t load = ceilDiv(ceilDiv(tiles, nb), threads) * nb;
-        if (bestLoad == 0 || load < bestLoad) {
-          bestLoad = load;
-          bestBlock = nb;
-        }
-      }
-      if (bestLoad > 0 && bestLoad * 2 <= evenShare * 3) {
-        b.tilesPerBlock = bestBlock;
-        b.blocksPerThread = true;
-      } else {
-        b.tilesPerBlock = std::min(tiles, largest * threads);
-      }
-    }
-    b.blocks = ceilDiv(tiles, b.tilesPerBlock);
-  }
-  b.ld = roundUp(b.tilesPerBlock, 8);
+// Blocks of `tiles` tiles covering `extent` tiles, and their V/M layout.
+WinogradBlocks blocksOf(const WinogradShape& s, int64_t tiles, int64_t extent) {
+  WinogradBlocks b;
+  if (tiles <= 0 || extent <= 0) return b;
+  b.tiles = std::min(tiles, extent);
+  b.count = ceilDiv(extent, b.tiles);
+  b.ld = roundUp(b.tiles, 8);
   // One extra cache line per position, so the 36 rows the transforms write
   // for one channel do not all fall in the same L1 set.
   b.vPositionStride = roundUp(s.inChannels * b.ld, 16) + 16;
   b.mPositionStride = roundUp(s.outChannels * b.ld, 16) + 16;
-  b.slots = b.blocksPerThread ? threads : 1;
+  return b;
+}
+
+}  // namespace
+
+size_t WinogradBlocks::vmBytes() const {
+  return static_cast<size_t>(P * (vPositionStride + mPositionStride)) * sizeof(float);
+}
+
+size_t WinogradBlocking::scratchBytes() const {
+  return std::max(wholeSlots * whole.vmBytes(), shared.vmBytes()) + gemmSlots * gemmScratchBytes;
+}
+
+WinogradBlocking planWinograd(const WinogradShape& s, int threads, int64_t tilesPerBlock, int split) {
+  threads = std::max(threads, 1);
+  WinogradBlocking b;
+  b.tiles = s.tiles();
+  // Blocks of a multiple of 16 tiles: whole column panels of the SGEMM's 6x16
+  // micro-kernel (a narrower last panel goes through a slower edge path).
+  const int64_t bytesPerTile = P * (s.inChannels + s.outChannels) * static_cast<int64_t>(sizeof(float));
+  const int64_t largest = tilesPerBlock > 0 ? tilesPerBlock
+                                            : std::clamp(kBlockBytes / bytesPerTile / 16 * 16, kMinTilesPerBlock,
+                                                         kMaxTilesPerBlock);
+  // A shared block spreads a whole block's worth (about one L2) over each thread.
+  const int64_t round = largest * threads;
+  // The tiles after the whole rounds go out as whole blocks too, unless the
+  // thread that takes the first of them would end over a quarter of a block
+  // after the others' average: then they make shared blocks (which cost three
+  // synchronisations and 36 GEMM calls each). 196 tiles in blocks of 32 on 2
+  // threads end with a block of 4; 49 tiles in blocks of 16 with a shared 17.
+  const int64_t rest = b.tiles % round;
+  const bool shareRest = 4 * (std::min(rest, largest) - rest / threads) > largest;
+  const bool wholeOnly = threads == 1 || split == 1 || (split == 0 && !shareRest);
+  const int64_t wholeExtent = wholeOnly ? b.tiles : split == 2 ? 0 : b.tiles - rest;
+  b.whole = blocksOf(s, largest, wholeExtent);
+  b.shared = blocksOf(s, round, b.tiles - wholeExtent);
+  b.wholeSlots = b.whole.count > 0 ? threads : 0;
   b.gemmSlots = threads;
+  const int64_t widest = std::max(b.whole.tiles, b.shared.tiles);
   b.gemmScratchBytes = static_cast<size_t>(
-      roundUp(static_cast<int64_t>(sgemmScratchBytes(s.outChannels, b.tilesPerBlock, s.inChannels, true, false, 1)),
-              64));
+      roundUp(static_cast<int64_t>(sgemmScratchBytes(s.outChannels, widest, s.inChannels, true, false, 1)), 64));
   return b;
 }
 
@@ -347,7 +335,7 @@ namespace {
 // The 36 products of one block: M[p] = U[p] * V[p].
 class PositionProducts final : public SgemmBatch {
  public:
-  PositionProducts(const WinogradWeights& w, const float* v, float* m, const WinogradBlocking& b)
+  PositionProducts(const WinogradWeights& w, const float* v, float* m, const WinogradBlocks& b)
       : w_(w), v_(v), m_(m), b_(b) {}
   int64_t count() const override { return P; }
   SgemmProblem problem(int64_t p) const override {
@@ -362,7 +350,7 @@ class PositionProducts final : public SgemmBatch {
   const WinogradWeights& w_;
   const float* v_;
   float* m_;
-  const WinogradBlocking& b_;
+  const WinogradBlocks& b_;
 };
 
 // Shared by the workers of one call.
@@ -377,26 +365,24 @@ struct Conv {
   Isa isa;
   std::atomic<int64_t> next{0};
 
-  float* v(int slot) const {
-    const size_t vm = static_cast<size_t>(P * (b->vPositionStride + b->mPositionStride)) * sizeof(float);
-    return reinterpret_cast<float*>(scratch + slot * vm);
+  // V and M of a whole block in slot `slot`, or (slot 0) of a shared block.
+  float* v(const WinogradBlocks& blocks, int slot) const {
+    return reinterpret_cast<float*>(scratch + slot * blocks.vmBytes());
   }
-  float* m(int slot) const { return v(slot) + P * b->vPositionStride; }
+  float* m(const WinogradBlocks& blocks, int slot) const { return v(blocks, slot) + P * blocks.vPositionStride; }
   void* gemmScratch(int slot) const {
-    const size_t vm = static_cast<size_t>(P * (b->vPositionStride + b->mPositionStride)) * sizeof(float);
-    return scratch + b->slots * vm + slot * b->gemmScratchBytes;
+    return scratch + std::max(b->wholeSlots * b->whole.vmBytes(), b->shared.vmBytes()) + slot * b->gemmScratchBytes;
   }
-  int64_t firstTile(int64_t block) const { return block * b->tilesPerBlock; }
-  int64_t tileCount(int64_t block) const { return std::min(b->tilesPerBlock, s->tiles() - firstTile(block)); }
 
-  // One block, start to end, on one thread.
+  // Whole block `block`, start to end, on one thread.
   void wholeBlock(int64_t block, int slot) {
-    const int64_t first = firstTile(block), count = tileCount(block);
-    winogradInputTransform(*s, input, first, count, 0, s->inChannels, v(slot), b->ld, b->vPositionStride, isa);
-    sgemmBatched(s->outChannels, count, s->inChannels, PositionProducts(*weights, v(slot), m(slot), *b), b->ld,
-                 SgemmEpilogue{}, gemmScratch(slot), b->gemmScratchBytes, nullptr, isa);
-    winogradOutputTransform(*s, m(slot), b->ld, b->mPositionStride, first, count, 0, s->outChannels, epilogue,
-                            output, isa);
+    const WinogradBlocks& w = b->whole;
+    const int64_t first = block * w.tiles, count = std::min(w.tiles, b->tiles - first);
+    float *vs = v(w, slot), *ms = m(w, slot);
+    winogradInputTransform(*s, input, first, count, 0, s->inChannels, vs, w.ld, w.vPositionStride, isa);
+    sgemmBatched(s->outChannels, count, s->inChannels, PositionProducts(*weights, vs, ms, w), w.ld, SgemmEpilogue{},
+                 gemmScratch(slot), b->gemmScratchBytes, nullptr, isa);
+    winogradOutputTransform(*s, ms, w.ld, w.mPositionStride, first, count, 0, s->outChannels, epilogue, output, isa);
   }
 };
 
@@ -420,8 +406,9 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
                     const WinogradWeights& weights, const WinogradEpilogue& epilogue, float* output, void* scratch,
                     size_t scratchBytes, ThreadPool* pool, Isa isa) {
   if (scratchBytes < b.scratchBytes() || weights.inChannels() != s.inChannels ||
-      weights.outChannels() != s.outChannels) {
-    std::fprintf(stderr, "petrel: winograd convolution given %zu scratch bytes (needs %zu) or mismatched weights\n",
+      weights.outChannels() != s.outChannels || b.tiles != s.tiles()) {
+    std::fprintf(stderr,
+                 "petrel: winograd convolution given %zu scratch bytes (needs %zu), mismatched weights or blocking\n",
                  scratchBytes, b.scratchBytes());
     std::abort();
   }
@@ -436,32 +423,32 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
   conv.isa = isa;
   const int available = pool ? pool->threads() : 1;
 
-  if (b.blocksPerThread) {
-    const int workers = static_cast<int>(std::min<int64_t>({available, b.slots, b.blocks}));
+  if (b.whole.count > 0) {
+    const int workers = static_cast<int>(std::min<int64_t>({available, b.wholeSlots, b.whole.count}));
     auto worker = [&conv](int slot) {
       for (;;) {
         const int64_t block = conv.next.fetch_add(1, std::memory_order_relaxed);
-        if (block >= conv.b->blocks) break;
+        if (block >= conv.b->whole.count) break;
         conv.wholeBlock(block, slot);
       }
     };
     runWorkers(pool, workers, worker);
-    return;
   }
 
   // Threads share each block: transforms split by channel, GEMMs by position.
+  const WinogradBlocks& sb = b.shared;
   const int workers = std::min(available, b.gemmSlots);
-  for (int64_t block = 0; block < b.blocks; ++block) {
-    const int64_t first = conv.firstTile(block), count = conv.tileCount(block);
-    float* v = conv.v(0);
-    float* m = conv.m(0);
+  float* v = conv.v(sb, 0);
+  float* m = conv.m(sb, 0);
+  for (int64_t block = 0; block < sb.count; ++block) {
+    const int64_t first = b.wholeEnd() + block * sb.tiles, count = std::min(sb.tiles, b.tiles - first);
     conv.next.store(0, std::memory_order_relaxed);
     auto inputPhase = [&](int) {
       for (;;) {
         const int64_t c0 = conv.next.fetch_add(kChannelsPerTask, std::memory_order_relaxed);
         if (c0 >= s.inChannels) break;
-        winogradInputTransform(s, input, first, count, c0, std::min(c0 + kChannelsPerTask, s.inChannels), v, b.ld,
-                               b.vPositionStride, isa);
+        winogradInputTransform(s, input, first, count, c0, std::min(c0 + kChannelsPerTask, s.inChannels), v, sb.ld,
+                               sb.vPositionStride, isa);
       }
     };
     runWorkers(pool, workers, inputPhase);
@@ -473,9 +460,9 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
         if (p >= P) break;
         SgemmProblem problem;
         problem.lhs.packed = &weights.position(p);
-        problem.rhs.matrix = SgemmMatrix{v + p * b.vPositionStride, b.ld, false};
-        problem.c = m + p * b.mPositionStride;
-        sgemm(s.outChannels, count, s.inChannels, problem, b.ld, SgemmEpilogue{}, conv.gemmScratch(slot),
+        problem.rhs.matrix = SgemmMatrix{v + p * sb.vPositionStride, sb.ld, false};
+        problem.c = m + p * sb.mPositionStride;
+        sgemm(s.outChannels, count, s.inChannels, problem, sb.ld, SgemmEpilogue{}, conv.gemmScratch(slot),
               b.gemmScratchBytes, nullptr, isa);
       }
     };
@@ -486,7 +473,7 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
       for (;;) {
         const int64_t o0 = conv.next.fetch_add(kChannelsPerTask, std::memory_order_relaxed);
         if (o0 >= s.outChannels) break;
-        winogradOutputTransform(s, m, b.ld, b.mPositionStride, first, count, o0,
+        winogradOutputTransform(s, m, sb.ld, sb.mPositionStride, first, count, o0,
                                 std::min(o0 + kChannelsPerTask, s.outChannels), epilogue, output, isa);
       }
     };

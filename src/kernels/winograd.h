@@ -23,6 +23,7 @@
 // The AVX2 transforms handle 8 tiles per vector (any 8 tiles: each lane reads
 // its own tile through 128-bit loads and an in-lane 4x4 transpose), so ld must
 // be a multiple of 8; columns past the block's tiles are scratch.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -123,24 +124,37 @@ void winogradOutputTransform(const WinogradShape& s, const float* m, int64_t ld,
                              int64_t firstTile, int64_t tileCount, int64_t o0, int64_t o1,
                              const WinogradEpilogue& epilogue, float* output, Isa isa);
 
-// How the tiles are split into blocks and the blocks among threads.
-struct WinogradBlocking {
-  int64_t tilesPerBlock = 0;  // the last block may be shorter
-  int64_t blocks = 0;
-  int64_t ld = 0;             // tile columns per row of V and M: tilesPerBlock rounded up to 8
+// Blocks of tiles of one kind and the layout of their V and M.
+struct WinogradBlocks {
+  int64_t tiles = 0;  // per block (the last one may be shorter)
+  int64_t count = 0;
+  int64_t ld = 0;     // tile columns per row of V and M: tiles rounded up to 8
   int64_t vPositionStride = 0, mPositionStride = 0;  // floats
-  bool blocksPerThread = false;  // threads take whole blocks (else they share each block)
-  int slots = 1;                 // V/M buffers in the scratch (threads when blocksPerThread)
-  int gemmSlots = 1;             // single-thread SGEMM scratches
-  size_t gemmScratchBytes = 0;   // per gemm slot, a multiple of 64
+  size_t vmBytes() const;                             // V and M of one block
+};
+
+// How the tiles are split into blocks and the blocks among threads: first
+// blocks that a thread takes whole (one synchronisation in all), then blocks
+// that the threads share (transforms split by channel, GEMMs by position:
+// three synchronisations per block).
+struct WinogradBlocking {
+  WinogradBlocks whole;   // tiles [0, wholeEnd())
+  WinogradBlocks shared;  // the tiles after them
+  int wholeSlots = 0;     // V/M buffers for whole blocks, one per thread; shared blocks reuse their memory
+  int gemmSlots = 1;      // single-thread SGEMM scratches
+  size_t gemmScratchBytes = 0;  // per gemm slot, a multiple of 64
+  int64_t tiles = 0;
+  int64_t wholeEnd() const { return std::min(tiles, whole.count * whole.tiles); }
   size_t scratchBytes() const;
 };
 
-// By default the block size comes from the cache size, and threads take
-// whole blocks when every thread gets blocks of at least 16 tiles (else they
-// share each block). Tuning knobs for benchmarks: tilesPerBlock > 0 fixes the
-// block size (then blocks go to threads unless split is 2); split 1 forces
-// blocks per thread, 2 shared blocks.
+// A whole block's size comes from the cache size (or tilesPerBlock > 0); a
+// shared block has `threads` times as many tiles. One thread takes whole
+// blocks. Several take whole blocks in rounds, one block each per round; the
+// tiles left (fewer than a round) make shared blocks when handing them out
+// whole would leave one thread far behind: 49 tiles of 16-tile blocks on 2
+// threads are a block each, then a shared block of 17 (not 16 + 16 + 16 + 1).
+// split 1 forces whole blocks, 2 shared ones (tuning).
 WinogradBlocking planWinograd(const WinogradShape& s, int threads, int64_t tilesPerBlock = 0, int split = 0);
 
 // Scratch for winogradConv2d on up to `threads` threads (a multiple of 64 bytes).

@@ -182,10 +182,11 @@ TEST_P(WinogradTest, BiasAndEveryActivation) {
     }
 }
 
-// Many small blocks, blocks per thread and shared blocks, on 1 and 2 threads.
+// Many small blocks: whole blocks, shared blocks and (split 0) rounds of
+// whole blocks and then shared ones, on 1 and 2 threads.
 TEST_P(WinogradTest, EveryBlocking) {
   for (int64_t tilesPerBlock : {5, 8, 13, 24, 0})
-    for (int split : {1, 2})
+    for (int split : {0, 1, 2})
       for (int threads : {1, 2}) {
         WinogradCase c = caseOfShape({10, 14, 21, 19, 1, 2}, threads);
         c.tilesPerBlock = tilesPerBlock;
