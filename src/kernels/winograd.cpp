@@ -291,9 +291,9 @@ size_t WinogradBlocks::vmBytes() const {
   return static_cast<size_t>(P * (vPositionStride + mPositionStride)) * sizeof(float);
 }
 
-size_t WinogradBlocking::scratchBytes() const {
-  return std::max(wholeSlots * whole.vmBytes(), shared.vmBytes()) + gemmSlots * gemmScratchBytes;
-}
+size_t WinogradBlocking::vmAreaBytes() const { return std::max(wholeSlots * whole.vmBytes(), shared.vmBytes()); }
+
+size_t WinogradBlocking::scratchBytes() const { return vmAreaBytes() + gemmSlots * gemmScratchBytes; }
 
 WinogradBlocking planWinograd(const WinogradShape& s, int threads, int64_t tilesPerBlock, int split) {
   threads = std::max(threads, 1);
@@ -371,7 +371,7 @@ struct Conv {
   }
   float* m(const WinogradBlocks& blocks, int slot) const { return v(blocks, slot) + P * blocks.vPositionStride; }
   void* gemmScratch(int slot) const {
-    return scratch + std::max(b->wholeSlots * b->whole.vmBytes(), b->shared.vmBytes()) + slot * b->gemmScratchBytes;
+    return scratch + b->vmAreaBytes() + slot * b->gemmScratchBytes;
   }
 
   // Whole block `block`, start to end, on one thread.

@@ -145,6 +145,7 @@ struct WinogradBlocking {
   size_t gemmScratchBytes = 0;  // per gemm slot, a multiple of 64
   int64_t tiles = 0;
   int64_t wholeEnd() const { return std::min(tiles, whole.count * whole.tiles); }
+  size_t vmAreaBytes() const;  // the V/M buffers at the start of the scratch; the gemm slots follow
   size_t scratchBytes() const;
 };
 

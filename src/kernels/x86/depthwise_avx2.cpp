@@ -1,8 +1,8 @@
 // Depthwise convolution, AVX2, on a zero-padded copy of the plane, made a
-// band of rows at a time (depthwise.h): outputs
-// are computed in blocks of up to 4 rows (2 at stride 2) by 2 vectors of 8
-// columns, then fewer, so that 8 independent chains of FMAs are in flight
-// (2 FMA units x 4 cycles of latency) however the plane is shaped. At stride 2 the copy is split into
+// band of rows at a time (depthwise.h): outputs are computed in blocks of up
+// to 4 rows (2 at stride 2) by 2 vectors of 8 columns, then fewer, so that 8
+// independent chains of FMAs are in flight (2 FMA units x 4 cycles of
+// latency) however the plane is shaped. At stride 2 the copy is split into
 // even and odd columns, so every tap is a plain load. The filter size, the
 // stride and the activation are compile-time, so each load is one pointer
 // per input row plus a constant. Small planes take the 8-channel path at the
@@ -293,18 +293,18 @@ void depthwisePlaneAvx2(const Conv2dGeometry& g, const float* in, const float* f
   const int64_t d0 = -g.padLeft, parity0 = d0 & 1, start0 = plane.margin + (d0 >> 1);
   a.evenTaps = (parity0 ? plane.half : 0) + start0;
   a.oddTaps = (parity0 ? 0 : plane.half) + start0 + parity0;
-  for (int64_t band = 0; band < g.outH; band += plane.bandRows) {
-    const int64_t end = std::min(g.outH, band + plane.bandRows);
-    copyBand(g, plane, in, band * g.strideH, (end - 1 - band) * g.strideH + g.kernelH, padded);
-    avx2::withFused(activation.kind, [&](auto fused) {
-      constexpr Fused F = decltype(fused)::value;
-      const int64_t rowStride = plane.columns;
+  avx2::withFused(activation.kind, [&](auto fused) {
+    constexpr Fused F = decltype(fused)::value;
+    const int64_t rowStride = plane.columns;
+    for (int64_t band = 0; band < g.outH; band += plane.bandRows) {
+      const int64_t end = std::min(g.outH, band + plane.bandRows);
+      copyBand(g, plane, in, band * g.strideH, (end - 1 - band) * g.strideH + g.kernelH, padded);
       if (g.strideW == 1 && g.kernelW == 3) outputRows<1, 3, F>(g, a, padded, rowStride, band, end, out);
       if (g.strideW == 1 && g.kernelW == 5) outputRows<1, 5, F>(g, a, padded, rowStride, band, end, out);
       if (g.strideW == 2 && g.kernelW == 3) outputRows<2, 3, F>(g, a, padded, rowStride, band, end, out);
       if (g.strideW == 2 && g.kernelW == 5) outputRows<2, 5, F>(g, a, padded, rowStride, band, end, out);
-    });
-  }
+    }
+  });
 }
 
 void depthwiseChannelBlockAvx2(const Conv2dGeometry& g, const DepthwiseChannelBlockLayout& layout, const float* in,
