@@ -184,7 +184,7 @@ constexpr int64_t kPackedRhsCols = 512;
 // Smallest tiles made when splitting work for threads.
 constexpr int64_t kMinTileRows = 24;
 constexpr int64_t kMinTileCols = 32;
-// A run-time B whose tiles would have to be split by rows to feed the threads
+// An im2col B whose tiles would have to be split by rows to feed the threads
 // (small N: late ResNet layers, N = 49), or a run-time A times packed weights
 // (a linear layer: ViT's 197 tokens), is packed once per product, in
 // parallel, and shared - if it is at most this big.
@@ -239,7 +239,7 @@ struct Tiling {
 };
 
 // Tiles for `count` products on `threads` threads; count 0 gives the largest
-// tiles (the scratch bound). `mayShareRhs`: a narrow run-time B may be packed
+// tiles (the scratch bound). `mayShareRhs`: a narrow im2col B may be packed
 // once per product and shared - not when the products themselves feed the
 // threads (12 attention heads), as the products are then run one at a time.
 // `mayShareLhs`: a run-time A times packed weights (a linear layer) may be
@@ -576,8 +576,15 @@ void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int6
   const int64_t minPerThread = n <= kSgemmFewColumns ? kMinFewColumnMultiplyAddsPerThread : kMinMultiplyAddsPerThread;
   threads = static_cast<int>(std::clamp<int64_t>(multiplyAdds / minPerThread, 1, threads));
   const bool lhsEncoded = first.lhs.encoded != nullptr;
+  // Only an im2col B is worth sharing: packing it gathers K = Cin*kH*kW rows
+  // from the image, too costly to do twice. A plain B (a pointwise
+  // convolution's input) is cheaper to pack per tile than to pack together
+  // and hand between cores: kernels_bench, 2 threads, min of 5 alternating
+  // rounds, shared -> per tile (ms): 96/49/576 0.046 -> 0.037, 96/196/576
+  // 0.124 -> 0.112, 48/196/288 0.036 -> 0.029, 2048/49/512 0.503 -> 0.501.
+  const bool mayShareRhs = first.rhs.im2col != nullptr;
   auto plan = [&](int th) {
-    return planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, th, count < th, !lhsEncoded);
+    return planTiling(m, n, k, count, lhsPacked, rhsPacked, rhsEncoded, th, mayShareRhs && count < th, !lhsEncoded);
   };
   Tiling tiling = plan(threads);
   auto needed = [&](const Tiling& t, int th) {

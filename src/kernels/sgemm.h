@@ -36,10 +36,11 @@
 //    the packed panels of each block (weights/decode.h: decodePackLhs /
 //    decodePackRhs) where a run-time matrix would be packed, so weights are
 //    never expanded whole; scratch stays one block per thread.
-//  - A run-time B too narrow to give every thread its own columns (N = 49 in
+//  - An im2col B too narrow to give every thread its own columns (N = 49 in
 //    ResNet's last stage) is packed once per product by all threads together
 //    and shared, instead of once per row tile - unless a batch has at least
-//    as many products as threads, which then share out whole products.
+//    as many products as threads, which then share out whole products. A
+//    plain B is cheap enough to pack per row tile.
 //  - Likewise a run-time A times packed weights (a linear layer: ViT's 197
 //    tokens) is packed once, by all threads together, and shared by every
 //    column tile, instead of once per tile and thread.
