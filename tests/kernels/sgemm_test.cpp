@@ -125,9 +125,9 @@ void runCase(const GemmCase& c, Isa isa) {
 class SgemmTest : public ::testing::TestWithParam<Isa> {};
 
 // Sizes around the register tile (6 x 16) and the K block (256); last row
-// panels of 1 to 6 rows (1 to 3 have their own kernels).
+// panels of 1 to 6 rows (1 to 4 have their own kernels).
 TEST_P(SgemmTest, ShapesAndOperandKinds) {
-  const int64_t ms[] = {1, 2, 3, 5, 6, 7, 13, 15, 37, 44, 130};
+  const int64_t ms[] = {1, 2, 3, 4, 5, 6, 7, 13, 15, 16, 37, 44, 130};
   const int64_t ns[] = {1, 15, 16, 17, 25, 47, 150};
   const int64_t ks[] = {1, 7, 256, 257, 600};
   int variant = 0;
@@ -171,12 +171,12 @@ TEST_P(SgemmTest, EpilogueBiasAlphaAccumulateAndActivations) {
         c.ldExtra = 5;
         // Edges in M and N, two K blocks: last column panels of 5 columns;
         // of 1 to 4 (the few-columns kernel); of 9 and 12 (8 columns, then
-        // that kernel). Last row panels of 2 rows (m = 14), 1 and 3.
+        // that kernel). Last row panels of 2 rows (m = 14), 1, 3 and 4.
         c.lhs = LhsKind::kPacked;
         c.k = 270;
-        for (int64_t n : {37, 33, 34, 35, 36, 41, 44, 16, 17}) {
+        for (int64_t n : {37, 33, 34, 35, 36, 41, 44, 16, 17, 18}) {
           c.n = n;
-          c.m = n == 16 ? 13 : n == 17 ? 15 : 14;
+          c.m = n == 16 ? 13 : n == 17 ? 15 : n == 18 ? 16 : 14;
           runCase(c, GetParam());
           if (HasFatalFailure()) return;
         }
