@@ -118,6 +118,7 @@ BENCHMARK(BM_SgemmPackedWeights)
     ->Args({32, 784, 192, 1})
     ->Args({384, 196, 64, 1})
     ->Args({64, 196, 384, 1})
+    ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 // Y[T, N] = X[T, K] * W[K, N] with W packed once and X a run-time matrix, as
