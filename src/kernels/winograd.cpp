@@ -454,16 +454,13 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
     runWorkers(pool, workers, inputPhase);
 
     conv.next.store(0, std::memory_order_relaxed);
+    const PositionProducts products(weights, v, m, sb);
     auto gemmPhase = [&](int slot) {
       for (;;) {
         const int64_t p = conv.next.fetch_add(1, std::memory_order_relaxed);
         if (p >= P) break;
-        SgemmProblem problem;
-        problem.lhs.packed = &weights.position(p);
-        problem.rhs.matrix = SgemmMatrix{v + p * sb.vPositionStride, sb.ld, false};
-        problem.c = m + p * sb.mPositionStride;
-        sgemm(s.outChannels, count, s.inChannels, problem, sb.ld, SgemmEpilogue{}, conv.gemmScratch(slot),
-              b.gemmScratchBytes, nullptr, isa);
+        sgemm(s.outChannels, count, s.inChannels, products.problem(p), sb.ld, SgemmEpilogue{},
+              conv.gemmScratch(slot), b.gemmScratchBytes, nullptr, isa);
       }
     };
     runWorkers(pool, workers, gemmPhase);
