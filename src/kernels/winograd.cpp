@@ -377,7 +377,7 @@ struct Conv {
   // Whole block `block`, start to end, on one thread.
   void wholeBlock(int64_t block, int slot) {
     const WinogradBlocks& w = b->whole;
-    const int64_t first = block * w.tiles, count = std::min(w.tiles, b->tiles - first);
+    const int64_t first = block * w.tiles, count = std::min(w.tiles, b->wholeEnd() - first);
     float *vs = v(w, slot), *ms = m(w, slot);
     winogradInputTransform(*s, input, first, count, 0, s->inChannels, vs, w.ld, w.vPositionStride, isa);
     sgemmBatched(s->outChannels, count, s->inChannels, PositionProducts(*weights, vs, ms, w), w.ld, SgemmEpilogue{},
