@@ -118,6 +118,9 @@ BENCHMARK(BM_SgemmPackedWeights)
     ->Args({32, 784, 192, 1})
     ->Args({384, 196, 64, 1})
     ->Args({64, 196, 384, 1})
+    // MobileNetV3-Small's squeeze-excitation 1x1 convolutions: one pixel.
+    ->Args({144, 1, 576, 1})
+    ->Args({576, 1, 144, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

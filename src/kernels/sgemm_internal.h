@@ -49,16 +49,19 @@ void sgemmKernel6x16StridedAvx2(int64_t kc, const float* a, const float* b, int6
 // image (kernels/conv_direct.h).
 void sgemmKernel6x16RowsAvx2(int64_t kc, const float* a, const float* const* bRows, int64_t bOffset, float* c,
                              int64_t ldc, const SgemmTileStore& store);
-// The first `cols` (1 to kSgemmFewColumns) columns of a B panel, written
-// straight to C: for a last panel of a few columns (N = 49, 3025, 12321 in
-// ResNet, SqueezeNet), one FMA per column and k instead of six. A row
-// panel's A values for one k are a vector; each column broadcasts B.
+// The first `cols` (1 to kSgemmFewColumns) columns of B, written straight
+// to C: for a last panel of a few columns (N = 49, 3025, 12321 in ResNet,
+// SqueezeNet) or a product of a few columns (a squeeze-excitation block's
+// 1x1 convolutions on one pixel), one FMA per column and k instead of six. A
+// row panel's A values for one k are a vector; each column broadcasts B. B's
+// row k is at b + k * ldb: kSgemmNR in a packed panel, or a plain B read in
+// place.
 constexpr int64_t kSgemmFewColumns = 4;
-using SgemmColumnsKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+using SgemmColumnsKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                                     const SgemmTileStore& store, int64_t cols);
-void sgemmKernelColumnsScalar(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+void sgemmKernelColumnsScalar(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                               const SgemmTileStore& store, int64_t cols);
-void sgemmKernelColumnsAvx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+void sgemmKernelColumnsAvx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                             const SgemmTileStore& store, int64_t cols);
 
 // The K block used for depth k: equal blocks of at most kSgemmKC

@@ -218,6 +218,27 @@ TEST_P(SgemmTest, LargerThreadedShapes) {
     }
 }
 
+// A product of a few columns (1 to kSgemmFewColumns) reads a plain B in
+// place whatever M and K (a squeeze-excitation block's 1x1 convolutions on
+// one pixel): rows of B and C longer than N, three K blocks, 1 and 2 threads.
+TEST_P(SgemmTest, FewColumnProductsReadBInPlace) {
+  int variant = 0;
+  for (int64_t n = 1; n <= kSgemmFewColumns; ++n)
+    for (int threads : {1, 2}) {
+      GemmCase c;
+      c.m = 130, c.n = n, c.k = 600;
+      c.lhs = variant % 2 ? LhsKind::kPacked : LhsKind::kMatrix;
+      c.ldExtra = 3;
+      c.bias = n % 2 ? SgemmBias::kPerRow : SgemmBias::kPerColumn;
+      c.accumulate = variant % 3 == 0;
+      c.activation = {Activation::kRelu};
+      c.threads = threads;
+      ++variant;
+      runCase(c, GetParam());
+      if (HasFatalFailure()) return;
+    }
+}
+
 // With too little scratch for the pool, fewer threads work (still correct).
 TEST_P(SgemmTest, ScratchForOneThreadWithTwoThreadPool) {
   const int64_t m = 50, n = 300, k = 100;

@@ -329,7 +329,8 @@ inline void kernel6xN(int64_t kc, const float* a, B b, float* c, int64_t ldc, co
 // of one k are one vector (lanes 6, 7 unused), times B broadcast per column,
 // into kChains accumulators per column so that FMAs do not wait on each other.
 template <int W, Fused F>
-void columns(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, const SgemmTileStore& store) {
+void columns(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+             const SgemmTileStore& store) {
   constexpr int kChains = W <= 2 ? 4 : 2;
   const __m256i panelRows = avx2::firstLanes(kSgemmMR);
   for (int64_t row = 0; row < store.rows; row += kSgemmMR, a += kSgemmMR * kc, c += kSgemmMR * ldc) {
@@ -347,13 +348,13 @@ void columns(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, 
         const __m256 av = _mm256_loadu_ps(a + (k + h) * kSgemmMR);
 #pragma GCC unroll 4
         for (int j = 0; j < W; ++j)
-          acc[j][h] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + (k + h) * kSgemmNR + j), acc[j][h]);
+          acc[j][h] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + (k + h) * ldb + j), acc[j][h]);
       }
     for (; k < kc; ++k) {
       const float* ak = a + k * kSgemmMR;
       const __m256 av = k + 1 < kc ? _mm256_loadu_ps(ak) : _mm256_maskload_ps(ak, panelRows);
 #pragma GCC unroll 4
-      for (int j = 0; j < W; ++j) acc[j][0] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + k * kSgemmNR + j), acc[j][0]);
+      for (int j = 0; j < W; ++j) acc[j][0] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + k * ldb + j), acc[j][0]);
     }
 
     // Lane r of column j's vector is C(row + r, j): through a small array to
@@ -384,29 +385,29 @@ void columns(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, 
 }
 
 template <int W>
-void columnsAnyActivation(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+void columnsAnyActivation(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                           const SgemmTileStore& store) {
   avx2::withFused(store.finish ? store.activation.kind : Activation::kNone,
-                  [&](auto fused) { columns<W, decltype(fused)::value>(kc, a, b, c, ldc, store); });
+                  [&](auto fused) { columns<W, decltype(fused)::value>(kc, a, b, ldb, c, ldc, store); });
 }
 
 }  // namespace
 
-void sgemmKernelColumnsAvx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+void sgemmKernelColumnsAvx2(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                             const SgemmTileStore& store, int64_t cols) {
   static_assert(kSgemmFewColumns == 4, "one case per width");
   switch (cols) {
     case 1:
-      columnsAnyActivation<1>(kc, a, b, c, ldc, store);
+      columnsAnyActivation<1>(kc, a, b, ldb, c, ldc, store);
       break;
     case 2:
-      columnsAnyActivation<2>(kc, a, b, c, ldc, store);
+      columnsAnyActivation<2>(kc, a, b, ldb, c, ldc, store);
       break;
     case 3:
-      columnsAnyActivation<3>(kc, a, b, c, ldc, store);
+      columnsAnyActivation<3>(kc, a, b, ldb, c, ldc, store);
       break;
     default:
-      columnsAnyActivation<4>(kc, a, b, c, ldc, store);
+      columnsAnyActivation<4>(kc, a, b, ldb, c, ldc, store);
       break;
   }
 }
