@@ -325,62 +325,108 @@ inline void kernel6xN(int64_t kc, const float* a, B b, float* c, int64_t ldc, co
   });
 }
 
-// The first W columns of a B panel against every row panel: the 6 A values
-// of one k are one vector (lanes 6, 7 unused), times B broadcast per column,
-// into kChains accumulators per column so that FMAs do not wait on each other.
-template <int W, Fused F>
-void columns(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
-             const SgemmTileStore& store) {
-  constexpr int kChains = W <= 2 ? 4 : 2;
-  const __m256i panelRows = avx2::firstLanes(kSgemmMR);
-  for (int64_t row = 0; row < store.rows; row += kSgemmMR, a += kSgemmMR * kc, c += kSgemmMR * ldc) {
-    __m256 acc[W][kChains];
+// The first W columns of B times P row panels (their packed A panels MR * kc
+// floats apart): the 6 A values of one k are one vector (lanes 6, 7 unused),
+// times B broadcast per column, into kChains accumulators per panel and
+// column so that FMAs do not wait on each other; sum[p][j] is their total.
+template <int W, int P>
+[[gnu::always_inline]] inline void columnSums(int64_t kc, const float* a, const float* b, int64_t ldb,
+                                              __m256 (&sum)[P][W]) {
+  constexpr int kChains = W * P <= 2 ? 4 : 2;
+  __m256 acc[P][W][kChains];
+#pragma GCC unroll 2
+  for (int p = 0; p < P; ++p)
 #pragma GCC unroll 4
     for (int j = 0; j < W; ++j)
 #pragma GCC unroll 4
-      for (int h = 0; h < kChains; ++h) acc[j][h] = _mm256_setzero_ps();
-    // A whole-vector load of k's values reads 2 floats of k + 1: all but the
-    // last k.
-    int64_t k = 0;
-    for (; k + kChains < kc; k += kChains)
+      for (int h = 0; h < kChains; ++h) acc[p][j][h] = _mm256_setzero_ps();
+  // A whole-vector load of k's values reads 2 floats of k + 1: all but the
+  // last k.
+  int64_t k = 0;
+  for (; k + kChains < kc; k += kChains)
 #pragma GCC unroll 4
-      for (int h = 0; h < kChains; ++h) {
-        const __m256 av = _mm256_loadu_ps(a + (k + h) * kSgemmMR);
+    for (int h = 0; h < kChains; ++h) {
+      __m256 av[P];
+#pragma GCC unroll 2
+      for (int p = 0; p < P; ++p) av[p] = _mm256_loadu_ps(a + p * kSgemmMR * kc + (k + h) * kSgemmMR);
 #pragma GCC unroll 4
-        for (int j = 0; j < W; ++j)
-          acc[j][h] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + (k + h) * ldb + j), acc[j][h]);
+      for (int j = 0; j < W; ++j) {
+        const __m256 bv = _mm256_broadcast_ss(b + (k + h) * ldb + j);
+#pragma GCC unroll 2
+        for (int p = 0; p < P; ++p) acc[p][j][h] = _mm256_fmadd_ps(av[p], bv, acc[p][j][h]);
       }
-    for (; k < kc; ++k) {
-      const float* ak = a + k * kSgemmMR;
-      const __m256 av = k + 1 < kc ? _mm256_loadu_ps(ak) : _mm256_maskload_ps(ak, panelRows);
-#pragma GCC unroll 4
-      for (int j = 0; j < W; ++j) acc[j][0] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + k * ldb + j), acc[j][0]);
     }
-
-    // Lane r of column j's vector is C(row + r, j): through a small array to
-    // and from C.
-    const int64_t rows = std::min<int64_t>(kSgemmMR, store.rows - row);
-    const __m256i rowLanes = avx2::firstLanes(rows);
+  const __m256i panelRows = avx2::firstLanes(kSgemmMR);
+  for (; k < kc; ++k) {
+    __m256 av[P];
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) {
+      const float* ak = a + p * kSgemmMR * kc + k * kSgemmMR;
+      av[p] = k + 1 < kc ? _mm256_loadu_ps(ak) : _mm256_maskload_ps(ak, panelRows);
+    }
 #pragma GCC unroll 4
     for (int j = 0; j < W; ++j) {
-      __m256 v = acc[j][0];
-#pragma GCC unroll 4
-      for (int h = 1; h < kChains; ++h) v = _mm256_add_ps(v, acc[j][h]);
-      if (store.alpha != 1.0f) v = _mm256_mul_ps(v, _mm256_set1_ps(store.alpha));
-      alignas(32) float lanes[8] = {};
-      if (store.loadC) {
-        for (int64_t r = 0; r < rows; ++r) lanes[r] = c[r * ldc + j];
-        v = _mm256_add_ps(v, _mm256_load_ps(lanes));
-      }
-      if (store.finish) {
-        if (store.bias == SgemmBias::kPerRow)
-          v = _mm256_add_ps(v, _mm256_maskload_ps(store.biasValues + row, rowLanes));
-        if (store.bias == SgemmBias::kPerColumn) v = _mm256_add_ps(v, _mm256_broadcast_ss(store.biasValues + j));
-        v = avx2::activateAs<F>(store.activation, v);
-      }
-      _mm256_store_ps(lanes, v);
-      for (int64_t r = 0; r < rows; ++r) c[r * ldc + j] = lanes[r];
+      const __m256 bv = _mm256_broadcast_ss(b + k * ldb + j);
+#pragma GCC unroll 2
+      for (int p = 0; p < P; ++p) acc[p][j][0] = _mm256_fmadd_ps(av[p], bv, acc[p][j][0]);
     }
+  }
+#pragma GCC unroll 2
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) {
+      sum[p][j] = acc[p][j][0];
+#pragma GCC unroll 4
+      for (int h = 1; h < kChains; ++h) sum[p][j] = _mm256_add_ps(sum[p][j], acc[p][j][h]);
+    }
+}
+
+// Writes the W column sums of the row panel at `row` (lane r of column j's
+// vector is C(row + r, j)) through the epilogue, via a small array to and
+// from C.
+template <int W, Fused F>
+[[gnu::always_inline]] inline void storeColumns(const __m256 (&sum)[W], float* c, int64_t ldc,
+                                                const SgemmTileStore& store, int64_t row) {
+  const int64_t rows = std::min<int64_t>(kSgemmMR, store.rows - row);
+  const __m256i rowLanes = avx2::firstLanes(rows);
+#pragma GCC unroll 4
+  for (int j = 0; j < W; ++j) {
+    __m256 v = sum[j];
+    if (store.alpha != 1.0f) v = _mm256_mul_ps(v, _mm256_set1_ps(store.alpha));
+    alignas(32) float lanes[8] = {};
+    if (store.loadC) {
+      for (int64_t r = 0; r < rows; ++r) lanes[r] = c[r * ldc + j];
+      v = _mm256_add_ps(v, _mm256_load_ps(lanes));
+    }
+    if (store.finish) {
+      if (store.bias == SgemmBias::kPerRow) v = _mm256_add_ps(v, _mm256_maskload_ps(store.biasValues + row, rowLanes));
+      if (store.bias == SgemmBias::kPerColumn) v = _mm256_add_ps(v, _mm256_broadcast_ss(store.biasValues + j));
+      v = avx2::activateAs<F>(store.activation, v);
+    }
+    _mm256_store_ps(lanes, v);
+    for (int64_t r = 0; r < rows; ++r) c[r * ldc + j] = lanes[r];
+  }
+}
+
+// The first W columns of B against every row panel. One column takes two
+// row panels at a time: with one, its 4 accumulator chains kept only one
+// FMA unit busy.
+template <int W, Fused F>
+void columns(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+             const SgemmTileStore& store) {
+  int64_t row = 0;
+  if constexpr (W == 1) {
+    for (; row + kSgemmMR < store.rows; row += 2 * kSgemmMR, a += 2 * kSgemmMR * kc, c += 2 * kSgemmMR * ldc) {
+      __m256 sum[2][1];
+      columnSums<1, 2>(kc, a, b, ldb, sum);
+      storeColumns<1, F>(sum[0], c, ldc, store, row);
+      storeColumns<1, F>(sum[1], c + kSgemmMR * ldc, ldc, store, row + kSgemmMR);
+    }
+  }
+  for (; row < store.rows; row += kSgemmMR, a += kSgemmMR * kc, c += kSgemmMR * ldc) {
+    __m256 sum[1][W];
+    columnSums<W, 1>(kc, a, b, ldb, sum);
+    storeColumns<W, F>(sum[0], c, ldc, store, row);
   }
 }
 
