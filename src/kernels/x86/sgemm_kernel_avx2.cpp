@@ -325,16 +325,16 @@ inline void kernel6xN(int64_t kc, const float* a, B b, float* c, int64_t ldc, co
   });
 }
 
-// The first W columns of B times P row panels (their packed A panels MR * kc
-// floats apart): the 6 A values of one k are one vector (lanes 6, 7 unused),
+// The first W columns of B times P row panels (their packed A panels
+// panelStride floats apart): the 6 A values of one k are one vector (lanes 6, 7 unused),
 // times B broadcast per column, into kChains accumulators per panel and
 // column so that FMAs do not wait on each other; sum[p][j] is their total.
 template <int W, int P>
-[[gnu::always_inline]] inline void columnSums(int64_t kc, const float* a, const float* b, int64_t ldb,
-                                              __m256 (&sum)[P][W]) {
+[[gnu::always_inline]] inline void columnSums(int64_t kc, const float* a, int64_t panelStride, const float* b,
+                                              int64_t ldb, __m256 (&sum)[P][W]) {
   constexpr int kChains = W * P <= 2 ? 4 : 2;
   __m256 acc[P][W][kChains];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
   for (int p = 0; p < P; ++p)
 #pragma GCC unroll 4
     for (int j = 0; j < W; ++j)
@@ -347,31 +347,31 @@ template <int W, int P>
 #pragma GCC unroll 4
     for (int h = 0; h < kChains; ++h) {
       __m256 av[P];
-#pragma GCC unroll 2
-      for (int p = 0; p < P; ++p) av[p] = _mm256_loadu_ps(a + p * kSgemmMR * kc + (k + h) * kSgemmMR);
+#pragma GCC unroll 4
+      for (int p = 0; p < P; ++p) av[p] = _mm256_loadu_ps(a + p * panelStride + (k + h) * kSgemmMR);
 #pragma GCC unroll 4
       for (int j = 0; j < W; ++j) {
         const __m256 bv = _mm256_broadcast_ss(b + (k + h) * ldb + j);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int p = 0; p < P; ++p) acc[p][j][h] = _mm256_fmadd_ps(av[p], bv, acc[p][j][h]);
       }
     }
   const __m256i panelRows = avx2::firstLanes(kSgemmMR);
   for (; k < kc; ++k) {
     __m256 av[P];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int p = 0; p < P; ++p) {
-      const float* ak = a + p * kSgemmMR * kc + k * kSgemmMR;
+      const float* ak = a + p * panelStride + k * kSgemmMR;
       av[p] = k + 1 < kc ? _mm256_loadu_ps(ak) : _mm256_maskload_ps(ak, panelRows);
     }
 #pragma GCC unroll 4
     for (int j = 0; j < W; ++j) {
       const __m256 bv = _mm256_broadcast_ss(b + k * ldb + j);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
       for (int p = 0; p < P; ++p) acc[p][j][0] = _mm256_fmadd_ps(av[p], bv, acc[p][j][0]);
     }
   }
-#pragma GCC unroll 2
+#pragma GCC unroll 4
   for (int p = 0; p < P; ++p)
 #pragma GCC unroll 4
     for (int j = 0; j < W; ++j) {
@@ -408,24 +408,40 @@ template <int W, Fused F>
   }
 }
 
-// The first W columns of B against every row panel. One column takes two
-// row panels at a time: with one, its 4 accumulator chains kept only one
-// FMA unit busy.
+// The first W columns of B against every row panel. One column takes four
+// row panels at a time, one from each quarter of C's panels: four streams of
+// A far apart keep more of it in flight from L3 or memory than neighbouring
+// panels, whose reads the prefetcher sees as one short stream (squeeze-
+// excitation layers, 331 KB of weights: 0.012 -> 0.007 ms in the model). The
+// rest two at a time: with one, its 4 accumulator chains kept only one FMA
+// unit busy.
 template <int W, Fused F>
 void columns(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
              const SgemmTileStore& store) {
+  const int64_t panelFloats = kSgemmMR * kc;
   int64_t row = 0;
   if constexpr (W == 1) {
-    for (; row + kSgemmMR < store.rows; row += 2 * kSgemmMR, a += 2 * kSgemmMR * kc, c += 2 * kSgemmMR * ldc) {
+    const int64_t quarter = store.rows / kSgemmMR / 4;  // whole panels per quarter
+    for (int64_t i = 0; i < quarter; ++i) {
+      __m256 sum[4][1];
+      columnSums<1, 4>(kc, a + i * panelFloats, quarter * panelFloats, b, ldb, sum);
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p) {
+        const int64_t r = (p * quarter + i) * kSgemmMR;
+        storeColumns<1, F>(sum[p], c + r * ldc, ldc, store, r);
+      }
+    }
+    row = 4 * quarter * kSgemmMR, a += 4 * quarter * panelFloats, c += row * ldc;
+    for (; row + kSgemmMR < store.rows; row += 2 * kSgemmMR, a += 2 * panelFloats, c += 2 * kSgemmMR * ldc) {
       __m256 sum[2][1];
-      columnSums<1, 2>(kc, a, b, ldb, sum);
+      columnSums<1, 2>(kc, a, panelFloats, b, ldb, sum);
       storeColumns<1, F>(sum[0], c, ldc, store, row);
       storeColumns<1, F>(sum[1], c + kSgemmMR * ldc, ldc, store, row + kSgemmMR);
     }
   }
-  for (; row < store.rows; row += kSgemmMR, a += kSgemmMR * kc, c += kSgemmMR * ldc) {
+  for (; row < store.rows; row += kSgemmMR, a += panelFloats, c += kSgemmMR * ldc) {
     __m256 sum[1][W];
-    columnSums<W, 1>(kc, a, b, ldb, sum);
+    columnSums<W, 1>(kc, a, panelFloats, b, ldb, sum);
     storeColumns<W, F>(sum[0], c, ldc, store, row);
   }
 }
