@@ -274,7 +274,10 @@ BENCHMARK(BM_ConvStem)
 // The 2-thread rows of the 14x14 and 7x7 layers scale here (576/14: 0.045-
 // 0.049 -> 0.025-0.032 ms) but not inside mobilenet_v2, where a profile puts
 // the extra time on the output stores: storing to lines that the other core
-// also holds (the arena reuses what both cores read) is slow on this machine.
+// also holds is slow on this machine. Giving every tensor its own memory (no
+// arena reuse) did not make them scale; the lines that the next 1x1
+// convolution read on both cores in the run before may be the cause (not
+// measured).
 void BM_Depthwise(benchmark::State& state) {
   Conv2dGeometry g;
   g.channels = state.range(0);

@@ -326,9 +326,10 @@ inline void kernel6xN(int64_t kc, const float* a, B b, float* c, int64_t ldc, co
 }
 
 // The first W columns of B times P row panels (their packed A panels
-// panelStride floats apart): the 6 A values of one k are one vector (lanes 6, 7 unused),
-// times B broadcast per column, into kChains accumulators per panel and
-// column so that FMAs do not wait on each other; sum[p][j] is their total.
+// panelStride floats apart): the 6 A values of one k are one vector (lanes
+// 6, 7 unused), times B broadcast per column, into kChains accumulators per
+// panel and column so that FMAs do not wait on each other; sum[p][j] is
+// their total.
 template <int W, int P>
 [[gnu::always_inline]] inline void columnSums(int64_t kc, const float* a, int64_t panelStride, const float* b,
                                               int64_t ldb, __m256 (&sum)[P][W]) {
