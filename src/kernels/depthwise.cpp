@@ -125,7 +125,12 @@ DepthwisePaddedPlane depthwisePaddedPlane(const Conv2dGeometry& g) {
     p.columns = 2 * p.half;
   } else {
     const int64_t lastColumn = roundUp(g.outW, 8) - 1 + g.kernelW - 1;  // stride 1, no dilation (simdPath)
-    p.columns = std::max(g.padLeft + roundUp(g.inW, 8), lastColumn + 1);
+    // Rows a whole number of cache lines apart: the first tap of each vector
+    // of outputs is then an aligned load, never split across two lines.
+    // kernels_bench, min of 5 alternating rounds: 32/112 stride 1 0.126 ->
+    // 0.120 ms, 144/56 0.147 -> 0.140-0.142. (At stride 2 the same for both
+    // halves changed nothing.)
+    p.columns = roundUp(std::max(g.padLeft + roundUp(g.inW, 8), lastColumn + 1), 16);
   }
   // Bands of output rows whose input rows fit kBandBytes, a multiple of the
   // 4-row blocks of the kernel; at least one block.
