@@ -121,6 +121,12 @@ BENCHMARK(BM_SgemmPackedWeights)
     // MobileNetV3-Small's squeeze-excitation 1x1 convolutions: one pixel.
     ->Args({144, 1, 576, 1})
     ->Args({576, 1, 144, 1})
+    // SqueezeNet 1.1's squeeze and expand 1x1 convolutions at 55x55 and 27x27, and its classifier at 13x13.
+    ->Args({16, 3025, 64, 1})
+    ->Args({16, 3025, 128, 1})
+    ->Args({64, 3025, 16, 1})
+    ->Args({32, 729, 256, 1})
+    ->Args({1000, 169, 512, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
