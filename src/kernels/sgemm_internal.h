@@ -21,6 +21,9 @@ struct SgemmTileStore {
   SgemmBias bias = SgemmBias::kNone;
   const float* biasValues = nullptr;  // MR values (per row) or NR values (per column) for this tile
   ActivationParams activation;
+  // The packed B panel (kc x NR) the next call will read, or nullptr: the
+  // kernel spreads prefetches of it into L2 over its row panels.
+  const float* nextRhsPanel = nullptr;
 };
 
 // c[rows][NR] (row stride ldc) <- packed A panels (kc x MR each) times packed B panel (kc x NR).

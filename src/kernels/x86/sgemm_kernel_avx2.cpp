@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "kernels/int_math.h"
 #include "kernels/sgemm_internal.h"
 #include "kernels/x86/avx2_lanes.h"
 #include "kernels/x86/avx2_math.h"
@@ -311,7 +312,15 @@ inline void kernel6xN(int64_t kc, const float* a, B b, float* c, int64_t ldc, co
   const int64_t rows = store.rows;
   avx2::withFused(store.finish ? store.activation.kind : Activation::kNone, [&](auto fused) {
     constexpr Fused F = decltype(fused)::value;
+    // The next B panel's kc lines (one per k), a share per row panel, into
+    // L2: into L1 (T0) it was slower, and two panels ahead no better.
+    const int64_t share = store.nextRhsPanel ? ceilDiv(kc, ceilDiv(rows, kSgemmMR)) : 0;
     for (int64_t row = 0; row < rows; row += kSgemmMR) {
+      if (share > 0) {
+        const int64_t first = row / kSgemmMR * share;
+        for (int64_t line = first; line < std::min(first + share, kc); ++line)
+          _mm_prefetch(reinterpret_cast<const char*>(store.nextRhsPanel + line * kSgemmNR), _MM_HINT_T1);
+      }
       const float* panelA = a + row * kc;
       float* panelC = c + row * ldc;
       switch (rows - row) {
