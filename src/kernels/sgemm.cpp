@@ -155,10 +155,11 @@ const float* SgemmPackedRhs::panels(int64_t k0, int64_t panel) const {
 
 SgemmMicroKernels sgemmMicroKernels(Isa isa) {
   if (isa == Isa::kAvx2)
-    return {sgemmKernel6x16Avx2, sgemmKernel6x8Avx2,     sgemmKernelColumnsAvx2,
-            sgemmKernel6x16StridedAvx2, sgemmPackRhsIm2colAvx2, sgemmPackLhsAvx2};
+    return {sgemmKernel6x16Avx2,        sgemmKernel6x8Avx2,     sgemmKernelColumnsAvx2,
+            sgemmKernel6x16StridedAvx2, sgemmPackRhsIm2colAvx2, sgemmPackLhsAvx2,
+            sgemmPackRhsAvx2};
   return {sgemmKernel6x16Scalar, sgemmKernel6x8Scalar, sgemmKernelColumnsScalar, nullptr, sgemmPackRhsIm2col,
-          sgemmPackLhs};
+          sgemmPackLhs,          sgemmPackRhs};
 }
 
 // ---------------------------------------------------------------- driver
@@ -443,7 +444,7 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
       if (rest <= kSgemmFewColumns)
         inPlaceColumns = rest;
       else
-        sgemmPackRhs(p.rhs.matrix, k0, kc, n0 + inPlacePanels * NR, rest, rhsBlock);
+        job.kernels.packRhs(p.rhs.matrix, k0, kc, n0 + inPlacePanels * NR, rest, rhsBlock, 0);
     } else if (p.rhs.packed) {
       b = p.rhs.packed->panels(k0, n0 / NR);
     } else if (p.rhs.encoded) {
@@ -455,7 +456,7 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
       if (p.rhs.im2col)
         job.kernels.packIm2col(*p.rhs.im2col, p.rhs.image, k0, kc, n0, cols, rhsBlock, panelStride);
       else
-        sgemmPackRhs(p.rhs.matrix, k0, kc, n0, cols, rhsBlock, panelStride);
+        job.kernels.packRhs(p.rhs.matrix, k0, kc, n0, cols, rhsBlock, panelStride);
     }
     store.loadC = job.epilogue.accumulate || kb > 0;
     store.finish = kb == kBlocks - 1;
@@ -545,7 +546,7 @@ void packSharedRhs(const Job& job, const SgemmRhs& rhs, ThreadPool* pool, int64_
     if (rhs.im2col)
       job.kernels.packIm2col(*rhs.im2col, rhs.image, k0, kc, j0, cols, out, kc * NR);
     else
-      sgemmPackRhs(rhs.matrix, k0, kc, j0, cols, out);
+      job.kernels.packRhs(rhs.matrix, k0, kc, j0, cols, out, 0);
   });
 }
 

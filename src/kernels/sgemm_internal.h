@@ -81,8 +81,14 @@ void sgemmPackLhsAvx2(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0
 // panels, `panelStride` floats apart (0: kc * NR, back to back). The per-tile
 // B block is padded (sgemmRhsPanelStride): panels a multiple of 4 KB apart
 // would all map to the same L1 set while the packer writes one row to each.
+using SgemmRhsPacker = void (*)(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out,
+                                int64_t panelStride);
 void sgemmPackRhs(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out,
                   int64_t panelStride = 0);
+// The same bytes; a transposed B's whole panels 8 columns by 8 k at a time
+// through an in-register transpose (attention's q k^T packs every head's keys).
+void sgemmPackRhsAvx2(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out,
+                      int64_t panelStride = 0);
 int64_t sgemmRhsPanelStride(int64_t kc);
 
 // The same for B = im2col(image) of geometry g (the same bytes as
@@ -102,6 +108,7 @@ struct SgemmMicroKernels {
   SgemmStridedKernel strided;  // rows x NR, B in place; nullptr: pack B
   SgemmIm2colPacker packIm2col;
   SgemmLhsPacker packLhs;  // run-time A
+  SgemmRhsPacker packRhs;  // run-time plain B
 };
 SgemmMicroKernels sgemmMicroKernels(Isa isa);
 

@@ -348,6 +348,33 @@ TEST(SgemmPackLhs, Avx2TwinWritesThePortableBytes) {
         }
 }
 
+// The same for B: whole and short panels (cols around 16), depths around the
+// 8-k step, offsets into a larger matrix, both layouts, packed back to back
+// or padded apart.
+TEST(SgemmPackRhs, Avx2TwinWritesThePortableBytes) {
+  if (!isaSupported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  const int64_t ld = 41;
+  const std::vector<float> data = test::randomFloats(40 * ld, 78);
+  for (bool transposed : {false, true})
+    for (int64_t cols : {1, 5, 15, 16, 17, 32, 37})
+      for (int64_t kc : {1, 7, 8, 9, 16, 23})
+        for (int64_t offset : {0, 3})
+          for (int64_t padding : {0, 16}) {
+            SCOPED_TRACE("transposed " + std::to_string(transposed) + " cols " + std::to_string(cols) + " kc " +
+                         std::to_string(kc) + " offset " + std::to_string(offset) + " padding " +
+                         std::to_string(padding));
+            const SgemmMatrix b{data.data(), ld, transposed};
+            const int64_t panelStride = kc * kSgemmNR + padding;
+            const size_t size = static_cast<size_t>((cols + kSgemmNR - 1) / kSgemmNR * panelStride);
+            std::vector<float> want(size, -5.0f), got(size + 8, -5.0f);
+            sgemmPackRhs(b, offset + 1, kc, offset, cols, want.data(), panelStride);
+            sgemmPackRhsAvx2(b, offset + 1, kc, offset, cols, got.data(), panelStride);
+            for (size_t i = size; i < got.size(); ++i) ASSERT_EQ(got[i], -5.0f) << "wrote past the panels";
+            got.resize(size);
+            EXPECT_EQ(got, want);
+          }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, SgemmTest, ::testing::ValuesIn(test::testedIsas()),
                          [](const ::testing::TestParamInfo<Isa>& info) { return test::isaParamName(info.param); });
 

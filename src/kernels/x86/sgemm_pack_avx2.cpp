@@ -1,6 +1,7 @@
 // The AVX2 packers. im2col B (see sgemm_pack_im2col.h): runs of pixels are
 // copied 8 floats per vector; stride 2 takes the even floats of two vectors.
-// Run-time A: 6 rows x 8 k transposed in registers (avx2::interleave6Rows8).
+// Run-time A: 6 rows x 8 k transposed in registers (avx2::interleave6Rows8);
+// a transposed run-time B: 8 columns x 8 k (avx2::transpose8x8).
 #include <immintrin.h>
 
 #include "kernels/sgemm_internal.h"
@@ -60,6 +61,40 @@ void sgemmPackLhsAvx2(const SgemmMatrix& a, int64_t i0, int64_t rows, int64_t k0
     // The last few k (a panel's MR values per k, the same layout for any
     // depth): the portable packer.
     if (k < kc) sgemmPackLhs(a, i0 + p, MR, k0 + k, kc - k, out + k * MR);
+  }
+}
+
+void sgemmPackRhsAvx2(const SgemmMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t cols, float* out,
+                      int64_t panelStride) {
+  constexpr int64_t NR = kSgemmNR;
+  static_assert(NR == 16, "two 8-column halves per panel");
+  if (!b.transposed) {  // rows of B are panel rows already: the portable copy is fine
+    sgemmPackRhs(b, k0, kc, j0, cols, out, panelStride);
+    return;
+  }
+  if (panelStride == 0) panelStride = kc * NR;
+  for (int64_t q = 0; q < cols; q += NR, out += panelStride) {
+    if (cols - q < NR) {  // a short last panel (zero-padded): the portable packer
+      sgemmPackRhs(b, k0, kc, j0 + q, cols - q, out, panelStride);
+      continue;
+    }
+    // Column j of B is row j of the stored matrix: 8 of them by 8 k,
+    // transposed, are 8 k rows of one half of the panel.
+    for (int64_t half = 0; half < 2; ++half) {
+      const float* src = b.data + (j0 + q + 8 * half) * b.ld + k0;
+      float* dst = out + 8 * half;
+      int64_t k = 0;
+      for (; k + 8 <= kc; k += 8) {
+        __m256 r[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + j * b.ld + k);
+        avx2::transpose8x8(r);
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; ++t) _mm256_storeu_ps(dst + (k + t) * NR, r[t]);
+      }
+      for (; k < kc; ++k)
+        for (int j = 0; j < 8; ++j) dst[k * NR + j] = src[j * b.ld + k];
+    }
   }
 }
 
