@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <vector>
@@ -324,6 +325,19 @@ TEST_P(SgemmTest, Im2colOperandBatched) {
       }
 }
 
+// Packs `size` floats with a portable packer and with its AVX2 twin into
+// buffers of the same contents (gaps between padded panels stay as they
+// were): the same bytes, and nothing written past them.
+void expectTwinWritesThePortableBytes(size_t size, const std::function<void(float*)>& portable,
+                                      const std::function<void(float*)>& twin) {
+  std::vector<float> want(size, -7.0f), got(size + 8, -7.0f);
+  portable(want.data());
+  twin(got.data());
+  for (size_t i = size; i < got.size(); ++i) ASSERT_EQ(got[i], -7.0f) << "wrote past the panels";
+  got.resize(size);
+  EXPECT_EQ(got, want);
+}
+
 // The AVX2 packer of a run-time A writes the portable packer's bytes, and
 // nothing past them: whole and short panels, depths around the 8-k step,
 // offsets into a larger matrix, transposed A.
@@ -338,13 +352,10 @@ TEST(SgemmPackLhs, Avx2TwinWritesThePortableBytes) {
           SCOPED_TRACE("transposed " + std::to_string(transposed) + " rows " + std::to_string(rows) + " kc " +
                        std::to_string(kc) + " offset " + std::to_string(offset));
           const SgemmMatrix a{data.data(), ld, transposed};
-          const size_t size = static_cast<size_t>((rows + kSgemmMR - 1) / kSgemmMR * kSgemmMR * kc);
-          std::vector<float> want(size), got(size + 8, -7.0f);
-          sgemmPackLhs(a, offset, rows, offset + 1, kc, want.data());
-          sgemmPackLhsAvx2(a, offset, rows, offset + 1, kc, got.data());
-          for (size_t i = size; i < got.size(); ++i) ASSERT_EQ(got[i], -7.0f) << "wrote past the panels";
-          got.resize(size);
-          EXPECT_EQ(got, want);
+          expectTwinWritesThePortableBytes(
+              static_cast<size_t>((rows + kSgemmMR - 1) / kSgemmMR * kSgemmMR * kc),
+              [&](float* out) { sgemmPackLhs(a, offset, rows, offset + 1, kc, out); },
+              [&](float* out) { sgemmPackLhsAvx2(a, offset, rows, offset + 1, kc, out); });
         }
 }
 
@@ -365,13 +376,10 @@ TEST(SgemmPackRhs, Avx2TwinWritesThePortableBytes) {
                          std::to_string(padding));
             const SgemmMatrix b{data.data(), ld, transposed};
             const int64_t panelStride = kc * kSgemmNR + padding;
-            const size_t size = static_cast<size_t>((cols + kSgemmNR - 1) / kSgemmNR * panelStride);
-            std::vector<float> want(size, -5.0f), got(size + 8, -5.0f);
-            sgemmPackRhs(b, offset + 1, kc, offset, cols, want.data(), panelStride);
-            sgemmPackRhsAvx2(b, offset + 1, kc, offset, cols, got.data(), panelStride);
-            for (size_t i = size; i < got.size(); ++i) ASSERT_EQ(got[i], -5.0f) << "wrote past the panels";
-            got.resize(size);
-            EXPECT_EQ(got, want);
+            expectTwinWritesThePortableBytes(
+                static_cast<size_t>((cols + kSgemmNR - 1) / kSgemmNR * panelStride),
+                [&](float* out) { sgemmPackRhs(b, offset + 1, kc, offset, cols, out, panelStride); },
+                [&](float* out) { sgemmPackRhsAvx2(b, offset + 1, kc, offset, cols, out, panelStride); });
           }
 }
 
