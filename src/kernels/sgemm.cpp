@@ -390,8 +390,6 @@ void microTiles(const Job& job, const SgemmProblem& p, const SgemmTileStore& til
 // mobilenet_v3_small (min of 5 alternating rounds) its 576 -> 144 layers
 // 0.018 -> 0.008-0.009 ms.
 constexpr int64_t kInPlaceRhsMaxRows = 48;
-// Rows of C from which the sweep of a B panel packed ahead fetches the next one (computeTile).
-constexpr int64_t kMinRowsToFetchNextPanel = 4 * MR;
 constexpr int64_t kInPlaceRhsMaxDepth = 32;
 
 bool readsRhsInPlace(const Job& job, const SgemmProblem& p) {
@@ -416,6 +414,15 @@ void inPlaceLastColumns(const Job& job, const SgemmProblem& p, const SgemmTileSt
   job.kernels.columns(kc, a, b.data + k0 * b.ld + j, b.ld, p.c + i * job.ldc + j, job.ldc,
                       storeAt(store, p, i, j, rows), cols);
 }
+
+// Weights packed ahead as B come from memory when the model outgrows L3
+// (ViT-B/16's 330 MB): the sweep of one B panel over at least this many rows
+// of C fetches the next panel (SgemmTileStore::nextRhsPanel). ViT, min per
+// node of 3 alternating rounds, sum: 1 thread 322 -> 312-315 ms, 2 threads
+// 163 -> 159. A single row panel reads B as one stream, which the kernel's
+// own prefetch covers: fetching the next panel too made mobilenet_v2's
+// classifier (1 x 1280 -> 1000) 0.204 -> 0.261 ms.
+constexpr int64_t kMinRowsToFetchNextPanel = 4 * MR;
 
 void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhsBlock, float* rhsBlock) {
   const Tiling& t = job.tiling;
@@ -474,21 +481,13 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
         job.kernels.packLhs(p.lhs.matrix, m0 + mb, blockRows, k0, kc, lhsBlock);
       for (int64_t jp = 0; jp < inPlacePanels; ++jp)
         inPlacePanel(job, p, store, k0, kc, a, m0 + mb, n0 + jp * NR, blockRows);
+      const bool fetchNextPanel = p.rhs.packed && blockRows >= kMinRowsToFetchNextPanel;
       if (inPlaceColumns > 0)
         inPlaceLastColumns(job, p, store, k0, kc, a, m0 + mb, n0 + inPlacePanels * NR, blockRows, inPlaceColumns);
       else
         for (int64_t jp = inPlacePanels; jp < colPanels; ++jp) {
           const float* panel = b + (jp - inPlacePanels) * panelStride;
-          // Weights packed ahead come from memory when the model outgrows
-          // L3 (ViT-B/16's 330 MB): the sweep of one panel over many row
-          // panels fetches the next. ViT, min per node of 3 alternating
-          // rounds, sum: 1 thread 322 -> 312-315 ms, 2 threads 163 -> 159.
-          // A single row panel reads B as one stream, which the kernel's
-          // own prefetch covers: fetching the next panel too made
-          // mobilenet_v2's classifier (1 x 1280 -> 1000) 0.204 -> 0.261 ms.
-          store.nextRhsPanel =
-              p.rhs.packed && blockRows >= kMinRowsToFetchNextPanel && jp + 1 < colPanels ? panel + panelStride
-                                                                                         : nullptr;
+          store.nextRhsPanel = fetchNextPanel && jp + 1 < colPanels ? panel + panelStride : nullptr;
           microTiles(job, p, store, kc, a, panel, m0 + mb, n0 + jp * NR, blockRows);
         }
     }

@@ -213,6 +213,17 @@ template <class B>
   }
 }
 
+// Fetches share `index` of store.nextRhsPanel's kc lines (one per k), each
+// `share` lines, into L2: spread over the row panels of a sweep, the next B
+// panel arrives while this one is used. Into L1 (T0) it was slower, and two
+// panels ahead no better.
+[[gnu::always_inline]] inline void prefetchNextPanelShare(const SgemmTileStore& store, int64_t kc, int64_t share,
+                                                          int64_t index) {
+  const int64_t first = index * share;
+  for (int64_t line = first; line < std::min(first + share, kc); ++line)
+    _mm_prefetch(reinterpret_cast<const char*>(store.nextRhsPanel + line * kSgemmNR), _MM_HINT_T1);
+}
+
 // NV vectors of 8 columns (2: the whole 16-wide panel, 1: its first 8
 // columns) of one row panel. Out of line: the caller's loop over row panels
 // keeps its values out of this function's registers.
@@ -312,15 +323,9 @@ inline void kernel6xN(int64_t kc, const float* a, B b, float* c, int64_t ldc, co
   const int64_t rows = store.rows;
   avx2::withFused(store.finish ? store.activation.kind : Activation::kNone, [&](auto fused) {
     constexpr Fused F = decltype(fused)::value;
-    // The next B panel's kc lines (one per k), a share per row panel, into
-    // L2: into L1 (T0) it was slower, and two panels ahead no better.
-    const int64_t share = store.nextRhsPanel ? ceilDiv(kc, ceilDiv(rows, kSgemmMR)) : 0;
+    const int64_t share = store.nextRhsPanel ? ceilDiv(kc, ceilDiv(rows, kSgemmMR)) : 0;  // lines per row panel
     for (int64_t row = 0; row < rows; row += kSgemmMR) {
-      if (share > 0) {
-        const int64_t first = row / kSgemmMR * share;
-        for (int64_t line = first; line < std::min(first + share, kc); ++line)
-          _mm_prefetch(reinterpret_cast<const char*>(store.nextRhsPanel + line * kSgemmNR), _MM_HINT_T1);
-      }
+      if (share > 0) prefetchNextPanelShare(store, kc, share, row / kSgemmMR);
       const float* panelA = a + row * kc;
       float* panelC = c + row * ldc;
       switch (rows - row) {
