@@ -219,6 +219,29 @@ TEST_P(SgemmTest, LargerThreadedShapes) {
     }
 }
 
+// A single product with a run-time B hands its tiles out in one run per
+// worker, each worker helping with the others' runs once its own is done: on
+// 2 to 4 threads, with tile counts the runs do not divide, tiles split by
+// rows, and a pool larger than the workers a small product gets. C is
+// accumulated into, so a tile computed twice or never shows.
+TEST_P(SgemmTest, TilesHandedOutInRunsAreEachComputedOnce) {
+  const int64_t shapes[][3] = {{64, 3136, 64}, {100, 1000, 40}, {130, 50, 300}, {30, 200, 20}, {16, 3025, 16}};
+  int variant = 0;
+  for (const auto& s : shapes)
+    for (int threads : {2, 3, 4}) {
+      GemmCase c;
+      c.m = s[0], c.n = s[1], c.k = s[2];
+      c.lhs = variant % 2 ? LhsKind::kPacked : LhsKind::kMatrix;
+      c.rhs = RhsKind::kMatrix;
+      c.accumulate = true;
+      c.alpha = 0.5f;
+      c.threads = threads;
+      ++variant;
+      runCase(c, GetParam());
+      if (HasFatalFailure()) return;
+    }
+}
+
 // A product of a few columns (1 to kSgemmFewColumns) reads a plain B in
 // place whatever M and K (a squeeze-excitation block's 1x1 convolutions on
 // one pixel): rows of B and C longer than N, three K blocks, 1 and 2 threads.
