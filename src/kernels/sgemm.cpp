@@ -2,7 +2,6 @@
 #include "kernels/sgemm.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +9,7 @@
 #include "kernels/int_math.h"
 #include "kernels/sgemm_internal.h"
 #include "kernels/sgemm_pack_im2col.h"
+#include "runtime/task_runs.h"
 #include "runtime/thread_pool.h"
 #include "weights/decode.h"
 
@@ -318,15 +318,8 @@ struct Job {
   float* sharedRhs;     // the shared packed B (shareRhs)
   float* sharedLhs;     // the shared packed A (shareLhs)
   int64_t firstProblem, lastProblem;  // the products of the current parallel phase
-  // The phase's tasks in one contiguous run per worker (or one run for all),
-  // each handed out from its own cursor (a cache line apart).
-  bool runPerWorker = false;
-  static constexpr int64_t kMaxRuns = 16;
-  struct alignas(64) Cursor {
-    std::atomic<int64_t> next{0};
-  };
-  Cursor runs[kMaxRuns];
-  int64_t runCount = 1;
+  bool runPerWorker = false;  // hand the phase's tiles out in a run per worker, or in one run
+  TaskRuns tiles;
 };
 
 // `store` for rows [i, i + rows) of C from column j: their count and bias values.
@@ -502,28 +495,20 @@ void computeTile(const Job& job, const SgemmProblem& p, int64_t tile, float* lhs
   }
 }
 
-// A worker takes tiles (of the products of this phase) from the run of its
-// thread, in order, then helps with the others' runs until none is left.
+// A worker takes tiles (of the products of this phase) until none is left.
 void runWorker(Job& job, int64_t slot, int thread) {
   float* lhsBlock = job.slots + slot * job.tiling.slotFloats();
   float* rhsBlock = lhsBlock + job.tiling.lhsFloats;
-  const int64_t tasks = (job.lastProblem - job.firstProblem) * job.tilesPerProblem;
   int64_t current = -1;
   SgemmProblem problem;
-  for (int64_t i = 0; i < job.runCount; ++i) {
-    const int64_t run = (thread + i) % job.runCount;
-    const int64_t end = tasks * (run + 1) / job.runCount;
-    for (;;) {
-      const int64_t task = job.runs[run].next.fetch_add(1, std::memory_order_relaxed);
-      if (task >= end) break;
-      const int64_t index = job.firstProblem + task / job.tilesPerProblem;
-      if (index != current) {
-        problem = job.batch->problem(index);
-        current = index;
-      }
-      computeTile(job, problem, task % job.tilesPerProblem, lhsBlock, rhsBlock);
+  job.tiles.take(thread, [&](int64_t task) {
+    const int64_t index = job.firstProblem + task / job.tilesPerProblem;
+    if (index != current) {
+      problem = job.batch->problem(index);
+      current = index;
     }
-  }
+    computeTile(job, problem, task % job.tilesPerProblem, lhsBlock, rhsBlock);
+  });
 }
 
 // Calls pack(k0, kc, first, count) for every K block and every group of
@@ -573,9 +558,7 @@ void packSharedLhs(const Job& job, const SgemmMatrix& a, ThreadPool* pool, int64
 void runPhase(Job& job, ThreadPool* pool, int64_t threads) {
   const int64_t tasks = (job.lastProblem - job.firstProblem) * job.tilesPerProblem;
   const int64_t workers = std::min(threads, tasks);
-  job.runCount = job.runPerWorker ? std::clamp<int64_t>(workers, 1, Job::kMaxRuns) : 1;
-  for (int64_t run = 0; run < job.runCount; ++run)
-    job.runs[run].next.store(tasks * run / job.runCount, std::memory_order_relaxed);
+  job.tiles.reset(tasks, job.runPerWorker ? workers : 1);
   if (workers <= 1) {
     runWorker(job, 0, 0);
     return;
@@ -665,14 +648,12 @@ void sgemmBatched(int64_t m, int64_t n, int64_t k, const SgemmBatch& batch, int6
   job.sharedRhs = tiling.shareRhs ? static_cast<float*>(scratch) : nullptr;
   job.sharedLhs = tiling.shareLhs ? static_cast<float*>(scratch) + tiling.sharedRhsFloats : nullptr;
   job.slots = static_cast<float*>(scratch) + tiling.sharedFloats();
-  // A single product with a run-time B (a convolution's activations) in one
-  // run of tiles per thread: thread t then computes the same columns (pixels)
-  // as it did in a 1x1 convolution before, whose output - this B - it wrote
-  // and still holds in its L2, where the dynamic hand-out interleaved the
-  // threads' tiles. Min per node of 6 alternating rounds at 2 threads:
-  // squeezenet1_1's expand1x1 layers 0.062 / 0.049 / 0.038 -> 0.042 / 0.039 /
-  // 0.033 ms, sum of nodes 3.097 -> 3.060; mobilenet_v2 3.976 -> 3.975.
-  // Weights as B (a linear layer) keep one run: vit_b_16 was 0.5% slower.
+  // A single product with a run-time B (a convolution's activations): one
+  // run of tiles per thread (runtime/task_runs.h). Min per node of 6
+  // alternating rounds at 2 threads: squeezenet1_1's expand1x1 layers 0.062 /
+  // 0.049 / 0.038 -> 0.042 / 0.039 / 0.033 ms, sum of nodes 3.097 -> 3.060;
+  // mobilenet_v2 3.976 -> 3.975. Weights as B (a linear layer) keep one run:
+  // vit_b_16 was 0.5% slower with runs.
   job.runPerWorker = count == 1 && !rhsPacked && !rhsEncoded;
 
   if (!tiling.shareRhs) {  // one phase: the tiles of every product

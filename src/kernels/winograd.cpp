@@ -10,6 +10,7 @@
 
 #include "kernels/int_math.h"
 #include "petrel/error.h"
+#include "runtime/task_runs.h"
 #include "runtime/thread_pool.h"
 
 namespace petrel {
@@ -363,7 +364,8 @@ struct Conv {
   float* output;
   char* scratch;
   Isa isa;
-  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> next{0};  // shared blocks' channels or positions
+  TaskRuns blocks;                // whole blocks
 
   // V and M of a whole block in slot `slot`, or (slot 0) of a shared block.
   float* v(const WinogradBlocks& blocks, int slot) const {
@@ -386,15 +388,17 @@ struct Conv {
   }
 };
 
-// Runs fn(slot) on `workers` threads (slot in [0, workers)), the caller as slot 0.
+// Runs fn(slot, thread) on `workers` threads: slot in [0, workers), thread
+// the pool's index of the thread running it.
 template <typename Fn>
 void runWorkers(ThreadPool* pool, int workers, Fn& fn) {
   if (workers <= 1 || !pool) {
-    fn(0);
+    fn(0, 0);
     return;
   }
   Fn* shared = &fn;  // one pointer: the std::function stays allocation-free
-  pool->parallelTasks(static_cast<size_t>(workers), [shared](size_t worker, int) { (*shared)(static_cast<int>(worker)); });
+  pool->parallelTasks(static_cast<size_t>(workers),
+                      [shared](size_t worker, int thread) { (*shared)(static_cast<int>(worker), thread); });
 }
 
 // Channel ranges handed out to threads sharing a block.
@@ -425,12 +429,11 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
 
   if (b.whole.count > 0) {
     const int workers = static_cast<int>(std::min<int64_t>({available, b.wholeSlots, b.whole.count}));
-    auto worker = [&conv](int slot) {
-      for (;;) {
-        const int64_t block = conv.next.fetch_add(1, std::memory_order_relaxed);
-        if (block >= conv.b->whole.count) break;
-        conv.wholeBlock(block, slot);
-      }
+    // Blocks are rows of tiles: in a run per thread, each thread reads the
+    // pixels it wrote in a 1x1 convolution before (runtime/task_runs.h).
+    conv.blocks.reset(b.whole.count, workers);
+    auto worker = [&conv](int slot, int thread) {
+      conv.blocks.take(thread, [&](int64_t block) { conv.wholeBlock(block, slot); });
     };
     runWorkers(pool, workers, worker);
   }
@@ -443,7 +446,7 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
   for (int64_t block = 0; block < sb.count; ++block) {
     const int64_t first = b.wholeEnd() + block * sb.tiles, count = std::min(sb.tiles, b.tiles - first);
     conv.next.store(0, std::memory_order_relaxed);
-    auto inputPhase = [&](int) {
+    auto inputPhase = [&](int, int) {
       for (;;) {
         const int64_t c0 = conv.next.fetch_add(kChannelsPerTask, std::memory_order_relaxed);
         if (c0 >= s.inChannels) break;
@@ -455,7 +458,7 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
 
     conv.next.store(0, std::memory_order_relaxed);
     const PositionProducts products(weights, v, m, sb);
-    auto gemmPhase = [&](int slot) {
+    auto gemmPhase = [&](int slot, int) {
       for (;;) {
         const int64_t p = conv.next.fetch_add(1, std::memory_order_relaxed);
         if (p >= P) break;
@@ -466,7 +469,7 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
     runWorkers(pool, workers, gemmPhase);
 
     conv.next.store(0, std::memory_order_relaxed);
-    auto outputPhase = [&](int) {
+    auto outputPhase = [&](int, int) {
       for (;;) {
         const int64_t o0 = conv.next.fetch_add(kChannelsPerTask, std::memory_order_relaxed);
         if (o0 >= s.outChannels) break;
