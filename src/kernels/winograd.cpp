@@ -3,7 +3,6 @@
 #include "kernels/winograd.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -364,8 +363,7 @@ struct Conv {
   float* output;
   char* scratch;
   Isa isa;
-  std::atomic<int64_t> next{0};  // shared blocks' channels or positions
-  TaskRuns blocks;                // whole blocks
+  TaskRuns tasks;  // whole blocks, then each shared block's channel groups or positions
 
   // V and M of a whole block in slot `slot`, or (slot 0) of a shared block.
   float* v(const WinogradBlocks& blocks, int slot) const {
@@ -431,9 +429,9 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
     const int workers = static_cast<int>(std::min<int64_t>({available, b.wholeSlots, b.whole.count}));
     // Blocks are rows of tiles: in a run per thread, each thread reads the
     // pixels it wrote in a 1x1 convolution before (runtime/task_runs.h).
-    conv.blocks.reset(b.whole.count, workers);
+    conv.tasks.reset(b.whole.count, workers);
     auto worker = [&conv](int slot, int thread) {
-      conv.blocks.take(thread, [&](int64_t block) { conv.wholeBlock(block, slot); });
+      conv.tasks.take(thread, [&](int64_t block) { conv.wholeBlock(block, slot); });
     };
     runWorkers(pool, workers, worker);
   }
@@ -445,37 +443,34 @@ void winogradConv2d(const WinogradShape& s, const WinogradBlocking& b, const flo
   float* m = conv.m(sb, 0);
   for (int64_t block = 0; block < sb.count; ++block) {
     const int64_t first = b.wholeEnd() + block * sb.tiles, count = std::min(sb.tiles, b.tiles - first);
-    conv.next.store(0, std::memory_order_relaxed);
-    auto inputPhase = [&](int, int) {
-      for (;;) {
-        const int64_t c0 = conv.next.fetch_add(kChannelsPerTask, std::memory_order_relaxed);
-        if (c0 >= s.inChannels) break;
+    // Each phase hands its tasks out in one run, from the first.
+    conv.tasks.reset(ceilDiv(s.inChannels, kChannelsPerTask), 1);
+    auto inputPhase = [&](int, int thread) {
+      conv.tasks.take(thread, [&](int64_t group) {
+        const int64_t c0 = group * kChannelsPerTask;
         winogradInputTransform(s, input, first, count, c0, std::min(c0 + kChannelsPerTask, s.inChannels), v, sb.ld,
                                sb.vPositionStride, isa);
-      }
+      });
     };
     runWorkers(pool, workers, inputPhase);
 
-    conv.next.store(0, std::memory_order_relaxed);
+    conv.tasks.reset(P, 1);
     const PositionProducts products(weights, v, m, sb);
-    auto gemmPhase = [&](int slot, int) {
-      for (;;) {
-        const int64_t p = conv.next.fetch_add(1, std::memory_order_relaxed);
-        if (p >= P) break;
+    auto gemmPhase = [&](int slot, int thread) {
+      conv.tasks.take(thread, [&](int64_t p) {
         sgemm(s.outChannels, count, s.inChannels, products.problem(p), sb.ld, SgemmEpilogue{},
               conv.gemmScratch(slot), b.gemmScratchBytes, nullptr, isa);
-      }
+      });
     };
     runWorkers(pool, workers, gemmPhase);
 
-    conv.next.store(0, std::memory_order_relaxed);
-    auto outputPhase = [&](int, int) {
-      for (;;) {
-        const int64_t o0 = conv.next.fetch_add(kChannelsPerTask, std::memory_order_relaxed);
-        if (o0 >= s.outChannels) break;
+    conv.tasks.reset(ceilDiv(s.outChannels, kChannelsPerTask), 1);
+    auto outputPhase = [&](int, int thread) {
+      conv.tasks.take(thread, [&](int64_t group) {
+        const int64_t o0 = group * kChannelsPerTask;
         winogradOutputTransform(s, m, sb.ld, sb.mPositionStride, first, count, o0,
                                 std::min(o0 + kChannelsPerTask, s.outChannels), epilogue, output, isa);
-      }
+      });
     };
     runWorkers(pool, workers, outputPhase);
   }
