@@ -19,7 +19,6 @@
 // border (padding) are done one by one.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <memory>
 #include <string>
 
@@ -300,7 +299,9 @@ std::unique_ptr<Executor> planPool(PlanContext& ctx, PoolKind kind) {
 
 class GlobalPoolExecutor final : public Executor {
  public:
-  GlobalPoolExecutor(PoolKind kind, int64_t planes, int64_t size) : kind_(kind), planes_(planes), size_(size) {}
+  GlobalPoolExecutor(PoolKind kind, int64_t planes, int64_t size)
+      : kind_(kind), planes_(planes), size_(size),
+        reduce_(reduceRowKernel(kind == PoolKind::kMax ? RowReduction::kMax : RowReduction::kSum, bestIsa())) {}
 
   std::string kernelName() const override {
     return kind_ == PoolKind::kMax ? "pool.global_max.f32" : "pool.global_average.f32";
@@ -309,29 +310,16 @@ class GlobalPoolExecutor final : public Executor {
   void run(const RunArgs& args) override {
     const float* in = args.inputs[0];
     float* out = args.outputs[0];
+    const float divisor = kind_ == PoolKind::kMax ? 1.0f : static_cast<float>(size_);
     parallelOverRange(args.pool, planes_, planes_ * size_, [&](int64_t first, int64_t last) {
-      for (int64_t p = first; p < last; ++p) out[p] = reducePlane(in + p * size_);
+      for (int64_t p = first; p < last; ++p) out[p] = reduce_(in + p * size_, size_) / divisor;
     });
   }
 
  private:
-  float reducePlane(const float* x) const {
-    if (kind_ == PoolKind::kMax) {
-      float m = -std::numeric_limits<float>::infinity();
-      for (int64_t i = 0; i < size_; ++i) m = std::max(m, x[i]);
-      return m;
-    }
-    // Four partial sums: independent additions and smaller rounding error.
-    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    int64_t i = 0;
-    for (; i + 4 <= size_; i += 4)
-      for (int k = 0; k < 4; ++k) s[k] += x[i + k];
-    for (; i < size_; ++i) s[0] += x[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) / static_cast<float>(size_);
-  }
-
   PoolKind kind_;
   int64_t planes_, size_;
+  ReduceRow reduce_;
 };
 
 std::unique_ptr<Executor> planGlobalPool(PlanContext& ctx, PoolKind kind) {

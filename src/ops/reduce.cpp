@@ -18,8 +18,42 @@
 
 #include "ops/broadcast.h"
 #include "ops/op.h"
+#include "ops/row_kernels.h"
 
 namespace petrel {
+namespace {
+
+// Four partial sums (or maxima), as the AVX2 twin keeps four vectors of them.
+template <RowReduction R>
+float reduceRowScalar(const float* x, int64_t n) {
+  auto combine = [](float acc, float v) {
+    if (R == RowReduction::kSum) return acc + v;
+    if (R == RowReduction::kSumOfSquares) return acc + v * v;
+    return std::max(acc, v);
+  };
+  const float start = R == RowReduction::kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+  float s[4] = {start, start, start, start};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; ++k) s[k] = combine(s[k], x[i + k]);
+  for (; i < n; ++i) s[0] = combine(s[0], x[i]);
+  if (R == RowReduction::kMax) return std::max(std::max(s[0], s[1]), std::max(s[2], s[3]));
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+}  // namespace
+
+// The row reduction for `isa`. Also used by global pooling and the tests.
+ReduceRow reduceRowKernel(RowReduction reduction, Isa isa) {
+  if (isa == Isa::kAvx2) return reduceRowAvx2(reduction);
+  switch (reduction) {
+    case RowReduction::kSum: return reduceRowScalar<RowReduction::kSum>;
+    case RowReduction::kSumOfSquares: return reduceRowScalar<RowReduction::kSumOfSquares>;
+    case RowReduction::kMax: return reduceRowScalar<RowReduction::kMax>;
+  }
+  return nullptr;
+}
+
 namespace {
 
 enum class ReduceKind { kSum, kMean, kSumSquare, kL2 };
@@ -34,28 +68,14 @@ const char* reduceName(ReduceKind kind) {
   return "?";
 }
 
-// Sums x (or x squared): four partial sums, independent additions and less
-// rounding error than one long chain.
-template <bool kSquare>
-float sumRow(const float* x, int64_t n) {
-  auto term = [](float v) { return kSquare ? v * v : v; };
-  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += term(x[i]);
-    s1 += term(x[i + 1]);
-    s2 += term(x[i + 2]);
-    s3 += term(x[i + 3]);
-  }
-  for (; i < n; ++i) s0 += term(x[i]);
-  return (s0 + s1) + (s2 + s3);
-}
-
 class ReduceExecutor final : public Executor {
  public:
   // `plan` broadcasts the output (reduced dims as 1) to the input's shape.
   ReduceExecutor(BroadcastPlan plan, int64_t outElements, int64_t count, ReduceKind kind)
-      : plan_(std::move(plan)), outElements_(outElements), count_(count), kind_(kind) {
+      : plan_(std::move(plan)), outElements_(outElements), count_(count), kind_(kind),
+        sumRow_(reduceRowKernel(kind == ReduceKind::kSumSquare || kind == ReduceKind::kL2 ? RowReduction::kSumOfSquares
+                                                                                        : RowReduction::kSum,
+                                bestIsa())) {
     // Threads split the outermost loop when it is a kept dimension: each part
     // then owns a contiguous block of the output.
     if (plan_.dims.size() > 1 && plan_.strides[0][0] != 0) slices_ = plan_.dims[0];
@@ -87,7 +107,7 @@ class ReduceExecutor final : public Executor {
         const float* x = in + row * inner;
         float* y = out + plan_.rowOffset(0, row);
         if (innerReduced) {
-          *y += square ? sumRow<true>(x, inner) : sumRow<false>(x, inner);
+          *y += sumRow_(x, inner);
         } else if (square) {
           for (int64_t i = 0; i < inner; ++i) y[i] += x[i] * x[i];
         } else {
@@ -105,6 +125,7 @@ class ReduceExecutor final : public Executor {
   BroadcastPlan plan_;
   int64_t outElements_, count_;
   ReduceKind kind_;
+  ReduceRow sumRow_;  // a whole reduced row's sum (or sum of squares)
   int64_t slices_ = 1;
 };
 

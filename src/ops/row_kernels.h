@@ -35,6 +35,16 @@ RowMoments layerNormRow(const float* x, int64_t n, float epsilon, const float* s
 RowMoments layerNormRowAvx2(const float* x, int64_t n, float epsilon, const float* scale, const float* bias,
                             float* y);
 
+// One contiguous row reduced to one value: the sum of its values, of their
+// squares, or their maximum (NaNs skipped, as std::max skips them; n >= 1).
+// Sums run in several partial sums: independent additions, and less rounding
+// error than one long chain. The twins' sums differ in rounding only; their
+// maxima are equal.
+enum class RowReduction { kSum, kSumOfSquares, kMax };
+using ReduceRow = float (*)(const float* x, int64_t n);
+ReduceRow reduceRowKernel(RowReduction reduction, Isa isa);
+ReduceRow reduceRowAvx2(RowReduction reduction);
+
 // The windows of `count` output rows of a pooling plane, every tap inside
 // the input: out[j * outStep + o] = max or sum of
 // first[j * inStep + r * rowStride + o * stride + t * dilation] over the

@@ -5,37 +5,18 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 
+#include "kernels/x86/avx2_lanes.h"
 #include "kernels/x86/avx2_math.h"
 #include "ops/row_kernels.h"
 
 namespace petrel {
 
-namespace {
-float horizontalMax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
-float horizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-}  // namespace
-
 void softmaxRowAvx2(const float* in, float* out, int64_t n) {
   const int64_t full = n / 8 * 8;
   const int64_t rest = n - full;
 
-  __m256 vmax = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-  for (int64_t i = 0; i < full; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(in + i));
-  float max = horizontalMax(vmax);
-  for (int64_t i = full; i < n; ++i) max = std::max(max, in[i]);
+  const float max = reduceRowAvx2(RowReduction::kMax)(in, n);
 
   // The tail goes through the same vector exp (via a padded copy), so every
   // element sees one formula; padding lanes are not summed.
@@ -46,7 +27,7 @@ void softmaxRowAvx2(const float* in, float* out, int64_t n) {
     _mm256_storeu_ps(out + i, e);
     vsum = _mm256_add_ps(vsum, e);
   }
-  float sum = horizontalSum(vsum);
+  float sum = avx2::horizontalSum(vsum);
   if (rest) {
     alignas(32) float tail[8] = {};
     std::copy(in + full, in + n, tail);

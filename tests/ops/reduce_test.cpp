@@ -10,6 +10,7 @@
 
 #include "ops/op_harness.h"
 #include "ops/op_test_util.h"
+#include "ops/row_kernels.h"
 #include "support/test_support.h"
 
 namespace petrel::test {
@@ -103,6 +104,34 @@ TEST(Reduce, AxesKeepdimsAndAxesFormsAgainstReference) {
       }
     }
   }
+}
+
+// The row reductions behind Reduce* and global pooling, both twins: lengths
+// around the AVX2 twin's 8- and 32-float steps, against double sums; the
+// maximum exactly, wherever it lies, and with a NaN anywhere skipped.
+TEST(Reduce, RowKernelTwinsAgainstReference) {
+  uint32_t seed = 900;
+  for (Isa isa : supportedIsas())
+    for (int64_t n : {1, 2, 3, 7, 8, 9, 31, 32, 33, 39, 40, 63, 64, 65, 100, 3136}) {
+      SCOPED_TRACE(std::string(isaName(isa)) + " n " + std::to_string(n));
+      std::vector<float> x = randomFloats(n, seed++, -2.0f, 2.0f);
+      double sum = 0.0, squares = 0.0, magnitudes = 0.0;
+      for (float v : x) sum += v, squares += double(v) * v, magnitudes += std::fabs(v);
+      EXPECT_NEAR(reduceRowKernel(RowReduction::kSum, isa)(x.data(), n), sum, 1e-6 * magnitudes);
+      EXPECT_NEAR(reduceRowKernel(RowReduction::kSumOfSquares, isa)(x.data(), n), squares, 1e-6 * squares);
+      const ReduceRow max = reduceRowKernel(RowReduction::kMax, isa);
+      for (int64_t at : {int64_t{0}, n / 2, n - 1}) {
+        std::vector<float> y = x;
+        y[at] = 3.0f;
+        EXPECT_EQ(max(y.data(), n), 3.0f) << "largest at " << at;
+        for (int64_t nan = 0; nan < n; ++nan) {
+          if (nan == at) continue;
+          std::vector<float> z = y;
+          z[nan] = std::nanf("");
+          ASSERT_EQ(max(z.data(), n), 3.0f) << "largest at " << at << ", a NaN at " << nan;
+        }
+      }
+    }
 }
 
 TEST(Reduce, NoopWithEmptyAxesIsIdentity) {

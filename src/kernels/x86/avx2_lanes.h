@@ -38,6 +38,22 @@ template <bool Odd = false>
   return everyOther<Odd>(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
 }
 
+// The largest of v's 8 lanes (NaN lanes as _mm_max_ps treats them).
+[[gnu::always_inline]] inline float horizontalMax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+// The sum of v's 8 lanes, added pairwise.
+[[gnu::always_inline]] inline float horizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
 // Transposes 8 rows of 8 floats: on return, r[t] holds element t of every row.
 [[gnu::always_inline]] inline void transpose8x8(__m256 r[8]) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
