@@ -23,8 +23,7 @@ namespace petrel {
 namespace {
 
 void softmaxRowScalar(const float* in, float* out, int64_t n) {
-  float max = -std::numeric_limits<float>::infinity();
-  for (int64_t i = 0; i < n; ++i) max = std::max(max, in[i]);
+  const float max = reduceRowKernel(RowReduction::kMax, Isa::kScalar)(in, n);
   float sum = 0.0f;
   for (int64_t i = 0; i < n; ++i) {
     out[i] = std::exp(in[i] - max);
